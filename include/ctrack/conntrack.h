@@ -1,0 +1,149 @@
+// The connection tracker: nf_conntrack's table and per-packet algorithm in user space.
+//
+// Usage:
+//   ctrack::Config cfg;                       // kernel defaults
+//   ctrack::Conntrack ct(cfg);
+//   ctrack::PacketResult r = ct.ProcessFrame(ctrack::kLinkEthernet, frame, caplen, ts_ns);
+//   if (r.verdict == ctrack::Verdict::kInvalid) { ... }
+//
+// The engine is single-writer: one thread calls Process*/Expire at a time. Time is virtual: each
+// call carries the packet's timestamp and the same input always gives the same output.
+#ifndef CTRACK_CONNTRACK_H_
+#define CTRACK_CONNTRACK_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+
+#include <ctrack/config.h>
+#include <ctrack/packet.h>
+#include <ctrack/stats.h>
+#include <ctrack/tuple.h>
+
+namespace ctrack {
+
+// The packet's classification right after the conntrack hook, in the oracle's words.
+enum class Verdict : uint8_t {
+  kNone,         // never reached conntrack: not IP, rejected by IP input, fragment held
+  kDrop,         // dropped by defragmentation or by conntrack (table full)
+  kInvalid,      // no entry attached
+  kNew,
+  kEstablished,
+  kRelated,
+  kUntracked,
+};
+const char* VerdictName(Verdict v);
+
+inline constexpr uint32_t kNoConn = 0xffffffffu;
+
+// Notes on how the verdict came about (bit set).
+enum ResultNote : uint8_t {
+  kNoteReassembled = 1u << 0,  // the verdict is for a datagram completed by this fragment
+  kNoteFragHeld = 1u << 1,     // fragment queued by defragmentation
+  kNoteVlan = 1u << 2,         // 802.1Q/802.1ad tags were stripped
+  kNoteTruncated = 1u << 3,    // capture record shorter than the frame on the wire
+  kNoteDestroyed = 1u << 4,    // an entry was deleted while this packet was processed
+};
+
+struct PacketResult {
+  Verdict verdict = Verdict::kNone;
+  Dir dir = Dir::kOriginal;   // meaningful when conn != kNoConn
+  uint8_t notes = 0;          // ResultNote bits
+  uint32_t conn = kNoConn;    // handle of the attached entry; valid until the next call
+};
+
+// A captured frame handed in a batch.
+struct Frame {
+  const uint8_t* data;
+  uint32_t caplen;
+  uint32_t wirelen;
+  Timestamp ts;
+};
+
+// A snapshot of one entry, for printing and inspection (cold path).
+struct ConnInfo {
+  Tuple orig;
+  Tuple reply;
+  uint32_t id;         // creation sequence number (0, 1, ...)
+  uint16_t status;     // IPS_* bits
+  uint8_t state;       // TCP/SCTP state number, 0 for others
+  uint32_t mark;
+  int64_t timeout_s;   // whole seconds left, floored, clamped at 0
+  Timestamp expires;   // absolute expiry instant (ns)
+  bool has_acct;
+  uint64_t packets[2];
+  uint64_t bytes[2];
+  // GRE per-entry timeouts (printed by /proc).
+  uint32_t gre_timeout_s;
+  uint32_t gre_stream_timeout_s;
+  // TCP per-direction window scale and flags (as ctnetlink reports them).
+  uint8_t tcp_wscale[2];
+  uint8_t tcp_flags[2];
+};
+
+class Conntrack {
+ public:
+  // `cfg` must be valid (Config::Validate() empty).
+  explicit Conntrack(const Config& cfg);
+  ~Conntrack();
+  Conntrack(const Conntrack&) = delete;
+  Conntrack& operator=(const Conntrack&) = delete;
+
+  const Config& config() const;
+
+  // One captured frame of the given link type. `wirelen` is the original length (to tell a
+  // truncated capture); pass caplen when unknown.
+  PacketResult ProcessFrame(uint32_t linktype, const uint8_t* data, uint32_t caplen,
+                            uint32_t wirelen, Timestamp now, uint16_t zone = 0);
+
+  // One IP datagram without link layer (IPv4 or IPv6, told by the version nibble).
+  PacketResult ProcessIp(const uint8_t* data, uint32_t len, Timestamp now, uint16_t zone = 0);
+
+  // A batch of frames of one link type; results are written to out[i] (out.size() >= frames).
+  // Lookups are prefetched across the batch.
+  void ProcessBatch(uint32_t linktype, std::span<const Frame> frames, std::span<PacketResult> out,
+                    uint16_t zone = 0);
+
+  // Advances the clock to `now` and reaps every expired entry, as a listing does.
+  void ExpireAll(Timestamp now);
+
+  // nf_conntrack_count: allocated entries, including expired ones not reaped yet.
+  uint32_t count() const;
+  const Stats& stats() const;
+  const EngineCounters& counters() const;
+
+  // Visits every confirmed, unexpired entry at time `now` (without reaping).
+  void ForEach(Timestamp now, const std::function<void(const ConnInfo&)>& fn) const;
+  // Snapshot of the entry behind a handle returned by the last Process* call.
+  bool Get(uint32_t conn, Timestamp now, ConnInfo* out) const;
+
+  // Table statistics for diagnostics: chain lengths in nodes (each entry has two nodes).
+  struct ChainStats {
+    uint32_t buckets;
+    uint64_t nodes;
+    uint32_t max_chain;
+    uint64_t used_buckets;
+  };
+  ChainStats chain_stats() const;
+  // Bytes of memory the table holds (entries, buckets, side arrays).
+  size_t memory_bytes() const;
+
+  // Test hook: forces every tuple to one bucket (hash constant) to exercise chain handling.
+  void SetConstantHashForTest(bool on);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Kernel status-bit names, as the oracle lists them ("SEEN_REPLY,ASSURED,CONFIRMED").
+std::string StatusNames(uint16_t status);
+// State name for the oracle's `state` column: TCP/SCTP state, "-" otherwise.
+const char* StateName(uint8_t protonum, uint8_t state);
+
+}  // namespace ctrack
+
+#endif  // CTRACK_CONNTRACK_H_

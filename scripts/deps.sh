@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the Debian packages ctrack builds and tests with, when any is missing.
+set -euo pipefail
+pkgs=(cmake ninja-build g++ pkg-config libpcap-dev libgtest-dev libgmock-dev googletest
+      libbenchmark-dev)
+[ "${CTRACK_WITH_ORACLE_TOOLS:-0}" = 1 ] && pkgs+=(nftables conntrack iproute2)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "ctrack: installing ${missing[*]}" >&2
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" </dev/null
+fi

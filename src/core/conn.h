@@ -1,0 +1,162 @@
+// The connection entry: one fixed-size, cache-line aligned record per tracked connection.
+//
+// Layout (128 bytes, two cache lines; the first holds everything a lookup touches):
+//   [0..40)    Tuple orig       original-direction tuple incl. zone; reply tuple is derived
+//   [40..48)   next[2]          chain links of the two hash nodes (NodeRef), see core/table.h
+//   [48..56)   expires          absolute expiry (ns) once confirmed; relative timeout before
+//   [56..60)   id               creation sequence number, given at confirmation
+//   [60..64)   mark
+//   [64..66)   status           IPS_* bits (kernel numbering)
+//   [66]       state            TCP or SCTP state; 0 for stateless protocols
+//   [67]       l4flags          tracker-private bits
+//   [68..128)  l4               per-protocol data (union)
+#ifndef CTRACK_CORE_CONN_H_
+#define CTRACK_CORE_CONN_H_
+
+#include <cstdint>
+#include <cstring>
+
+#include <ctrack/packet.h>
+#include <ctrack/tuple.h>
+
+namespace ctrack {
+
+// Status bits, numbered as enum ip_conntrack_status (uapi nf_conntrack_common.h). Can be set,
+// not unset.
+enum Status : uint16_t {
+  kExpected = 1u << 0,
+  kSeenReply = 1u << 1,
+  kAssured = 1u << 2,
+  kConfirmed = 1u << 3,
+  kDying = 1u << 9,
+  kFixedTimeout = 1u << 10,
+};
+
+// TCP states, numbered as the kernel exports them.
+enum class TcpState : uint8_t {
+  kNone = 0,
+  kSynSent = 1,
+  kSynRecv = 2,
+  kEstablished = 3,
+  kFinWait = 4,
+  kCloseWait = 5,
+  kLastAck = 6,
+  kTimeWait = 7,
+  kClose = 8,
+  kSynSent2 = 9,
+  kMax = 10,  // also "invalid" in the transition table
+  kIgnore = 11,
+  kRetrans = 12,  // timeout-array index only
+  kUnack = 13,    // timeout-array index only
+};
+
+enum class SctpState : uint8_t {
+  kNone = 0,
+  kClosed,
+  kCookieWait,
+  kCookieEchoed,
+  kEstablished,
+  kShutdownSent,
+  kShutdownRecd,
+  kShutdownAckSent,
+  kHeartbeatSent,
+  kMax,
+};
+
+// Per-direction TCP window data (struct ip_ct_tcp_state). Describes the sender in that direction.
+struct TcpDirState {
+  uint32_t td_end;     // highest seq + len sent
+  uint32_t td_maxend;  // highest right edge of the window the peer advertised to this sender
+  uint32_t td_maxwin;  // largest window advertised by this sender; 0: not initialised
+  uint32_t td_maxack;  // highest ack sent (valid with kTcpMaxackSet)
+  uint8_t td_scale;    // window scale shift, 0..14
+  uint8_t flags;       // kTcpFlag* below
+};
+
+// TCP per-direction flags (IP_CT_TCP_FLAG_*).
+enum TcpFlag : uint8_t {
+  kTcpWindowScale = 0x01,
+  kTcpSackPerm = 0x02,
+  kTcpCloseInit = 0x04,
+  kTcpBeLiberal = 0x08,
+  kTcpDataUnacknowledged = 0x10,
+  kTcpMaxackSet = 0x20,
+  kTcpExpChallengeAck = 0x40,  // last_flags only
+  kTcpSimultaneousOpen = 0x80, // last_flags only
+};
+
+struct TcpData {
+  TcpDirState seen[2];
+  uint32_t last_seq;
+  uint32_t last_ack;
+  uint32_t last_end;
+  uint16_t last_win;
+  uint8_t last_dir;
+  uint8_t last_index;
+  uint8_t last_wscale;
+  uint8_t last_flags;
+  uint8_t retrans;
+};
+
+struct UdpData {
+  uint32_t stream_ts[2];  // absolute ns after which a replied flow becomes a stream; split so
+                          // the union stays 4-byte aligned and the entry 128 bytes
+  Timestamp stream() const {
+    uint64_t v = static_cast<uint64_t>(stream_ts[1]) << 32 | stream_ts[0];
+    return static_cast<Timestamp>(v);
+  }
+  void set_stream(Timestamp t) {
+    uint64_t v = static_cast<uint64_t>(t);
+    stream_ts[0] = static_cast<uint32_t>(v);
+    stream_ts[1] = static_cast<uint32_t>(v >> 32);
+  }
+};
+
+struct GreData {
+  uint32_t timeout_s;         // copied from nf_conntrack_gre_timeout at creation
+  uint32_t stream_timeout_s;  // copied from nf_conntrack_gre_timeout_stream at creation
+};
+
+struct SctpData {
+  uint32_t vtag[2];  // expected verification tag per direction
+  uint8_t last_dir;
+  uint8_t init[2];   // INIT / INIT_ACK seen per direction (heartbeat vtag learning)
+};
+
+struct alignas(64) Conn {
+  // Identity. Set once at creation; never changes.
+  Tuple orig;
+  // Hash chain links of the original and reply nodes. Owned by the table.
+  uint32_t next[2];
+  // Before confirmation: the relative timeout in ns. After: the absolute expiry instant.
+  Timestamp expires;
+  // Creation sequence number (0, 1, ... in confirmation order); set at confirmation.
+  uint32_t id;
+  uint32_t mark;
+  uint16_t status;
+  uint8_t state;
+  uint8_t l4flags;
+  union {
+    TcpData tcp;
+    UdpData udp;
+    GreData gre;
+    SctpData sctp;
+  } l4;
+
+  bool confirmed() const { return status & kConfirmed; }
+  bool seen_reply() const { return status & kSeenReply; }
+  bool assured() const { return status & kAssured; }
+  TcpState tcp_state() const { return static_cast<TcpState>(state); }
+};
+static_assert(sizeof(Conn) == 128, "two cache lines; see the layout comment");
+
+// Per-direction accounting (nf_conn_acct), kept beside the table only when
+// nf_conntrack_acct was on when the entry was created.
+struct ConnCounters {
+  uint64_t packets[2];
+  uint64_t bytes[2];
+};
+
+}  // namespace ctrack
+
+#endif  // CTRACK_CORE_CONN_H_

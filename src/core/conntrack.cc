@@ -1,0 +1,567 @@
+// The per-packet algorithm: link layer -> IP input checks -> defragmentation -> nf_conntrack_in
+// -> confirmation, plus early drop and the garbage collector.
+//
+// Mirrors nf_conntrack_in(), resolve_normal_ct(), __nf_conntrack_alloc(), early_drop(),
+// __nf_conntrack_confirm() and gc_worker(), net/netfilter/nf_conntrack_core.c (v6.18).
+#include <ctrack/conntrack.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "core/table.h"
+#include "parse/defrag.h"
+#include "parse/ip_input.h"
+#include "parse/l3.h"
+#include "parse/link.h"
+#include "proto/icmp.h"
+#include "proto/l4proto.h"
+
+namespace ctrack {
+namespace {
+
+// Early drop scans this many buckets from the new tuple's bucket (NF_CT_EVICTION_RANGE).
+constexpr uint32_t kEvictionRange = 8;
+
+// GC pacing, from gc_worker(): a run stops after reaping more than 256 nodes (64000 / HZ at
+// HZ=250) and resumes one jiffy later; a full cycle is followed by a pause of the running average
+// of remaining lifetimes, clamped to [1 s, 60 s], less the cycle's duration.
+constexpr uint32_t kGcMaxEvicts = 256;
+constexpr Timestamp kJiffy = kNsPerSec / 250;
+constexpr Timestamp kGcMaxInterval = 60 * kNsPerSec;
+constexpr Timestamp kGcMinInterval = kNsPerSec;
+constexpr Timestamp kGcMaxSample = 300 * kNsPerSec;
+// The average starts each cycle at 60 s with the weight of 100 samples.
+constexpr Timestamp kGcStartAvg = 60 * kNsPerSec;
+constexpr uint32_t kGcStartSamples = 100;
+// When virtual time jumps far ahead (idle gaps in a capture), GC runs older than this before the
+// packet are folded into one scan instead of being replayed one by one.
+constexpr Timestamp kGcCatchUp = 2 * kGcMaxInterval;
+
+L4Verdict HandlePacket(Conn& ct, const ParsedPacket& pkt, TrackCtx& ctx) {
+  switch (ct.orig.protonum) {
+    case kProtoTcp:
+      return TcpPacket(ct, pkt, ctx);
+    case kProtoUdp:
+      return UdpPacket(ct, pkt, ctx);
+    case kProtoUdplite:
+      return UdpLitePacket(ct, pkt, ctx);
+    case kProtoIcmp:
+      return IcmpPacket(ct, pkt, ctx);
+    case kProtoIcmpv6:
+      return Icmpv6Packet(ct, pkt, ctx);
+    case kProtoGre:
+      return GrePacket(ct, pkt, ctx);
+    case kProtoSctp:
+      return SctpPacket(ct, pkt, ctx);
+    default:
+      return GenericPacket(ct, pkt, ctx);
+  }
+}
+
+}  // namespace
+
+struct Conntrack::Impl {
+  explicit Impl(const Config& c) : cfg(c), table(c), defrag(c) {
+    if (cfg.nf_conntrack_acct) acct_on = true;
+  }
+
+  Config cfg;
+  Table table;
+  Defrag defrag;
+  Stats stats;
+  EngineCounters ctr;
+  uint32_t next_id = 0;
+  bool acct_on = false;
+  std::vector<ConnCounters> acct;  // indexed by entry; sized on demand when acct_on
+  std::vector<uint8_t> has_acct;   // entry was created with accounting
+
+  // GC state (gc_worker).
+  bool gc_started = false;
+  Timestamp gc_next_run = 0;
+  uint32_t gc_next_bucket = 0;
+  Timestamp gc_cycle_start = 0;
+  Timestamp gc_avg = kGcStartAvg;
+  uint64_t gc_samples = kGcStartSamples;
+  bool gc_early_drop_wanted = false;
+
+  PacketResult ProcessL3(const uint8_t* data, uint32_t caplen, uint8_t version, Timestamp now,
+                         uint16_t zone, uint8_t notes);
+  PacketResult ConntrackIn(const uint8_t* data, uint32_t len, Timestamp now, uint16_t zone,
+                           uint8_t notes);
+  bool EarlyDrop(const Tuple& t, Timestamp now);
+  void GcRun(Timestamp at);
+  void GcCatchUp(Timestamp now);
+  void DeleteEntry(uint32_t idx) { table.Delete(idx); }
+  void Account(uint32_t idx, Dir dir, uint32_t len) {
+    if (idx >= has_acct.size() || !has_acct[idx]) return;
+    ConnCounters& c = acct[idx];
+    c.packets[static_cast<int>(dir)] += 1;
+    c.bytes[static_cast<int>(dir)] += len;
+  }
+  void FillInfo(uint32_t idx, Timestamp now, ConnInfo* out) const;
+};
+
+Conntrack::Conntrack(const Config& cfg) : impl_(std::make_unique<Impl>(cfg)) {}
+Conntrack::~Conntrack() = default;
+
+const Config& Conntrack::config() const { return impl_->cfg; }
+uint32_t Conntrack::count() const { return impl_->table.count(); }
+const Stats& Conntrack::stats() const { return impl_->stats; }
+const EngineCounters& Conntrack::counters() const { return impl_->ctr; }
+void Conntrack::SetConstantHashForTest(bool on) { impl_->table.SetConstantHashForTest(on); }
+size_t Conntrack::memory_bytes() const {
+  return impl_->table.memory_bytes() + impl_->acct.capacity() * sizeof(ConnCounters) +
+         impl_->has_acct.capacity();
+}
+
+PacketResult Conntrack::ProcessFrame(uint32_t linktype, const uint8_t* data, uint32_t caplen,
+                                     uint32_t wirelen, Timestamp now, uint16_t zone) {
+  Impl& m = *impl_;
+  ++m.ctr.packets;
+  m.GcCatchUp(now);
+  LinkResult link = DecodeLink(linktype, data, caplen);
+  uint8_t notes = link.vlan ? kNoteVlan : 0;
+  if (wirelen > caplen) notes |= kNoteTruncated;
+  if (link.ip_version == 0) {
+    ++m.ctr.not_ip;
+    PacketResult r;
+    r.notes = notes;
+    return r;
+  }
+  // A record cut short by the capture's snaplen never reached the kernel whole: the IP input
+  // checks see fewer bytes than the total length and drop it.
+  return m.ProcessL3(link.l3, link.len, link.ip_version, now, zone, notes);
+}
+
+PacketResult Conntrack::ProcessIp(const uint8_t* data, uint32_t len, Timestamp now,
+                                  uint16_t zone) {
+  Impl& m = *impl_;
+  ++m.ctr.packets;
+  m.GcCatchUp(now);
+  uint8_t version = len > 0 ? static_cast<uint8_t>(data[0] >> 4) : 0;
+  if (version != 4 && version != 6) {
+    ++m.ctr.not_ip;
+    return PacketResult{};
+  }
+  return m.ProcessL3(data, len, version, now, zone, 0);
+}
+
+void Conntrack::ProcessBatch(uint32_t linktype, std::span<const Frame> frames,
+                             std::span<PacketResult> out, uint16_t zone) {
+  for (size_t i = 0; i < frames.size(); ++i) {
+    const Frame& f = frames[i];
+    out[i] = ProcessFrame(linktype, f.data, f.caplen, f.wirelen, f.ts, zone);
+  }
+}
+
+PacketResult Conntrack::Impl::ProcessL3(const uint8_t* data, uint32_t caplen, uint8_t version,
+                                        Timestamp now, uint16_t zone, uint8_t notes) {
+  PacketResult r;
+  r.notes = notes;
+  IpInputResult in = version == 4 ? Ipv4Input(data, caplen) : Ipv6Input(data, caplen);
+  if (in.status != IpInput::kOk) {
+    ++ctr.ip_dropped;
+    return r;
+  }
+  switch (defrag.Process(data, in.len, zone, now)) {
+    case DefragStatus::kNotFragment:
+      return ConntrackIn(data, in.len, now, zone, notes);
+    case DefragStatus::kHeld:
+      ++ctr.frag_held;
+      r.notes |= kNoteFragHeld;
+      return r;
+    case DefragStatus::kDropped:
+      ++ctr.frag_dropped;
+      r.notes |= kNoteFragHeld;
+      return r;
+    case DefragStatus::kComplete:
+      ++ctr.frag_reassembled;
+      return ConntrackIn(defrag.datagram(), defrag.datagram_len(), now, zone,
+                         notes | kNoteReassembled);
+  }
+  return r;
+}
+
+PacketResult Conntrack::Impl::ConntrackIn(const uint8_t* data, uint32_t len, Timestamp now,
+                                          uint16_t zone, uint8_t notes) {
+  PacketResult r;
+  r.notes = notes;
+  ParsedPacket pkt;
+  if (ParseL3(data, len, &pkt) != L3Parse::kOk) {
+    ++stats.invalid;
+    r.verdict = Verdict::kInvalid;
+    return r;
+  }
+
+  // ICMP errors attach to the connection they quote, before any lookup of their own tuple.
+  bool icmp_family = (pkt.l3num == kAfInet && pkt.protonum == kProtoIcmp) ||
+                     (pkt.l3num == kAfInet6 && pkt.protonum == kProtoIcmpv6);
+  if (icmp_family) {
+    IcmpErrorResult er = pkt.l3num == kAfInet ? IcmpError(pkt, zone, cfg)
+                                              : Icmpv6Error(pkt, zone, cfg);
+    switch (er.action) {
+      case IcmpErrorAction::kNotError:
+        break;
+      case IcmpErrorAction::kError:
+        ++stats.error;
+        r.verdict = Verdict::kInvalid;
+        return r;
+      case IcmpErrorAction::kUntracked:
+        r.verdict = Verdict::kUntracked;
+        return r;
+      case IcmpErrorAction::kLookup: {
+        uint64_t reaped = 0;
+        NodeRef n = table.Find(er.lookup, now, &reaped);
+        ctr.expired += reaped;
+        // The outer destination must be the destination of the tuple that matched, which is the
+        // looked-up tuple itself.
+        const uint8_t* outer_dst = pkt.l3num == kAfInet ? pkt.l3 + 16 : pkt.l3 + 24;
+        size_t alen = pkt.l3num == kAfInet ? 4 : 16;
+        if (n == kNil || std::memcmp(outer_dst, er.lookup.dst, alen) != 0) {
+          ++stats.error;
+          r.verdict = Verdict::kInvalid;
+          return r;
+        }
+        r.verdict = Verdict::kRelated;
+        r.dir = NodeDir(n);
+        r.conn = NodeIndex(n);
+        return r;
+      }
+    }
+  }
+
+  Tuple tuple;
+  if (!GetTuple(pkt, zone, &tuple)) {
+    ++stats.invalid;
+    r.verdict = Verdict::kInvalid;
+    return r;
+  }
+
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    uint64_t reaped = 0;
+    NodeRef n = table.Find(tuple, now, &reaped);
+    ctr.expired += reaped;
+    uint32_t idx;
+    Dir dir;
+    CtInfo info;
+    bool fresh = n == kNil;
+    if (fresh) {
+      Tuple reply;
+      if (!InvertTuple(tuple, &reply)) {
+        ++stats.invalid;
+        r.verdict = Verdict::kInvalid;
+        return r;
+      }
+      // __nf_conntrack_alloc: the count goes up first; over max, early drop must make room.
+      table.IncCount();
+      if (table.max() != 0 && table.count() > table.max()) {
+        if (!EarlyDrop(tuple, now)) {
+          table.DecCount();
+          ++stats.drop;
+          gc_early_drop_wanted = true;
+          r.verdict = Verdict::kDrop;
+          return r;
+        }
+      }
+      idx = table.AllocEntry();
+      Conn& ct = table.at(idx);
+      ct.orig = tuple;
+      ct.expires = now;
+      if (acct_on) {
+        if (idx >= has_acct.size()) {
+          has_acct.resize(idx + 1024, 0);
+          acct.resize(idx + 1024);
+        }
+        has_acct[idx] = 1;
+        acct[idx] = ConnCounters{};
+      } else if (idx < has_acct.size()) {
+        has_acct[idx] = 0;
+      }
+      dir = Dir::kOriginal;
+      info = CtInfo::kNew;
+    } else {
+      idx = NodeIndex(n);
+      dir = NodeDir(n);
+      const Conn& ct = table.at(idx);
+      info = dir == Dir::kReply ? CtInfo::kEstablishedReply
+                                : (ct.seen_reply() ? CtInfo::kEstablished : CtInfo::kNew);
+    }
+
+    Conn& ct = table.at(idx);
+    TrackCtx ctx;
+    ctx.cfg = &cfg;
+    ctx.now = now;
+    ctx.dir = dir;
+    ctx.ctinfo = info;
+    L4Verdict v = HandlePacket(ct, pkt, ctx);
+
+    if (v == L4Verdict::kRepeat) {
+      // TCP re-open: the old entry goes and the packet is classified again on a fresh one.
+      table.Delete(idx);
+      ++ctr.deleted_other;
+      r.notes |= kNoteDestroyed;
+      continue;
+    }
+    if (v == L4Verdict::kInvalid || v == L4Verdict::kDrop) {
+      if (fresh) table.Delete(idx);  // unconfirmed: just freed
+      ++stats.invalid;
+      if (v == L4Verdict::kDrop) {
+        ++stats.drop;
+        r.verdict = Verdict::kDrop;
+      } else {
+        r.verdict = Verdict::kInvalid;
+      }
+      return r;
+    }
+
+    // Accepted.
+    if (ctx.refresh) {
+      if (!(ct.status & kFixedTimeout)) ct.expires = now + ctx.timeout_ns;
+      Account(idx, dir, pkt.len);
+    }
+    if (ctx.set_expiry) ct.expires = ctx.expiry_ns;
+    if (info == CtInfo::kEstablishedReply) ct.status |= kSeenReply;
+
+    r.dir = dir;
+    r.verdict = info == CtInfo::kNew ? Verdict::kNew : Verdict::kEstablished;
+    if (ctx.kill) {
+      // Deleted before it could be seen again; the oracle numbers such a packet as a new entry.
+      table.Delete(idx);
+      ++ctr.deleted_other;
+      r.notes |= kNoteDestroyed;
+      ++next_id;
+      r.conn = kNoConn;
+      return r;
+    }
+    if (fresh) {
+      // Confirmation (the packet is accepted by the ruleset in this model).
+      ct.status |= kConfirmed;
+      ct.id = next_id++;
+      table.Link(idx);
+      ++ctr.created;
+      if (!gc_started) {
+        gc_started = true;
+        gc_next_run = now + kNsPerSec;
+        gc_cycle_start = gc_next_run;
+      }
+    }
+    r.conn = idx;
+    return r;
+  }
+  // A second re-open in one packet cannot happen: the fresh entry is new.
+  ++stats.invalid;
+  r.verdict = Verdict::kInvalid;
+  return r;
+}
+
+bool Conntrack::Impl::EarlyDrop(const Tuple& t, Timestamp now) {
+  uint32_t start = table.Bucket(t);
+  uint32_t nb = table.buckets();
+  std::vector<uint32_t> victims;
+  std::vector<uint32_t> expired;
+  for (uint32_t i = 0; i < kEvictionRange; ++i) {
+    uint32_t b = static_cast<uint32_t>((static_cast<uint64_t>(start) + i) % nb);
+    victims.clear();
+    expired.clear();
+    table.ForEachNode(b, [&](NodeRef n) {
+      uint32_t idx = NodeIndex(n);
+      const Conn& ct = table.at(idx);
+      if (Table::Expired(ct, now)) {
+        if (std::find(expired.begin(), expired.end(), idx) == expired.end()) {
+          expired.push_back(idx);
+        }
+        return;
+      }
+      if (ct.assured() || (ct.status & kDying)) return;
+      if (std::find(victims.begin(), victims.end(), idx) == victims.end()) victims.push_back(idx);
+    });
+    for (uint32_t idx : expired) {
+      table.Delete(idx);
+      ++ctr.expired;
+    }
+    if (!victims.empty()) {
+      for (uint32_t idx : victims) table.Delete(idx);
+      stats.early_drop += victims.size();
+      return true;
+    }
+    if (i + 1 >= nb) break;
+  }
+  return false;
+}
+
+void Conntrack::Impl::GcCatchUp(Timestamp now) {
+  if (!gc_started) return;
+  if (now - gc_next_run > kGcCatchUp) {
+    // Idle gap: fold the runs that would have happened long ago into one full scan.
+    gc_next_run = now - kGcCatchUp;
+    gc_next_bucket = 0;
+  }
+  int guard = 0;
+  while (gc_next_run <= now && guard++ < 100000) GcRun(gc_next_run);
+}
+
+void Conntrack::Impl::GcRun(Timestamp at) {
+  uint32_t nb = table.buckets();
+  if (gc_next_bucket == 0) {
+    gc_avg = kGcStartAvg;
+    gc_samples = kGcStartSamples;
+    gc_cycle_start = at;
+  }
+  bool early_drop_mode = gc_early_drop_wanted && table.max() != 0 &&
+                         table.count() >= table.max() / 100 * 95;
+  uint32_t evicted = 0;
+  std::vector<uint32_t> doomed;
+  for (uint32_t b = gc_next_bucket; b < nb; ++b) {
+    doomed.clear();
+    table.ForEachNode(b, [&](NodeRef n) {
+      uint32_t idx = NodeIndex(n);
+      const Conn& ct = table.at(idx);
+      if (Table::Expired(ct, at)) {
+        doomed.push_back(idx);
+        return;
+      }
+      Timestamp left = std::clamp<Timestamp>(ct.expires - at, kNsPerSec, kGcMaxSample);
+      ++gc_samples;
+      gc_avg += (left - gc_avg) / static_cast<Timestamp>(gc_samples);
+      if (early_drop_mode && (!ct.assured() || CanEarlyDropInGc(ct))) doomed.push_back(idx);
+    });
+    std::sort(doomed.begin(), doomed.end());
+    doomed.erase(std::unique(doomed.begin(), doomed.end()), doomed.end());
+    for (uint32_t idx : doomed) {
+      bool was_expired = Table::Expired(table.at(idx), at);
+      table.Delete(idx);
+      if (was_expired) {
+        ++ctr.expired;
+      } else {
+        ++ctr.gc_early_drop;
+      }
+      ++evicted;
+    }
+    if (evicted > kGcMaxEvicts) {
+      gc_next_bucket = b + 1 < nb ? b + 1 : 0;
+      gc_next_run = at + kJiffy;
+      gc_early_drop_wanted = false;
+      return;
+    }
+  }
+  gc_next_bucket = 0;
+  Timestamp wait = std::clamp(gc_avg, kGcMinInterval, kGcMaxInterval) - (at - gc_cycle_start);
+  gc_next_run = at + std::max(wait, kJiffy);
+  gc_early_drop_wanted = false;
+}
+
+void Conntrack::ExpireAll(Timestamp now) {
+  Impl& m = *impl_;
+  m.GcCatchUp(now);
+  for (uint32_t idx = 0; idx < m.table.high_water(); ++idx) {
+    const Conn& ct = m.table.at(idx);
+    if ((ct.status & kConfirmed) && Table::Expired(ct, now)) {
+      m.table.Delete(idx);
+      ++m.ctr.expired;
+    }
+  }
+}
+
+void Conntrack::Impl::FillInfo(uint32_t idx, Timestamp now, ConnInfo* out) const {
+  const Conn& ct = table.at(idx);
+  std::memset(static_cast<void*>(out), 0, sizeof(*out));
+  out->orig = ct.orig;
+  out->reply = ReplyTuple(ct);
+  out->id = ct.id;
+  out->status = ct.status;
+  out->state = ct.state;
+  out->mark = ct.mark;
+  out->expires = ct.expires;
+  Timestamp left = ct.expires - now;
+  out->timeout_s = left > 0 ? left / kNsPerSec : 0;
+  if (idx < has_acct.size() && has_acct[idx]) {
+    out->has_acct = true;
+    for (int d = 0; d < 2; ++d) {
+      out->packets[d] = acct[idx].packets[d];
+      out->bytes[d] = acct[idx].bytes[d];
+    }
+  }
+  if (ct.orig.protonum == kProtoGre) {
+    out->gre_timeout_s = ct.l4.gre.timeout_s;
+    out->gre_stream_timeout_s = ct.l4.gre.stream_timeout_s;
+  }
+  if (ct.orig.protonum == kProtoTcp) {
+    for (int d = 0; d < 2; ++d) {
+      out->tcp_wscale[d] = ct.l4.tcp.seen[d].td_scale;
+      out->tcp_flags[d] = ct.l4.tcp.seen[d].flags;
+    }
+  }
+}
+
+void Conntrack::ForEach(Timestamp now, const std::function<void(const ConnInfo&)>& fn) const {
+  const Impl& m = *impl_;
+  ConnInfo info;
+  for (uint32_t idx = 0; idx < m.table.high_water(); ++idx) {
+    const Conn& ct = m.table.at(idx);
+    if (!(ct.status & kConfirmed) || Table::Expired(ct, now)) continue;
+    m.FillInfo(idx, now, &info);
+    fn(info);
+  }
+}
+
+bool Conntrack::Get(uint32_t conn, Timestamp now, ConnInfo* out) const {
+  const Impl& m = *impl_;
+  if (conn >= m.table.high_water() || !(m.table.at(conn).status & kConfirmed)) return false;
+  m.FillInfo(conn, now, out);
+  return true;
+}
+
+Conntrack::ChainStats Conntrack::chain_stats() const {
+  const Table& t = impl_->table;
+  ChainStats s{t.buckets(), 0, 0, 0};
+  for (uint32_t b = 0; b < t.buckets(); ++b) {
+    uint32_t len = t.ChainLength(b);
+    s.nodes += len;
+    s.max_chain = std::max(s.max_chain, len);
+    if (len) ++s.used_buckets;
+  }
+  return s;
+}
+
+const char* VerdictName(Verdict v) {
+  switch (v) {
+    case Verdict::kNone:
+      return "none";
+    case Verdict::kDrop:
+      return "drop";
+    case Verdict::kInvalid:
+      return "invalid";
+    case Verdict::kNew:
+      return "new";
+    case Verdict::kEstablished:
+      return "established";
+    case Verdict::kRelated:
+      return "related";
+    case Verdict::kUntracked:
+      return "untracked";
+  }
+  return "?";
+}
+
+std::string StatusNames(uint16_t status) {
+  static constexpr const char* kNames[16] = {
+      "EXPECTED",     "SEEN_REPLY",   "ASSURED",       "CONFIRMED", "SRC_NAT",  "DST_NAT",
+      "SEQ_ADJUST",   "SRC_NAT_DONE", "DST_NAT_DONE",  "DYING",     "FIXED_TIMEOUT",
+      "TEMPLATE",     "NAT_CLASH",    "HELPER",        "OFFLOAD",   "HW_OFFLOAD"};
+  std::string out;
+  for (int bit = 0; bit < 16; ++bit) {
+    if (!(status & (1u << bit))) continue;
+    if (!out.empty()) out += ',';
+    out += kNames[bit];
+  }
+  return out.empty() ? "-" : out;
+}
+
+const char* StateName(uint8_t protonum, uint8_t state) {
+  if (protonum == kProtoTcp) return TcpStateName(state);
+  if (protonum == kProtoSctp) return SctpStateName(state);
+  return "-";
+}
+
+}  // namespace ctrack

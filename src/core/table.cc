@@ -1,0 +1,141 @@
+#include "core/table.h"
+
+#include <cstring>
+
+namespace ctrack {
+namespace {
+
+uint64_t SplitMix64(uint64_t* state) {
+  uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+// 64x64 -> 128 multiply folded to 64 bits: the mixing step of the keyed hash. A full-width
+// multiply spreads every input bit over the result, and xoring key words in first means collisions
+// depend on the secret key.
+inline uint64_t Mum(uint64_t a, uint64_t b) {
+  __extension__ using U128 = unsigned __int128;
+  U128 r = static_cast<U128>(a) * b;
+  return static_cast<uint64_t>(r) ^ static_cast<uint64_t>(r >> 64);
+}
+
+}  // namespace
+
+Tuple ReplyTuple(const Conn& ct) {
+  Tuple r;
+  InvertTuple(ct.orig, &r);
+  return r;
+}
+
+Table::Table(const Config& cfg)
+    : nbuckets_(cfg.nf_conntrack_buckets), max_(cfg.nf_conntrack_max) {
+  // Seed 0 selects a fixed key so that runs are reproducible by default.
+  uint64_t state = cfg.hash_seed != 0 ? cfg.hash_seed : 0x63747261636b3031ull;  // "ctrack01"
+  for (uint64_t& k : key_) k = SplitMix64(&state);
+  heads_.assign(nbuckets_, kNil);
+}
+
+uint64_t Table::Hash(const Tuple& t) const {
+  if (constant_hash_) return 0;
+  uint64_t w[5];
+  static_assert(sizeof(w) == sizeof(Tuple));
+  std::memcpy(w, &t, sizeof(w));
+  uint64_t h = Mum(w[0] ^ key_[0], w[1] ^ key_[1]) ^ Mum(w[2] ^ key_[2], w[3] ^ key_[3]);
+  return Mum(h ^ key_[5], w[4] ^ key_[4]);
+}
+
+void Table::Prefetch(const Tuple& t) const { __builtin_prefetch(&heads_[Bucket(t)]); }
+
+NodeRef Table::Find(const Tuple& t, Timestamp now, uint64_t* reaped) {
+  uint32_t b = Bucket(t);
+  NodeRef n = heads_[b];
+  while (n != kNil) {
+    uint32_t idx = NodeIndex(n);
+    Conn& ct = at(idx);
+    NodeRef next = ct.next[n & 1];
+    if (Expired(ct, now)) {
+      // Reaping may unlink `next` too (when both nodes share this bucket); restart from the head
+      // then, which is rare and bounded by the chain length.
+      bool other_here = Bucket(NodeDir(n) == Dir::kOriginal ? ReplyTuple(ct) : ct.orig) == b;
+      Delete(idx);
+      ++*reaped;
+      n = other_here ? heads_[b] : next;
+      continue;
+    }
+    if (NodeDir(n) == Dir::kOriginal) {
+      if (ct.orig == t) return n;
+    } else if (ReplyTuple(ct) == t) {
+      return n;
+    }
+    n = next;
+  }
+  return kNil;
+}
+
+uint32_t Table::AllocEntry() {
+  uint32_t idx;
+  if (free_list_ != kNil) {
+    idx = free_list_;
+    free_list_ = at(idx).next[0];
+  } else {
+    idx = high_water_++;
+    if (idx / kChunk >= chunks_.size()) chunks_.emplace_back(new Conn[kChunk]);
+  }
+  Conn& ct = at(idx);
+  std::memset(static_cast<void*>(&ct), 0, sizeof(Conn));
+  ct.next[0] = ct.next[1] = kNil;
+  return idx;
+}
+
+void Table::FreeEntry(uint32_t idx) {
+  Conn& ct = at(idx);
+  ct.status = 0;
+  ct.next[0] = free_list_;
+  free_list_ = idx;
+}
+
+void Table::Link(uint32_t idx) {
+  Conn& ct = at(idx);
+  uint32_t bo = Bucket(ct.orig);
+  ct.next[0] = heads_[bo];
+  heads_[bo] = MakeNode(idx, Dir::kOriginal);
+  uint32_t br = Bucket(ReplyTuple(ct));
+  ct.next[1] = heads_[br];
+  heads_[br] = MakeNode(idx, Dir::kReply);
+}
+
+void Table::Unlink(uint32_t b, NodeRef node) {
+  NodeRef* link = &heads_[b];
+  while (*link != kNil) {
+    if (*link == node) {
+      *link = at(NodeIndex(node)).next[node & 1];
+      return;
+    }
+    link = &at(NodeIndex(*link)).next[*link & 1];
+  }
+}
+
+void Table::Delete(uint32_t idx) {
+  Conn& ct = at(idx);
+  if (ct.status & kConfirmed) {
+    Unlink(Bucket(ct.orig), MakeNode(idx, Dir::kOriginal));
+    Unlink(Bucket(ReplyTuple(ct)), MakeNode(idx, Dir::kReply));
+  }
+  FreeEntry(idx);
+  --count_;
+}
+
+uint32_t Table::ChainLength(uint32_t b) const {
+  uint32_t n = 0;
+  ForEachNode(b, [&](NodeRef) { ++n; });
+  return n;
+}
+
+size_t Table::memory_bytes() const {
+  return heads_.capacity() * sizeof(NodeRef) + chunks_.size() * kChunk * sizeof(Conn) +
+         chunks_.capacity() * sizeof(chunks_[0]);
+}
+
+}  // namespace ctrack

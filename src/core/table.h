@@ -1,0 +1,126 @@
+// The connection table: nf_conntrack's hash of tuples, entries and the count/max rule.
+//
+// Memory layout:
+//
+//   struct Table {
+//     uint32_t heads[nf_conntrack_buckets];  // NodeRef of the first node in each chain
+//     Conn*    chunks[];                     // entries, kChunk per chunk, allocated on demand
+//     uint32_t free_list;                    // entry index chain through Conn::next[0]
+//   };
+//   NodeRef = entry_index << 1 | dir         // kNil ends a chain
+//
+// Every confirmed entry sits in the table twice, like the kernel's two hlist nodes: the
+// original-direction node in the bucket of its original tuple, the reply node in the bucket of its
+// reply tuple. Chains are singly linked through Conn::next[dir]; new nodes go to the head. The
+// reply tuple is not stored: it is derived from the original when a reply node is compared,
+// which keeps an entry at 128 bytes.
+//
+// Bucket choice: a keyed 64-bit hash of the 40-byte tuple (zone included), scaled to the bucket
+// count with a multiply-shift (no modulo, any bucket count). Keys come from Config::hash_seed, so
+// an attacker who does not know the seed cannot aim tuples at one chain.
+//
+// Invariants:
+//  - count() counts every allocated entry: confirmed ones (in both chains) and the one
+//    unconfirmed entry a packet may hold while its tracker runs. It never exceeds max + 1, and
+//    exceeds max only inside Allocate() before early drop decides.
+//  - An entry is in the chains iff it is confirmed. A free entry has status 0.
+//  - Expired entries stay linked (and counted) until a walker reaps them: lookups, early drop,
+//    the GC and listings, as in the kernel.
+#ifndef CTRACK_CORE_TABLE_H_
+#define CTRACK_CORE_TABLE_H_
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include <ctrack/config.h>
+#include <ctrack/packet.h>
+#include <ctrack/tuple.h>
+
+#include "core/conn.h"
+
+namespace ctrack {
+
+using NodeRef = uint32_t;
+inline constexpr NodeRef kNil = 0xffffffffu;
+inline constexpr NodeRef MakeNode(uint32_t idx, Dir d) {
+  return idx << 1 | static_cast<uint32_t>(d);
+}
+inline constexpr uint32_t NodeIndex(NodeRef n) { return n >> 1; }
+inline constexpr Dir NodeDir(NodeRef n) { return static_cast<Dir>(n & 1); }
+
+// The reply tuple of an entry (InvertTuple of its original, which succeeded at creation).
+Tuple ReplyTuple(const Conn& ct);
+
+class Table {
+ public:
+  explicit Table(const Config& cfg);
+
+  uint32_t buckets() const { return nbuckets_; }
+  uint32_t count() const { return count_; }
+  // nf_conntrack_max; 0 means no limit.
+  uint32_t max() const { return max_; }
+
+  uint64_t Hash(const Tuple& t) const;
+  uint32_t Bucket(const Tuple& t) const {
+    return static_cast<uint32_t>((Hash(t) >> 32) * nbuckets_ >> 32);
+  }
+  void Prefetch(const Tuple& t) const;
+
+  Conn& at(uint32_t idx) { return chunks_[idx / kChunk][idx % kChunk]; }
+  const Conn& at(uint32_t idx) const { return chunks_[idx / kChunk][idx % kChunk]; }
+  uint32_t high_water() const { return high_water_; }
+
+  // Finds the live (unexpired, confirmed) node whose tuple equals `t`, reaping expired entries met
+  // on the way (`reaped` is incremented for each). Returns kNil if none.
+  NodeRef Find(const Tuple& t, Timestamp now, uint64_t* reaped);
+
+  // Takes an entry for a new connection. The caller has already decided the count rule.
+  uint32_t AllocEntry();
+  // Returns an unconfirmed (or already unlinked) entry to the free list.
+  void FreeEntry(uint32_t idx);
+  // Links both nodes of `idx` at the heads of their buckets.
+  void Link(uint32_t idx);
+  // Unlinks both nodes and frees the entry.
+  void Delete(uint32_t idx);
+
+  void IncCount() { ++count_; }
+  void DecCount() { --count_; }
+
+  static bool Expired(const Conn& ct, Timestamp now) { return ct.expires - now <= 0; }
+
+  // Calls fn(node) for each node in bucket b; fn may not modify the chain.
+  template <typename Fn>
+  void ForEachNode(uint32_t b, Fn&& fn) const {
+    for (NodeRef n = heads_[b]; n != kNil;) {
+      NodeRef next = at(NodeIndex(n)).next[n & 1];
+      fn(n);
+      n = next;
+    }
+  }
+
+  // Chain statistics in nodes.
+  uint32_t ChainLength(uint32_t b) const;
+  size_t memory_bytes() const;
+
+  void SetConstantHashForTest(bool on) { constant_hash_ = on; }
+
+ private:
+  static constexpr uint32_t kChunk = 1024;  // entries per allocation (128 KiB)
+
+  void Unlink(uint32_t b, NodeRef node);
+
+  uint32_t nbuckets_;
+  uint32_t max_;
+  uint32_t count_ = 0;
+  uint32_t high_water_ = 0;  // entry indices below this have been handed out at least once
+  uint32_t free_list_ = kNil;
+  uint64_t key_[6];
+  bool constant_hash_ = false;
+  std::vector<NodeRef> heads_;
+  std::vector<std::unique_ptr<Conn[]>> chunks_;
+};
+
+}  // namespace ctrack
+
+#endif  // CTRACK_CORE_TABLE_H_

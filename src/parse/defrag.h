@@ -1,0 +1,50 @@
+// IPv4 and IPv6 reassembly as the kernel's defragmentation runs before conntrack
+// (nf_defrag_ipv4 / nf_defrag_ipv6 at PREROUTING -400): the tracker only sees whole datagrams.
+//
+// Memory is bounded by the high-threshold settings; queues time out after
+// nf_conntrack_frag_timeout (IPv4) / nf_conntrack_frag6_timeout (IPv6) of virtual time.
+#ifndef CTRACK_PARSE_DEFRAG_H_
+#define CTRACK_PARSE_DEFRAG_H_
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include <ctrack/config.h>
+#include <ctrack/packet.h>
+
+namespace ctrack {
+
+enum class DefragStatus : uint8_t {
+  kNotFragment,  // pass the datagram on unchanged
+  kHeld,         // fragment queued (verdict none)
+  kComplete,     // the datagram is whole: use Defrag::datagram()
+  kDropped,      // fragment rejected (malformed, overlap, over memory budget): verdict none
+};
+
+class Defrag {
+ public:
+  explicit Defrag(const Config& cfg);
+  ~Defrag();
+  Defrag(const Defrag&) = delete;
+  Defrag& operator=(const Defrag&) = delete;
+
+  // `data`/`len`: one datagram that passed the IP input checks (trimmed). For kComplete the
+  // reassembled datagram (headers rewritten as the kernel does: no fragment fields, total length
+  // updated) stays valid until the next call.
+  DefragStatus Process(const uint8_t* data, uint32_t len, uint16_t zone, Timestamp now);
+  const uint8_t* datagram() const;
+  uint32_t datagram_len() const;
+
+  // Bytes currently held in queues (for memory accounting and tests).
+  uint64_t mem() const;
+  size_t queues() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ctrack
+
+#endif  // CTRACK_PARSE_DEFRAG_H_

@@ -1,0 +1,28 @@
+// The IP layer's receive checks that run before PREROUTING (ip_rcv_core / ip6_rcv_core): a
+// datagram they reject never reaches conntrack (verdict "none").
+#ifndef CTRACK_PARSE_IP_INPUT_H_
+#define CTRACK_PARSE_IP_INPUT_H_
+
+#include <cstdint>
+
+namespace ctrack {
+
+enum class IpInput : uint8_t {
+  kOk,
+  kDrop,  // rejected by the IP stack before PREROUTING
+};
+
+struct IpInputResult {
+  IpInput status = IpInput::kDrop;
+  uint32_t len = 0;  // datagram length after trimming to the IP total / payload length
+};
+
+// `data` holds `caplen` captured bytes starting at the IP header; `wire_short` is true when the
+// capture record was truncated (caplen < original length), in which case a datagram whose total
+// length exceeds the captured bytes is dropped like a short skb.
+IpInputResult Ipv4Input(const uint8_t* data, uint32_t caplen);
+IpInputResult Ipv6Input(const uint8_t* data, uint32_t caplen);
+
+}  // namespace ctrack
+
+#endif  // CTRACK_PARSE_IP_INPUT_H_

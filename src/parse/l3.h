@@ -1,0 +1,36 @@
+// Layer-3/4 parsing for conntrack: the L4 offset and protocol (nf_conntrack_in step 2,
+// ipv6_skip_exthdr) and the tuple (nf_ct_get_tuple). Bounds-checked, no allocation, no throws.
+#ifndef CTRACK_PARSE_L3_H_
+#define CTRACK_PARSE_L3_H_
+
+#include <cstdint>
+
+#include <ctrack/packet.h>
+#include <ctrack/tuple.h>
+
+namespace ctrack {
+
+enum class L3Parse : uint8_t {
+  kOk,
+  kInvalid,  // count `invalid`: unreadable header, non-first fragment, bad ext-header chain,
+             // "no next header"
+};
+
+// `data`/`len` is one whole datagram (already trimmed and, if fragmented, reassembled).
+L3Parse ParseL3(const uint8_t* data, uint32_t len, ParsedPacket* out);
+
+// Builds the tuple of a parsed packet. Returns false when the layer-4 ids cannot be read
+// (TCP/UDP/UDP-Lite/SCTP need 4 bytes, ICMP/ICMPv6 8, GRE v1 a PPP protocol field).
+// ICMP carried in IPv6 (and ICMPv6 in IPv4) still yields a tuple; the tracker rejects it.
+bool GetTuple(const ParsedPacket& pkt, uint16_t zone, Tuple* out);
+
+// The ICMP error handler's view of the embedded ("inner") packet: `data`/`len` start at the
+// embedded IP header, which may be truncated (the error carries a prefix of the datagram).
+// Mirrors nf_ct_get_tuplepr(): fails on an unreadable header, an embedded non-first fragment or
+// too few layer-4 bytes. `outer_l3num` must match the embedded version.
+bool GetInnerTuple(const uint8_t* data, uint32_t len, uint8_t outer_l3num, uint16_t zone,
+                   Tuple* out);
+
+}  // namespace ctrack
+
+#endif  // CTRACK_PARSE_L3_H_
