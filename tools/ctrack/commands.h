@@ -1,0 +1,12 @@
+// Subcommands of the ctrack CLI. Each takes the arguments after its name and returns the exit
+// status.
+#ifndef CTRACK_TOOLS_COMMANDS_H_
+#define CTRACK_TOOLS_COMMANDS_H_
+
+namespace ctrack::cli {
+
+int GenMain(int argc, char** argv);
+
+}  // namespace ctrack::cli
+
+#endif  // CTRACK_TOOLS_COMMANDS_H_
