@@ -8,8 +8,10 @@
 
 namespace ctrack {
 
-// One's-complement sum of `len` bytes (not folded, not inverted).
+// One's-complement sum of `len` bytes as big-endian 16-bit words (not folded, not inverted);
+// an odd trailing byte is padded with zero, so only the last block of a chain may be odd.
 uint64_t CsumPartial(const uint8_t* data, uint32_t len, uint64_t sum);
+// Folds to 16 bits and inverts, like the kernel's csum_fold(): 0 for a correct checksum.
 uint16_t CsumFold(uint64_t sum);
 
 // Verifies the L4 checksum of `pkt` over `cover` bytes of the L4 segment, with the IPv4/IPv6
@@ -19,6 +21,11 @@ bool VerifyL4Checksum(const ParsedPacket& pkt, uint8_t proto, uint32_t cover);
 
 // IPv4 header checksum over `ihl_bytes`.
 bool VerifyIpv4HeaderChecksum(const uint8_t* hdr, uint32_t ihl_bytes);
+
+// CRC32c (Castagnoli) as SCTP uses it; `crc` chains blocks (start with 0).
+uint32_t Crc32c(const uint8_t* data, uint32_t len, uint32_t crc = 0);
+// SCTP common-header checksum of the whole L4 segment (sctp_compute_cksum; stored little-endian).
+bool VerifySctpChecksum(const ParsedPacket& pkt);
 
 }  // namespace ctrack
 
