@@ -3,7 +3,7 @@
 // Layout (128 bytes, two cache lines; the first holds everything a lookup touches):
 //   [0..40)    Tuple orig       original-direction tuple incl. zone; reply tuple is derived
 //   [40..48)   next[2]          chain links of the two hash nodes (NodeRef), see core/table.h
-//   [48..56)   expires          absolute expiry (ns) once confirmed; relative timeout before
+//   [48..56)   expires          absolute expiry instant (ns)
 //   [56..60)   id               creation sequence number, given at confirmation
 //   [60..64)   mark
 //   [64..66)   status           IPS_* bits (kernel numbering)
@@ -128,7 +128,8 @@ struct alignas(64) Conn {
   Tuple orig;
   // Hash chain links of the original and reply nodes. Owned by the table.
   uint32_t next[2];
-  // Before confirmation: the relative timeout in ns. After: the absolute expiry instant.
+  // Absolute expiry instant. The kernel keeps a relative timeout until confirmation; here the
+  // packet that creates an entry also confirms it at the same virtual instant, so the two agree.
   Timestamp expires;
   // Creation sequence number (0, 1, ... in confirmation order); set at confirmation.
   uint32_t id;
