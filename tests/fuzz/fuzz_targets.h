@@ -1,0 +1,22 @@
+// Fuzz entry points, shared by the libFuzzer binaries and the ctest corpus replay.
+#ifndef CTRACK_TESTS_FUZZ_TARGETS_H_
+#define CTRACK_TESTS_FUZZ_TARGETS_H_
+
+#include <cstddef>
+#include <cstdint>
+
+namespace ctrack::fuzz {
+
+// Link + IP input + L3/L4 parse + tuple + ICMP inner tuple on one frame, every link type.
+int FuzzParse(const uint8_t* data, size_t size);
+// A sequence of packets derived from the input through one small table (max 8, 4 buckets) so
+// that early drop, expiry, GC and defragmentation run.
+int FuzzTrack(const uint8_t* data, size_t size);
+// The input as a capture file read through the pcap reader.
+int FuzzPcap(const uint8_t* data, size_t size);
+// The input as `--set NAME=VALUE` text.
+int FuzzSet(const uint8_t* data, size_t size);
+
+}  // namespace ctrack::fuzz
+
+#endif  // CTRACK_TESTS_FUZZ_TARGETS_H_
