@@ -20,5 +20,5 @@ function(ctrack_add_test name)
   target_link_libraries(${name} PRIVATE ctrack GTest::gtest GTest::gtest_main)
   ctrack_set_warnings(${name})
   gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60
-    PROPERTIES ENVIRONMENT "CTRACK_SHARED=${CTRACK_SHARED_DIR};CTRACK_BIN=$<TARGET_FILE:ctrack_cli>")
+    PROPERTIES ENVIRONMENT "CTRACK_SHARED=${CTRACK_SHARED_DIR}")
 endfunction()

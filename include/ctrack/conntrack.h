@@ -48,11 +48,19 @@ enum ResultNote : uint8_t {
   kNoteDestroyed = 1u << 4,    // an entry was deleted while this packet was processed
 };
 
+// Why an entry was deleted while a packet was processed (the oracle's destroy reasons).
+enum class DestroyReason : uint8_t { kNone, kReplaced, kOther, kEarlyDrop, kExpired };
+const char* DestroyReasonName(DestroyReason r);
+
 struct PacketResult {
   Verdict verdict = Verdict::kNone;
-  Dir dir = Dir::kOriginal;   // meaningful when conn != kNoConn
+  Dir dir = Dir::kOriginal;   // meaningful for new / established / related
   uint8_t notes = 0;          // ResultNote bits
+  DestroyReason destroyed_reason = DestroyReason::kNone;
   uint32_t conn = kNoConn;    // handle of the attached entry; valid until the next call
+  uint32_t entry = kNoConn;   // creation number of the attached entry; kept when this packet
+                              // deleted it (a TCP RST before any reply)
+  uint32_t destroyed = kNoConn;  // creation number of an entry this packet deleted (the first)
 };
 
 // A captured frame handed in a batch.

@@ -89,10 +89,27 @@ struct Conntrack::Impl {
                          uint16_t zone, uint8_t notes);
   PacketResult ConntrackIn(const uint8_t* data, uint32_t len, Timestamp now, uint16_t zone,
                            uint8_t notes);
-  bool EarlyDrop(const Tuple& t, Timestamp now);
+  bool EarlyDrop(const Tuple& t, Timestamp now, PacketResult* r);
   void GcRun(Timestamp at);
   void GcCatchUp(Timestamp now);
-  void DeleteEntry(uint32_t idx) { table.Delete(idx); }
+  void NoteExpired(uint64_t reaped, uint32_t first_id, PacketResult* r) {
+    if (reaped == 0) return;
+    ctr.expired += reaped;
+    r->notes |= kNoteDestroyed;
+    if (r->destroyed == kNoConn) {
+      r->destroyed = first_id;
+      r->destroyed_reason = DestroyReason::kExpired;
+    }
+  }
+  // Deletes an entry on behalf of the packet being processed and notes it in the result.
+  void DeleteFor(uint32_t idx, DestroyReason why, PacketResult* r) {
+    if (r->destroyed == kNoConn) {
+      r->destroyed = table.at(idx).id;
+      r->destroyed_reason = why;
+    }
+    r->notes |= kNoteDestroyed;
+    table.Delete(idx);
+  }
   void Account(uint32_t idx, Dir dir, uint32_t len) {
     if (idx >= has_acct.size() || !has_acct[idx]) return;
     ConnCounters& c = acct[idx];
@@ -212,8 +229,9 @@ PacketResult Conntrack::Impl::ConntrackIn(const uint8_t* data, uint32_t len, Tim
         return r;
       case IcmpErrorAction::kLookup: {
         uint64_t reaped = 0;
-        NodeRef n = table.Find(er.lookup, now, &reaped);
-        ctr.expired += reaped;
+        uint32_t first = kNoConn;
+        NodeRef n = table.Find(er.lookup, now, &reaped, &first);
+        NoteExpired(reaped, first, &r);
         // The outer destination must be the destination of the tuple that matched, which is the
         // looked-up tuple itself.
         const uint8_t* outer_dst = pkt.l3num == kAfInet ? pkt.l3 + 16 : pkt.l3 + 24;
@@ -226,6 +244,7 @@ PacketResult Conntrack::Impl::ConntrackIn(const uint8_t* data, uint32_t len, Tim
         r.verdict = Verdict::kRelated;
         r.dir = NodeDir(n);
         r.conn = NodeIndex(n);
+        r.entry = table.at(r.conn).id;
         return r;
       }
     }
@@ -240,8 +259,9 @@ PacketResult Conntrack::Impl::ConntrackIn(const uint8_t* data, uint32_t len, Tim
 
   for (int attempt = 0; attempt < 2; ++attempt) {
     uint64_t reaped = 0;
-    NodeRef n = table.Find(tuple, now, &reaped);
-    ctr.expired += reaped;
+    uint32_t first = kNoConn;
+    NodeRef n = table.Find(tuple, now, &reaped, &first);
+    NoteExpired(reaped, first, &r);
     uint32_t idx;
     Dir dir;
     CtInfo info;
@@ -256,7 +276,7 @@ PacketResult Conntrack::Impl::ConntrackIn(const uint8_t* data, uint32_t len, Tim
       // __nf_conntrack_alloc: the count goes up first; over max, early drop must make room.
       table.IncCount();
       if (table.max() != 0 && table.count() > table.max()) {
-        if (!EarlyDrop(tuple, now)) {
+        if (!EarlyDrop(tuple, now, &r)) {
           table.DecCount();
           ++stats.drop;
           gc_early_drop_wanted = true;
@@ -298,12 +318,13 @@ PacketResult Conntrack::Impl::ConntrackIn(const uint8_t* data, uint32_t len, Tim
 
     if (v == L4Verdict::kRepeat) {
       // TCP re-open: the old entry goes and the packet is classified again on a fresh one.
-      table.Delete(idx);
+      DeleteFor(idx, DestroyReason::kReplaced, &r);
       ++ctr.deleted_other;
-      r.notes |= kNoteDestroyed;
       continue;
     }
     if (v == L4Verdict::kInvalid || v == L4Verdict::kDrop) {
+      // An invalid packet may still shorten the timeout (TCP out-of-window FIN/RST rule).
+      if (ctx.set_expiry && !fresh) ct.expires = ctx.expiry_ns;
       if (fresh) table.Delete(idx);  // unconfirmed: just freed
       ++stats.invalid;
       if (v == L4Verdict::kDrop) {
@@ -326,11 +347,12 @@ PacketResult Conntrack::Impl::ConntrackIn(const uint8_t* data, uint32_t len, Tim
     r.dir = dir;
     r.verdict = info == CtInfo::kNew ? Verdict::kNew : Verdict::kEstablished;
     if (ctx.kill) {
-      // Deleted before it could be seen again; the oracle numbers such a packet as a new entry.
-      table.Delete(idx);
+      // Deleted before it could be seen again (the kernel counts the packet, then kills the
+      // entry). The oracle finds no entry left and numbers the packet as a new one.
+      if (!ctx.refresh) Account(idx, dir, pkt.len);
+      DeleteFor(idx, DestroyReason::kOther, &r);
       ++ctr.deleted_other;
-      r.notes |= kNoteDestroyed;
-      ++next_id;
+      r.entry = next_id++;
       r.conn = kNoConn;
       return r;
     }
@@ -347,6 +369,7 @@ PacketResult Conntrack::Impl::ConntrackIn(const uint8_t* data, uint32_t len, Tim
       }
     }
     r.conn = idx;
+    r.entry = ct.id;
     return r;
   }
   // A second re-open in one packet cannot happen: the fresh entry is new.
@@ -355,7 +378,7 @@ PacketResult Conntrack::Impl::ConntrackIn(const uint8_t* data, uint32_t len, Tim
   return r;
 }
 
-bool Conntrack::Impl::EarlyDrop(const Tuple& t, Timestamp now) {
+bool Conntrack::Impl::EarlyDrop(const Tuple& t, Timestamp now, PacketResult* r) {
   uint32_t start = table.Bucket(t);
   uint32_t nb = table.buckets();
   std::vector<uint32_t> victims;
@@ -381,7 +404,7 @@ bool Conntrack::Impl::EarlyDrop(const Tuple& t, Timestamp now) {
       ++ctr.expired;
     }
     if (!victims.empty()) {
-      for (uint32_t idx : victims) table.Delete(idx);
+      for (uint32_t idx : victims) DeleteFor(idx, DestroyReason::kEarlyDrop, r);
       stats.early_drop += victims.size();
       return true;
     }
@@ -522,6 +545,22 @@ Conntrack::ChainStats Conntrack::chain_stats() const {
     if (len) ++s.used_buckets;
   }
   return s;
+}
+
+const char* DestroyReasonName(DestroyReason r) {
+  switch (r) {
+    case DestroyReason::kNone:
+      return "none";
+    case DestroyReason::kReplaced:
+      return "replaced";
+    case DestroyReason::kOther:
+      return "other";
+    case DestroyReason::kEarlyDrop:
+      return "early_drop";
+    case DestroyReason::kExpired:
+      return "expired";
+  }
+  return "?";
 }
 
 const char* VerdictName(Verdict v) {

@@ -48,7 +48,7 @@ uint64_t Table::Hash(const Tuple& t) const {
 
 void Table::Prefetch(const Tuple& t) const { __builtin_prefetch(&heads_[Bucket(t)]); }
 
-NodeRef Table::Find(const Tuple& t, Timestamp now, uint64_t* reaped) {
+NodeRef Table::Find(const Tuple& t, Timestamp now, uint64_t* reaped, uint32_t* first_reaped) {
   uint32_t b = Bucket(t);
   NodeRef n = heads_[b];
   while (n != kNil) {
@@ -59,6 +59,7 @@ NodeRef Table::Find(const Tuple& t, Timestamp now, uint64_t* reaped) {
       // Reaping may unlink `next` too (when both nodes share this bucket); restart from the head
       // then, which is rare and bounded by the chain length.
       bool other_here = Bucket(NodeDir(n) == Dir::kOriginal ? ReplyTuple(ct) : ct.orig) == b;
+      if (*first_reaped == kNil) *first_reaped = ct.id;
       Delete(idx);
       ++*reaped;
       n = other_here ? heads_[b] : next;

@@ -72,8 +72,9 @@ class Table {
   uint32_t high_water() const { return high_water_; }
 
   // Finds the live (unexpired, confirmed) node whose tuple equals `t`, reaping expired entries met
-  // on the way (`reaped` is incremented for each). Returns kNil if none.
-  NodeRef Find(const Tuple& t, Timestamp now, uint64_t* reaped);
+  // on the way (`reaped` is incremented for each; `first_reaped` gets the creation number of the
+  // first one if it is still kNil). Returns kNil if none.
+  NodeRef Find(const Tuple& t, Timestamp now, uint64_t* reaped, uint32_t* first_reaped);
 
   // Takes an entry for a new connection. The caller has already decided the count rule.
   uint32_t AllocEntry();

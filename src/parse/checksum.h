@@ -2,9 +2,9 @@
 #ifndef CTRACK_PARSE_CHECKSUM_H_
 #define CTRACK_PARSE_CHECKSUM_H_
 
-#include <cstdint>
-
 #include <ctrack/packet.h>
+
+#include <cstdint>
 
 namespace ctrack {
 

@@ -140,8 +140,14 @@ PacketBuilder& PacketBuilder::Ipv6(const std::string& src, const std::string& ds
   return *this;
 }
 
-PacketBuilder& PacketBuilder::Ttl(uint8_t ttl) { Mut().ttl = ttl; return *this; }
-PacketBuilder& PacketBuilder::IpId(uint16_t id) { Mut().ip_id = id; return *this; }
+PacketBuilder& PacketBuilder::Ttl(uint8_t ttl) {
+  Mut().ttl = ttl;
+  return *this;
+}
+PacketBuilder& PacketBuilder::IpId(uint16_t id) {
+  Mut().ip_id = id;
+  return *this;
+}
 PacketBuilder& PacketBuilder::Ipv4Options(const Bytes& opts) {
   Bytes o = opts;
   while (o.size() % 4) o.push_back(0);  // EOL padding
@@ -152,18 +158,36 @@ PacketBuilder& PacketBuilder::Ipv6ExtHeader(uint8_t type, const Bytes& body) {
   Mut().ext_headers.emplace_back(type, body);
   return *this;
 }
-PacketBuilder& PacketBuilder::BadIpChecksum() { Mut().bad_ip_csum = true; return *this; }
-PacketBuilder& PacketBuilder::Tos(uint8_t tos) { Mut().tos = tos; return *this; }
-PacketBuilder& PacketBuilder::DontFragment() { Mut().frag_field |= 0x4000; return *this; }
+PacketBuilder& PacketBuilder::BadIpChecksum() {
+  Mut().bad_ip_csum = true;
+  return *this;
+}
+PacketBuilder& PacketBuilder::Tos(uint8_t tos) {
+  Mut().tos = tos;
+  return *this;
+}
+PacketBuilder& PacketBuilder::DontFragment() {
+  Mut().frag_field |= 0x4000;
+  return *this;
+}
 PacketBuilder& PacketBuilder::FragOffset(uint16_t offset_bytes, bool more) {
   State& s = Mut();
   s.frag_field = static_cast<uint16_t>((s.frag_field & 0x4000) | (more ? 0x2000 : 0) |
                                        ((offset_bytes / 8) & 0x1fff));
   return *this;
 }
-PacketBuilder& PacketBuilder::IpTotalLength(uint16_t len) { Mut().total_len = len; return *this; }
-PacketBuilder& PacketBuilder::IpVersion(uint8_t v) { Mut().force_version = v; return *this; }
-PacketBuilder& PacketBuilder::Ihl(uint8_t ihl) { Mut().force_ihl = ihl; return *this; }
+PacketBuilder& PacketBuilder::IpTotalLength(uint16_t len) {
+  Mut().total_len = len;
+  return *this;
+}
+PacketBuilder& PacketBuilder::IpVersion(uint8_t v) {
+  Mut().force_version = v;
+  return *this;
+}
+PacketBuilder& PacketBuilder::Ihl(uint8_t ihl) {
+  Mut().force_ihl = ihl;
+  return *this;
+}
 
 PacketBuilder& PacketBuilder::Tcp(uint16_t sport, uint16_t dport) {
   State& s = Mut();
@@ -242,10 +266,22 @@ PacketBuilder& PacketBuilder::Proto(uint8_t protonum) {
   return *this;
 }
 
-PacketBuilder& PacketBuilder::Flags(uint8_t flags) { Mut().flags = flags; return *this; }
-PacketBuilder& PacketBuilder::Seq(uint32_t seq) { Mut().seq = seq; return *this; }
-PacketBuilder& PacketBuilder::Ack(uint32_t ack) { Mut().ack = ack; return *this; }
-PacketBuilder& PacketBuilder::Win(uint16_t win) { Mut().win = win; return *this; }
+PacketBuilder& PacketBuilder::Flags(uint8_t flags) {
+  Mut().flags = flags;
+  return *this;
+}
+PacketBuilder& PacketBuilder::Seq(uint32_t seq) {
+  Mut().seq = seq;
+  return *this;
+}
+PacketBuilder& PacketBuilder::Ack(uint32_t ack) {
+  Mut().ack = ack;
+  return *this;
+}
+PacketBuilder& PacketBuilder::Win(uint16_t win) {
+  Mut().win = win;
+  return *this;
+}
 PacketBuilder& PacketBuilder::Mss(uint16_t mss) {
   Bytes& o = Mut().tcp_opts;
   o.push_back(2);
@@ -285,15 +321,27 @@ PacketBuilder& PacketBuilder::TcpOptionsRaw(const Bytes& opts) {
   Mut().tcp_opts = opts;
   return *this;
 }
-PacketBuilder& PacketBuilder::DataOffset(uint8_t doff) { Mut().doff = doff; return *this; }
+PacketBuilder& PacketBuilder::DataOffset(uint8_t doff) {
+  Mut().doff = doff;
+  return *this;
+}
 
-PacketBuilder& PacketBuilder::Payload(const Bytes& data) { Mut().payload = data; return *this; }
+PacketBuilder& PacketBuilder::Payload(const Bytes& data) {
+  Mut().payload = data;
+  return *this;
+}
 PacketBuilder& PacketBuilder::Payload(size_t n, uint8_t fill) {
   Mut().payload.assign(n, fill);
   return *this;
 }
-PacketBuilder& PacketBuilder::L4Checksum(uint16_t csum) { Mut().l4_csum = csum; return *this; }
-PacketBuilder& PacketBuilder::BadL4Checksum() { Mut().bad_l4_csum = true; return *this; }
+PacketBuilder& PacketBuilder::L4Checksum(uint16_t csum) {
+  Mut().l4_csum = csum;
+  return *this;
+}
+PacketBuilder& PacketBuilder::BadL4Checksum() {
+  Mut().bad_l4_csum = true;
+  return *this;
+}
 
 Bytes PacketBuilder::Build() const {
   const State& s = *s_;
@@ -475,9 +523,9 @@ Bytes PacketBuilder::BuildEthernet(const std::vector<uint16_t>& vlans) const {
 
 Bytes WrapSll(const Bytes& datagram) {
   Bytes f(16, 0);
-  Put16(f, 0, 0);      // packet type: to us
-  Put16(f, 2, 1);      // ARPHRD_ETHER
-  Put16(f, 4, 6);      // address length
+  Put16(f, 0, 0);  // packet type: to us
+  Put16(f, 2, 1);  // ARPHRD_ETHER
+  Put16(f, 4, 6);  // address length
   f[6] = 0x02;
   f[11] = 0x01;
   bool v6 = !datagram.empty() && (datagram[0] >> 4) == 6;

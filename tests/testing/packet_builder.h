@@ -4,8 +4,8 @@
 #define CTRACK_TESTING_PACKET_BUILDER_H_
 
 #include <cstdint>
-#include <string>
 #include <memory>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -24,16 +24,16 @@ class PacketBuilder {
   PacketBuilder& Ipv6(const std::string& src, const std::string& dst);
   PacketBuilder& Ttl(uint8_t ttl);
   PacketBuilder& IpId(uint16_t id);
-  PacketBuilder& Ipv4Options(const Bytes& opts);        // padded to 4 bytes
+  PacketBuilder& Ipv4Options(const Bytes& opts);                  // padded to 4 bytes
   PacketBuilder& Ipv6ExtHeader(uint8_t type, const Bytes& body);  // appended in order
   PacketBuilder& BadIpChecksum();
   // Additions (packet-parsing owner): raw IP header fields for crafting odd datagrams.
-  PacketBuilder& Tos(uint8_t tos);                           // IPv4 TOS / IPv6 traffic class
-  PacketBuilder& DontFragment();                             // IPv4 DF bit
+  PacketBuilder& Tos(uint8_t tos);                              // IPv4 TOS / IPv6 traffic class
+  PacketBuilder& DontFragment();                                // IPv4 DF bit
   PacketBuilder& FragOffset(uint16_t offset_bytes, bool more);  // IPv4 offset (multiple of 8) + MF
-  PacketBuilder& IpTotalLength(uint16_t len);    // force IPv4 total / IPv6 payload length field
-  PacketBuilder& IpVersion(uint8_t version);     // force the version nibble
-  PacketBuilder& Ihl(uint8_t ihl);               // force the IPv4 IHL field (words)
+  PacketBuilder& IpTotalLength(uint16_t len);  // force IPv4 total / IPv6 payload length field
+  PacketBuilder& IpVersion(uint8_t version);   // force the version nibble
+  PacketBuilder& Ihl(uint8_t ihl);             // force the IPv4 IHL field (words)
 
   // Layer 4 (one of them).
   PacketBuilder& Tcp(uint16_t sport, uint16_t dport);
@@ -74,6 +74,7 @@ class PacketBuilder {
   // Copy-on-write: copies of a builder share state until one of them is modified.
   State& Mut();
   std::shared_ptr<State> s_;
+
  public:
   PacketBuilder();
 };

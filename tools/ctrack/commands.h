@@ -6,6 +6,7 @@
 namespace ctrack::cli {
 
 int GenMain(int argc, char** argv);
+int ReplayMain(int argc, char** argv);
 
 }  // namespace ctrack::cli
 

@@ -1,0 +1,316 @@
+#include "format/verdicts.h"
+
+#include <arpa/inet.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+
+namespace ctrack {
+namespace {
+
+uint16_t Get16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
+
+void AddNote(std::string* notes, const std::string& note) {
+  if (!notes->empty()) *notes += ',';
+  *notes += note;
+}
+
+// kernel-ct's short protocol names for summaries.
+std::string SummaryProtoName(uint8_t proto) {
+  switch (proto) {
+    case 1:
+      return "icmp";
+    case 2:
+      return "igmp";
+    case 6:
+      return "tcp";
+    case 17:
+      return "udp";
+    case 33:
+      return "dccp";
+    case 47:
+      return "gre";
+    case 50:
+      return "esp";
+    case 51:
+      return "ah";
+    case 58:
+      return "icmpv6";
+    case 132:
+      return "sctp";
+    case 136:
+      return "udplite";
+    default:
+      return "proto" + std::to_string(proto);
+  }
+}
+
+// "<proto> <src>[:port]><dst>[:port] [flags]" as kernel-ct decodes it. `l4` is the layer-4
+// offset in `b` (-1 when unknown, e.g. a non-first fragment); `end` bounds the datagram.
+std::string L4Summary(uint8_t proto, const uint8_t* b, int64_t l4, uint32_t end,
+                      const std::string& src, const std::string& dst) {
+  std::string name = SummaryProtoName(proto);
+  std::string s = name + " " + src + ">" + dst;
+  if (l4 < 0 || l4 >= end) return s;
+  uint32_t off = static_cast<uint32_t>(l4);
+  bool ported = proto == 6 || proto == 17 || proto == 132 || proto == 136 || proto == 33;
+  if (ported && off + 4 <= end) {
+    s = name + " " + src + ":" + std::to_string(Get16(b + off)) + ">" + dst + ":" +
+        std::to_string(Get16(b + off + 2));
+    if (proto == 6 && off + 14 <= end) {
+      uint8_t fl = b[off + 13];
+      s += " [";
+      const char* letters = "FSRPAUEC";
+      for (int i = 0; i < 8; ++i) {
+        if (fl & (1u << i)) s += letters[i];
+      }
+      s += ']';
+    }
+    return s;
+  }
+  if ((proto == 1 || proto == 58) && off + 2 <= end) {
+    s += " type=" + std::to_string(b[off]) + " code=" + std::to_string(b[off + 1]);
+  }
+  return s;
+}
+
+std::string Ipv4Summary(const uint8_t* b, uint32_t len) {
+  if (len < 20 || b[0] >> 4 != 4) return "ipv4-malformed";
+  uint32_t ihl = (b[0] & 15u) * 4;
+  uint32_t tot = Get16(b + 2);
+  uint16_t fo = Get16(b + 6);
+  uint32_t end = tot >= 20 ? std::min(tot, len) : len;
+  char a[INET_ADDRSTRLEN], c[INET_ADDRSTRLEN];
+  inet_ntop(AF_INET, b + 12, a, sizeof a);
+  inet_ntop(AF_INET, b + 16, c, sizeof c);
+  int64_t l4 = (fo & 0x1fff) ? -1 : static_cast<int64_t>(ihl);
+  std::string s = L4Summary(b[9], b, l4, end, a, c);
+  if (fo & 0x3fff) {
+    s += " frag(off=" + std::to_string((fo & 0x1fff) * 8) + ((fo & 0x2000) ? ",MF)" : ")");
+  }
+  return s;
+}
+
+std::string Ipv6Summary(const uint8_t* b, uint32_t len) {
+  if (len < 40 || b[0] >> 4 != 6) return "ipv6-malformed";
+  uint32_t plen = Get16(b + 4);
+  uint32_t end = plen ? std::min(40 + plen, len) : len;
+  char a[INET6_ADDRSTRLEN], c[INET6_ADDRSTRLEN];
+  inet_ntop(AF_INET6, b + 8, a, sizeof a);
+  inet_ntop(AF_INET6, b + 24, c, sizeof c);
+  uint8_t nh = b[6];
+  int64_t off = 40;
+  std::string frag;
+  // Walks hop-by-hop, routing, destination options, fragment and AH headers, bounded by the
+  // captured length (not the payload length), as kernel-ct does.
+  while ((nh == 0 || nh == 43 || nh == 60 || nh == 44 || nh == 51) && off + 8 <= len) {
+    const uint8_t* h = b + off;
+    if (nh == 44) {
+      uint16_t fo = Get16(h + 2);
+      frag = " frag(off=" + std::to_string(fo & 0xfff8) + ((fo & 1) ? ",MF)" : ")");
+      nh = h[0];
+      if (fo & 0xfff8) {
+        off = -1;
+        break;
+      }
+      off += 8;
+    } else if (nh == 51) {
+      nh = h[0];
+      off += (h[1] + 2) * 4;
+    } else {
+      nh = h[0];
+      off += (h[1] + 1) * 8;
+    }
+  }
+  return L4Summary(nh, b, off, end, std::string("[") + a + "]", std::string("[") + c + "]") + frag;
+}
+
+}  // namespace
+
+const char* VerdictsHeader() {
+  return "#index\tverdict\tdir\tstate\tstatus\tentry\tfwd\tnote\tsummary\tt_replay\n";
+}
+
+FrameInfo DescribeFrame(uint32_t linktype, const uint8_t* data, uint32_t caplen) {
+  // Mirrors kernel-ct's frame_to_l3() and inspect_l3() so that summaries and notes match.
+  FrameInfo fi;
+  uint32_t off = 0;
+  uint16_t et = 0;
+  bool tagged_link = false;
+  switch (linktype) {
+    case 1:
+      if (caplen < 14) {
+        fi.link_notes = "short-frame";
+        fi.summary = "non-ip";
+        return fi;
+      }
+      et = Get16(data + 12);
+      off = 14;
+      tagged_link = true;
+      break;
+    case 113:
+      if (caplen < 16) {
+        fi.link_notes = "short-frame";
+        fi.summary = "non-ip";
+        return fi;
+      }
+      et = Get16(data + 14);
+      off = 16;
+      tagged_link = true;
+      break;
+    case 276:
+      if (caplen < 20) {
+        fi.link_notes = "short-frame";
+        fi.summary = "non-ip";
+        return fi;
+      }
+      et = Get16(data);
+      off = 20;
+      tagged_link = true;
+      break;
+    case 12:
+    case 14:
+    case 101: {
+      if (caplen == 0) {
+        fi.link_notes = "empty";
+        fi.summary = "non-ip";
+        return fi;
+      }
+      uint8_t v = data[0] >> 4;
+      if (v != 4 && v != 6) {
+        fi.link_notes = "raw-not-ip";
+        fi.summary = "non-ip";
+        return fi;
+      }
+      et = v == 4 ? 0x0800 : 0x86dd;
+      break;
+    }
+    case 228:
+      et = 0x0800;
+      break;
+    case 229:
+      et = 0x86dd;
+      break;
+    case 0:
+    case 108: {
+      if (caplen < 4) {
+        fi.link_notes = "short-frame";
+        fi.summary = "non-ip";
+        return fi;
+      }
+      uint32_t be = static_cast<uint32_t>(data[0]) << 24 | data[1] << 16 | data[2] << 8 | data[3];
+      uint32_t le = static_cast<uint32_t>(data[3]) << 24 | data[2] << 16 | data[1] << 8 | data[0];
+      uint32_t fam = linktype == 108 ? be : (le < 256 ? le : be);
+      if (fam == 2) {
+        et = 0x0800;
+      } else if (fam == 10 || fam == 24 || fam == 28 || fam == 30) {
+        et = 0x86dd;
+      } else {
+        fi.link_notes = "loopback-family-" + std::to_string(fam);
+        fi.summary = "non-ip";
+        return fi;
+      }
+      off = 4;
+      break;
+    }
+    default:
+      fi.link_notes = "unsupported-linktype-" + std::to_string(linktype);
+      fi.summary = "non-ip";
+      return fi;
+  }
+  if (tagged_link) {
+    while ((et == 0x8100 || et == 0x88a8 || et == 0x9100) && caplen >= off + 4) {
+      et = Get16(data + off + 2);
+      off += 4;
+      if (fi.link_notes.empty()) fi.link_notes = "vlan-stripped";
+    }
+    if (et != 0x0800 && et != 0x86dd) {
+      char buf[40];
+      if (et <= 1500) {
+        std::snprintf(buf, sizeof buf, "non-ip-802.3");
+      } else {
+        std::snprintf(buf, sizeof buf, "non-ip-ethertype-0x%04x", et);
+      }
+      AddNote(&fi.link_notes, buf);
+      fi.summary = "non-ip";
+      return fi;
+    }
+  }
+  fi.ip = true;
+  const uint8_t* l3 = data + off;
+  uint32_t len = caplen - off;
+  fi.summary = et == 0x0800 ? Ipv4Summary(l3, len) : Ipv6Summary(l3, len);
+  return fi;
+}
+
+std::string FormatVerdictRow(uint64_t index, const PacketResult& r, const ConnInfo* ci,
+                             const FrameInfo& frame, bool truncated, Timestamp t_replay) {
+  std::string notes = frame.link_notes;
+  if (truncated) AddNote(&notes, "truncated-capture");
+  const char* fwd = "1";
+  if (!frame.ip) {
+    AddNote(&notes, "not-injected");
+    fwd = "-";
+  } else if (r.verdict == Verdict::kNone) {
+    if (r.notes & kNoteFragHeld) {
+      AddNote(&notes, "fragment-held-by-defrag");
+      fwd = "0";
+    } else {
+      AddNote(&notes, "not-seen-in-prerouting");
+      fwd = "-";
+    }
+  } else if (r.verdict == Verdict::kDrop) {
+    AddNote(&notes, "dropped-in-defrag-or-conntrack");
+    fwd = "0";
+  }
+  if (r.notes & kNoteReassembled) AddNote(&notes, "reassembled");
+  if (r.destroyed != kNoConn) {
+    AddNote(&notes, "destroyed-entry:" + std::to_string(r.destroyed) + "(" +
+                        DestroyReasonName(r.destroyed_reason) + ")");
+  }
+  if (notes.empty()) notes = "-";
+
+  std::string row = std::to_string(index);
+  row += '\t';
+  row += VerdictName(r.verdict);
+  row += '\t';
+  // The direction stays known when the entry was deleted while the packet was processed (TCP RST
+  // without reply); kernel-ct reports nft's `ct direction` then too.
+  bool attached = r.verdict == Verdict::kNew || r.verdict == Verdict::kEstablished ||
+                  r.verdict == Verdict::kRelated;
+  row += attached ? (r.dir == Dir::kOriginal ? "original" : "reply") : "-";
+  row += '\t';
+  if (ci != nullptr) {
+    row += StateName(ci->orig.protonum, ci->state);
+    row += '\t';
+    std::string st = StatusNames(ci->status);
+    row += st.empty() ? "-" : st;
+    row += '\t';
+    row += std::to_string(ci->id);
+  } else if (r.entry != kNoConn) {
+    row += "-\t-\t";
+    row += std::to_string(r.entry);
+  } else {
+    row += "-\t-\t-";
+  }
+  row += '\t';
+  row += fwd;
+  row += '\t';
+  row += notes;
+  row += '\t';
+  row += frame.summary;
+  row += '\t';
+  if (frame.ip) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.6f", static_cast<double>(t_replay) / 1e9);
+    row += buf;
+  } else {
+    row += '-';
+  }
+  row += '\n';
+  return row;
+}
+
+}  // namespace ctrack

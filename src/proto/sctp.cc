@@ -1,0 +1,410 @@
+// SCTP tracker: chunk sanity, verification tags and the per-chunk state machine.
+//
+// Mirrors sctp_error(), do_basic_checks(), sctp_new(), sctp_new_state() and
+// nf_conntrack_sctp_packet(), net/netfilter/nf_conntrack_proto_sctp.c (v6.18).
+//
+// Per-entry data (Conn::l4.sctp, ct.state, ct.l4flags):
+//   state        SctpState, changed per chunk
+//   vtag[dir]    the verification tag packets of direction `dir` must carry (host order)
+//   init[dir]    an INIT was seen from `dir` (INIT/INIT_ACK collision checks)
+//   last_dir     direction of the HEARTBEAT whose vtag failed (with kHeartbeatVtagFailed)
+#include <array>
+#include <cstdint>
+#include <cstring>
+
+#include "proto/l4proto.h"
+
+namespace ctrack {
+namespace {
+
+constexpr uint32_t kSctpHeaderLen = 12;  // ports, vtag, checksum
+constexpr uint32_t kChunkHeaderLen = 4;  // type, flags, length
+constexpr uint32_t kInitHeaderLen = 16;  // init_tag, a_rwnd, streams, initial TSN
+constexpr uint8_t kChunkFlagT = 0x01;    // ABORT / SHUTDOWN_COMPLETE: tag reflected
+
+// l4flags bit: a HEARTBEAT carried an unexpected vtag; its HEARTBEAT_ACK may re-learn the tags.
+constexpr uint8_t kHeartbeatVtagFailed = 0x01;
+
+enum ChunkType : uint8_t {
+  kData = 0,
+  kInit = 1,
+  kInitAck = 2,
+  kHeartbeat = 4,
+  kHeartbeatAck = 5,
+  kAbort = 6,
+  kShutdown = 7,
+  kShutdownAck = 8,
+  kError = 9,
+  kCookieEcho = 10,
+  kCookieAck = 11,
+  kShutdownComplete = 14,
+};
+
+uint16_t Load16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
+uint32_t Load32(const uint8_t* p) {
+  return static_cast<uint32_t>(p[0]) << 24 | static_cast<uint32_t>(p[1]) << 16 |
+         static_cast<uint32_t>(p[2]) << 8 | p[3];
+}
+
+// CRC32c (Castagnoli, reflected polynomial 0x82F63B78), table-driven.
+constexpr std::array<uint32_t, 256> MakeCrc32cTable() {
+  std::array<uint32_t, 256> t{};
+  for (uint32_t i = 0; i < 256; ++i) {
+    uint32_t c = i;
+    for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+    t[i] = c;
+  }
+  return t;
+}
+constexpr std::array<uint32_t, 256> kCrc32cTable = MakeCrc32cTable();
+
+uint32_t Crc32cUpdate(uint32_t crc, const uint8_t* p, uint32_t n) {
+  for (uint32_t i = 0; i < n; ++i) crc = kCrc32cTable[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
+  return crc;
+}
+
+// The SCTP checksum covers the whole common header and chunks with the checksum field taken as
+// zero; the result is stored little-endian-first on the wire (sctp_compute_cksum()).
+bool SctpChecksumOk(const uint8_t* l4, uint32_t len) {
+  static constexpr uint8_t kZero[4] = {0, 0, 0, 0};
+  uint32_t crc = 0xffffffffu;
+  crc = Crc32cUpdate(crc, l4, 8);
+  crc = Crc32cUpdate(crc, kZero, 4);
+  crc = Crc32cUpdate(crc, l4 + kSctpHeaderLen, len - kSctpHeaderLen);
+  crc = ~crc;
+  uint32_t stored = static_cast<uint32_t>(l4[8]) | static_cast<uint32_t>(l4[9]) << 8 |
+                    static_cast<uint32_t>(l4[10]) << 16 | static_cast<uint32_t>(l4[11]) << 24;
+  return crc == stored;
+}
+
+// Walks the chunks as for_each_sctp_chunk: from just after the common header, while a whole
+// 4-byte chunk header is readable, advancing by the length rounded up to 4. `fn(off, type,
+// flags, length)` returns false to stop. Returns the number of chunks visited.
+template <typename Fn>
+uint32_t ForEachChunk(const uint8_t* l4, uint32_t len, Fn&& fn) {
+  uint32_t count = 0;
+  for (uint32_t off = kSctpHeaderLen; off + kChunkHeaderLen <= len; ++count) {
+    const uint16_t clen = Load16(l4 + off + 2);
+    if (!fn(off, l4[off], l4[off + 1], clen)) return count;
+    off += (static_cast<uint32_t>(clen) + 3) & ~3u;
+  }
+  return count;
+}
+
+struct ChunkMap {
+  uint64_t bits[4] = {0, 0, 0, 0};
+  void Set(uint8_t t) { bits[t >> 6] |= uint64_t{1} << (t & 63); }
+  bool Has(uint8_t t) const { return bits[t >> 6] >> (t & 63) & 1; }
+};
+
+// do_basic_checks(): true when the chunk layout is acceptable; fills `map` with the chunk types.
+//   COOKIE_ECHO / COOKIE_ACK must be the first chunk; INIT, INIT_ACK and SHUTDOWN_COMPLETE must be
+//   the only chunk (any chunk from the one they are in onwards is rejected unless it is the first);
+//   no chunk may have length 0; there must be at least one chunk.
+bool BasicChecks(const uint8_t* l4, uint32_t len, ChunkMap* map) {
+  bool ok = true;
+  bool exclusive = false;
+  uint32_t index = 0;
+  uint32_t count = ForEachChunk(l4, len, [&](uint32_t, uint8_t type, uint8_t, uint16_t clen) {
+    if (type == kInit || type == kInitAck || type == kShutdownComplete) exclusive = true;
+    if (((type == kCookieAck || type == kCookieEcho || exclusive) && index != 0) || clen == 0) {
+      ok = false;
+      return false;
+    }
+    map->Set(type);
+    ++index;
+    return true;
+  });
+  return ok && count != 0;
+}
+
+constexpr uint8_t sNO = static_cast<uint8_t>(SctpState::kNone);
+constexpr uint8_t sCL = static_cast<uint8_t>(SctpState::kClosed);
+constexpr uint8_t sCW = static_cast<uint8_t>(SctpState::kCookieWait);
+constexpr uint8_t sCE = static_cast<uint8_t>(SctpState::kCookieEchoed);
+constexpr uint8_t sES = static_cast<uint8_t>(SctpState::kEstablished);
+constexpr uint8_t sSS = static_cast<uint8_t>(SctpState::kShutdownSent);
+constexpr uint8_t sSR = static_cast<uint8_t>(SctpState::kShutdownRecd);
+constexpr uint8_t sSA = static_cast<uint8_t>(SctpState::kShutdownAckSent);
+constexpr uint8_t sHS = static_cast<uint8_t>(SctpState::kHeartbeatSent);
+constexpr uint8_t sIV = static_cast<uint8_t>(SctpState::kMax);  // invalid
+
+constexpr int kNumStates = static_cast<int>(SctpState::kMax);
+
+// kTransitions[dir][chunk row][state]; rows in the order of ChunkRow(). The connection's states,
+// not an endpoint's: the first INIT goes to CLOSED (not COOKIE_WAIT) and the INIT_ACK in the reply
+// direction moves it to COOKIE_WAIT; nothing but HEARTBEAT may start a flow from the reply side.
+constexpr uint8_t kTransitions[2][11][kNumStates] = {
+    {
+        // Original direction.
+        //  NO   CL   CW   CE   ES   SS   SR   SA   HS
+        {sCL, sCL, sCW, sCE, sES, sCL, sCL, sSA, sCW},  // INIT: (re)starts; in SHUTDOWN_* a
+                                                        //   restart closes the old association
+        {sCL, sCL, sCW, sCE, sES, sSS, sSR, sSA, sCL},  // INIT_ACK: only valid from the responder
+        {sCL, sCL, sCL, sCL, sCL, sCL, sCL, sCL, sCL},  // ABORT: closes from anywhere
+        {sCL, sCL, sCW, sCE, sSS, sSS, sSR, sSA, sCL},  // SHUTDOWN: ES -> SS
+        {sSA, sCL, sCW, sCE, sES, sSA, sSA, sSA, sSA},  // SHUTDOWN_ACK: answers a SHUTDOWN
+        {sCL, sCL, sCW, sCE, sES, sSS, sSR, sSA, sCL},  // ERROR: no stale-cookie handling
+        {sCL, sCL, sCE, sCE, sES, sSS, sSR, sSA, sCL},  // COOKIE_ECHO: CW -> CE
+        {sCL, sCL, sCW, sES, sES, sSS, sSR, sSA, sCL},  // COOKIE_ACK: not expected this way
+        {sCL, sCL, sCW, sCE, sES, sSS, sSR, sCL, sCL},  // SHUTDOWN_COMPLETE: SA -> CL
+        {sHS, sCL, sCW, sCE, sES, sSS, sSR, sSA, sHS},  // HEARTBEAT: may start a secondary flow
+        {sCL, sCL, sCW, sCE, sES, sSS, sSR, sSA, sHS},  // HEARTBEAT_ACK
+    },
+    {
+        // Reply direction. NONE and HEARTBEAT_SENT reject the chunks of an association (sIV):
+        // the reply side cannot start one.
+        //  NO   CL   CW   CE   ES   SS   SR   SA   HS
+        {sIV, sCL, sCW, sCE, sES, sSS, sSR, sSA, sIV},  // INIT
+        {sIV, sCW, sCW, sCE, sES, sSS, sSR, sSA, sIV},  // INIT_ACK: CL -> CW
+        {sIV, sCL, sCL, sCL, sCL, sCL, sCL, sCL, sIV},  // ABORT
+        {sIV, sCL, sCW, sCE, sSR, sSS, sSR, sSA, sIV},  // SHUTDOWN: ES -> SR
+        {sIV, sCL, sCW, sCE, sES, sSA, sSA, sSA, sIV},  // SHUTDOWN_ACK
+        {sIV, sCL, sCW, sCL, sES, sSS, sSR, sSA, sIV},  // ERROR: in CE (stale cookie) closes
+        {sIV, sCL, sCE, sCE, sES, sSS, sSR, sSA, sIV},  // COOKIE_ECHO: not expected this way
+        {sIV, sCL, sCW, sES, sES, sSS, sSR, sSA, sIV},  // COOKIE_ACK: CE -> ES
+        {sIV, sCL, sCW, sCE, sES, sSS, sSR, sCL, sIV},  // SHUTDOWN_COMPLETE: SA -> CL
+        {sIV, sCL, sCW, sCE, sES, sSS, sSR, sSA, sHS},  // HEARTBEAT
+        {sIV, sCL, sCW, sCE, sES, sSS, sSR, sSA, sES},  // HEARTBEAT_ACK: answered -> ES
+    },
+};
+
+// Row of kTransitions for a chunk type; -1 for chunks that leave the state alone (DATA, SACK...).
+int ChunkRow(uint8_t type) {
+  switch (type) {
+    case kInit:
+      return 0;
+    case kInitAck:
+      return 1;
+    case kAbort:
+      return 2;
+    case kShutdown:
+      return 3;
+    case kShutdownAck:
+      return 4;
+    case kError:
+      return 5;
+    case kCookieEcho:
+      return 6;
+    case kCookieAck:
+      return 7;
+    case kShutdownComplete:
+      return 8;
+    case kHeartbeat:
+      return 9;
+    case kHeartbeatAck:
+      return 10;
+    default:
+      return -1;
+  }
+}
+
+uint8_t NewState(int dir, uint8_t cur, uint8_t chunk_type) {
+  const int row = ChunkRow(chunk_type);
+  if (row < 0 || cur >= kNumStates) return cur;
+  return kTransitions[dir][row][cur];
+}
+
+uint32_t StateTimeout(const Config& cfg, uint8_t state) {
+  switch (static_cast<SctpState>(state)) {
+    case SctpState::kCookieWait:
+      return cfg.nf_conntrack_sctp_timeout_cookie_wait;
+    case SctpState::kCookieEchoed:
+      return cfg.nf_conntrack_sctp_timeout_cookie_echoed;
+    case SctpState::kEstablished:
+      return cfg.nf_conntrack_sctp_timeout_established;
+    case SctpState::kShutdownSent:
+      return cfg.nf_conntrack_sctp_timeout_shutdown_sent;
+    case SctpState::kShutdownRecd:
+      return cfg.nf_conntrack_sctp_timeout_shutdown_recd;
+    case SctpState::kShutdownAckSent:
+      return cfg.nf_conntrack_sctp_timeout_shutdown_ack_sent;
+    case SctpState::kHeartbeatSent:
+      return cfg.nf_conntrack_sctp_timeout_heartbeat_sent;
+    default:
+      // CLOSED; the kernel also fills the unused NONE slot with the CLOSED value.
+      return cfg.nf_conntrack_sctp_timeout_closed;
+  }
+}
+
+// sctp_new(): initialises a not yet confirmed entry from its first packet. False: refuse.
+bool SctpNew(Conn& ct, const uint8_t* l4, uint32_t len, uint32_t pkt_vtag) {
+  std::memset(&ct.l4.sctp, 0, sizeof(ct.l4.sctp));
+  ct.l4flags = 0;
+  ct.state = sNO;
+  bool ok = true;
+  ForEachChunk(l4, len, [&](uint32_t off, uint8_t type, uint8_t, uint16_t) {
+    const uint8_t ns = NewState(0, sNO, type);
+    // Chunks that keep NONE (DATA, SACK, ...) cannot start an entry.
+    if (ns == sNO || ns == sIV) {
+      ok = false;
+      return false;
+    }
+    if (type == kInit) {
+      // RFC 9260 8.5.1 (A): a packet carrying INIT has vtag 0.
+      if (pkt_vtag != 0 || off + kChunkHeaderLen + kInitHeaderLen > len) {
+        ok = false;
+        return false;
+      }
+      ct.l4.sctp.vtag[1] = Load32(l4 + off + kChunkHeaderLen);  // the peer must use init_tag
+    } else if (type == kHeartbeat) {
+      ct.l4.sctp.vtag[0] = pkt_vtag;
+    } else {
+      // Out-of-the-blue packet (e.g. SHUTDOWN_ACK): the answer reflects its tag.
+      ct.l4.sctp.vtag[1] = pkt_vtag;
+    }
+    return true;
+  });
+  return ok;
+}
+
+}  // namespace
+
+L4Verdict SctpPacket(Conn& ct, const ParsedPacket& pkt, TrackCtx& ctx) {
+  const Config& cfg = *ctx.cfg;
+  const uint32_t len = pkt.l4_len();
+  if (len < kSctpHeaderLen) return L4Verdict::kInvalid;  // short packet
+  const uint8_t* l4 = pkt.l4();
+  // Verified at PREROUTING for packets without checksum-offload status, as a passive observer's.
+  if (cfg.nf_conntrack_checksum && !SctpChecksumOk(l4, len)) return L4Verdict::kInvalid;
+
+  ChunkMap map;
+  if (!BasicChecks(l4, len, &map)) return L4Verdict::kInvalid;
+
+  const uint32_t vtag = Load32(l4 + 4);
+  if (!ct.confirmed()) {
+    // Out-of-the-blue packets with these chunks must not create state (RFC 9260 8.4).
+    if (map.Has(kAbort) || map.Has(kShutdownComplete) || map.Has(kCookieAck)) {
+      return L4Verdict::kInvalid;
+    }
+    if (!SctpNew(ct, l4, len, vtag)) return L4Verdict::kInvalid;
+  }
+
+  const int dir = ctx.dir == Dir::kOriginal ? 0 : 1;
+  const int odir = 1 - dir;
+  SctpData& sd = ct.l4.sctp;
+
+  // Packets without any chunk that has its own tag rule must carry the direction's vtag.
+  if (!map.Has(kInit) && !map.Has(kShutdownComplete) && !map.Has(kCookieEcho) && !map.Has(kAbort) &&
+      !map.Has(kShutdownAck) && !map.Has(kHeartbeat) && !map.Has(kHeartbeatAck) &&
+      vtag != sd.vtag[dir]) {
+    return L4Verdict::kInvalid;
+  }
+
+  // Per-chunk processing. Like the kernel, changes made by earlier chunks stay when a later chunk
+  // makes the packet invalid.
+  uint8_t new_state = sNO;
+  bool ignore = false;
+  bool invalid = false;
+  ForEachChunk(l4, len, [&](uint32_t off, uint8_t type, uint8_t flags, uint16_t) {
+    switch (type) {
+      case kInit:
+        if (vtag != 0) {  // 8.5.1 (A)
+          invalid = true;
+          return false;
+        }
+        break;
+      case kAbort:
+      case kShutdownComplete:
+        // 8.5.1 (B), (C): own tag, or the peer's tag when the T bit says it was reflected.
+        if (vtag != sd.vtag[(flags & kChunkFlagT) ? odir : dir]) {
+          invalid = true;
+          return false;
+        }
+        break;
+      case kCookieEcho:
+        if (vtag != sd.vtag[dir]) {  // 8.5.1 (D): the tag from the INIT_ACK
+          invalid = true;
+          return false;
+        }
+        break;
+      case kCookieAck:
+        sd.init[0] = sd.init[1] = 0;
+        break;
+      case kHeartbeat:
+        if (sd.vtag[dir] == 0) {
+          sd.vtag[dir] = vtag;  // learn the tag of a flow picked up by its heartbeat
+        } else if (vtag != sd.vtag[dir]) {
+          if (map.Has(kData) || ignore) {
+            invalid = true;
+            return false;
+          }
+          // Maybe a restarted peer (multi-homing): accept without refresh; a HEARTBEAT_ACK from
+          // the other side may then re-learn the tags.
+          ct.l4flags |= kHeartbeatVtagFailed;
+          sd.last_dir = static_cast<uint8_t>(dir);
+          ignore = true;
+          return true;  // no state transition for this chunk
+        } else {
+          ct.l4flags &= static_cast<uint8_t>(~kHeartbeatVtagFailed);
+        }
+        break;
+      case kHeartbeatAck:
+        if (sd.vtag[dir] == 0) {
+          sd.vtag[dir] = vtag;
+        } else if (vtag != sd.vtag[dir]) {
+          if (map.Has(kData) || ignore) {
+            invalid = true;
+            return false;
+          }
+          if (!(ct.l4flags & kHeartbeatVtagFailed) || sd.last_dir == dir) {
+            invalid = true;
+            return false;
+          }
+          ct.l4flags &= static_cast<uint8_t>(~kHeartbeatVtagFailed);
+          sd.vtag[dir] = vtag;
+          sd.vtag[odir] = 0;
+        } else {
+          ct.l4flags &= static_cast<uint8_t>(~kHeartbeatVtagFailed);
+        }
+        break;
+      default:
+        break;
+    }
+
+    const uint8_t old_state = ct.state;
+    new_state = NewState(dir, old_state, type);
+    if (new_state == sIV) {
+      invalid = true;
+      return false;
+    }
+
+    if (type == kInit) {
+      if (off + kChunkHeaderLen + kInitHeaderLen > len) {
+        invalid = true;
+        return false;
+      }
+      if (sd.init[dir] && sd.init[odir]) sd.init[odir] = 0;
+      sd.init[dir] = 1;
+      sd.vtag[odir] = Load32(l4 + off + kChunkHeaderLen);
+      // A retransmitted INIT must not keep a stale entry (or its NAT binding) alive.
+      if (new_state == sCL && old_state == sCL && ct.confirmed()) ignore = true;
+    } else if (type == kInitAck) {
+      if (off + kChunkHeaderLen + kInitHeaderLen > len) {
+        invalid = true;
+        return false;
+      }
+      const uint32_t init_tag = Load32(l4 + off + kChunkHeaderLen);
+      const uint32_t expected = sd.vtag[odir];
+      if (!sd.init[odir] && expected != 0 && expected != init_tag) {
+        invalid = true;
+        return false;
+      }
+      if (sd.init[dir] && sd.init[odir] && expected != init_tag) {  // INIT collision
+        invalid = true;
+        return false;
+      }
+      sd.vtag[odir] = init_tag;
+    }
+
+    ct.state = new_state;
+    if (old_state != new_state && new_state == sES) ct.status |= kAssured;
+    return true;
+  });
+  if (invalid) return L4Verdict::kInvalid;
+
+  if (!ignore) ctx.Refresh(StateTimeout(cfg, new_state));
+  return L4Verdict::kAccept;
+}
+
+}  // namespace ctrack

@@ -1,0 +1,48 @@
+// ctrack: command-line front end. Each subcommand lives in its own file and is listed in
+// kCommands; main() only dispatches.
+#include <cstdio>
+#include <cstring>
+
+#include "ctrack/commands.h"
+
+namespace {
+
+struct Command {
+  const char* name;
+  int (*run)(int argc, char** argv);  // arguments after the subcommand name
+  const char* help;
+};
+
+constexpr Command kCommands[] = {
+    {"replay", ctrack::cli::ReplayMain,
+     "replay captures through the tracker; print the table, counters, verdicts"},
+    {"gen", ctrack::cli::GenMain, "write a synthetic capture"},
+};
+
+void Usage(std::FILE* f) {
+  std::fprintf(f,
+               "usage: ctrack COMMAND [ARGS...]\n"
+               "A user-space Linux nf_conntrack (connection tracking) for packet captures.\n"
+               "Commands:\n");
+  for (const Command& c : kCommands) std::fprintf(f, "  %-8s %s\n", c.name, c.help);
+  std::fprintf(f, "Run 'ctrack COMMAND --help' for the options of a command.\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    Usage(stderr);
+    return 2;
+  }
+  if (std::strcmp(argv[1], "-h") == 0 || std::strcmp(argv[1], "--help") == 0 ||
+      std::strcmp(argv[1], "help") == 0) {
+    Usage(stdout);
+    return 0;
+  }
+  for (const Command& c : kCommands) {
+    if (std::strcmp(argv[1], c.name) == 0) return c.run(argc - 2, argv + 2);
+  }
+  std::fprintf(stderr, "ctrack: unknown command '%s' (try 'ctrack --help')\n", argv[1]);
+  return 2;
+}

@@ -1,0 +1,344 @@
+// `ctrack replay CAPTURE...`: flags -> Config -> Conntrack -> printers. No tracking logic here.
+#include <ctrack/config.h>
+#include <ctrack/conntrack.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ctrack/commands.h"
+#include "format/conntrack_format.h"
+#include "format/verdicts.h"
+#include "io/pcap_reader.h"
+
+namespace ctrack::cli {
+namespace {
+
+constexpr const char* kUsage =
+    "usage: ctrack replay [OPTIONS] CAPTURE...\n"
+    "Replays pcap/pcapng captures, in order, through one connection tracking table and prints\n"
+    "the table at the time of the last packet (as `conntrack -L -o extended`, sorted).\n"
+    "\n"
+    "Settings:\n"
+    "  --set NAME=VALUE     any nf_conntrack sysctl, e.g. --set nf_conntrack_tcp_loose=0\n"
+    "                       (prefix net.netfilter. optional); repeatable\n"
+    "  --max N              nf_conntrack_max\n"
+    "  --buckets N          nf_conntrack_buckets\n"
+    "  --zone N             conntrack zone of every packet (default 0)\n"
+    "  --times-from FILE    take packet i's time from column t_replay of row i of a kernel-ct\n"
+    "                       verdicts.tsv ('-' keeps the previous packet's time)\n"
+    "Output (stdout; -L when none is given):\n"
+    "  -L, --list           the final table\n"
+    "  -o, --output FMT     table format: extended (default), default (conntrack -L), proc\n"
+    "                       (/proc/net/nf_conntrack), json; with -S, proc prints\n"
+    "                       /proc/net/stat/nf_conntrack\n"
+    "  -S, --stats          counters as `conntrack -S`\n"
+    "  -C, --count          entry count as `conntrack -C`\n"
+    "  --verdicts FILE      per-packet verdicts in kernel-ct's verdicts.tsv layout\n"
+    "  -q, --quiet          no progress line on stderr\n"
+    "  -h, --help           this text\n";
+
+// Path of the temporary verdicts file, removed if the run is interrupted.
+char g_temp_path[4096];
+
+void OnSignal(int sig) {
+  if (g_temp_path[0] != '\0') unlink(g_temp_path);
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+int Fail(const std::string& msg) {
+  std::fprintf(stderr, "ctrack replay: %s\n", msg.c_str());
+  return 1;
+}
+
+int UsageError(const std::string& msg) {
+  std::fprintf(stderr, "ctrack replay: %s (try 'ctrack replay --help')\n", msg.c_str());
+  return 2;
+}
+
+struct Options {
+  Config cfg;
+  std::vector<std::string> captures;
+  bool list = false;
+  bool stats = false;
+  bool count = false;
+  bool format_given = false;
+  ListFormat format = ListFormat::kExtended;
+  std::string verdicts_path;
+  std::string times_path;
+  uint16_t zone = 0;
+  bool quiet = false;
+};
+
+// Returns "" or an error; `*usage` tells a usage error (exit 2) from others.
+std::string ParseArgs(int argc, char** argv, Options* o, bool* help) {
+  for (int i = 0; i < argc; ++i) {
+    std::string_view a(argv[i]);
+    auto value = [&](std::string* out) -> bool {
+      if (i + 1 >= argc) return false;
+      *out = argv[++i];
+      return true;
+    };
+    std::string v;
+    if (a == "-h" || a == "--help") {
+      *help = true;
+      return "";
+    } else if (a == "--set") {
+      if (!value(&v)) return "--set needs NAME=VALUE";
+      size_t eq = v.find('=');
+      if (eq == std::string::npos) return "--set " + v + ": expected NAME=VALUE";
+      std::string err =
+          o->cfg.Set(std::string_view(v).substr(0, eq), std::string_view(v).substr(eq + 1));
+      if (!err.empty()) return "--set " + err;
+    } else if (a == "--max" || a == "--buckets") {
+      if (!value(&v)) return std::string(a) + " needs a value";
+      std::string err = o->cfg.Set(a == "--max" ? "nf_conntrack_max" : "nf_conntrack_buckets", v);
+      if (!err.empty()) return std::string(a) + ": " + err;
+    } else if (a == "--zone") {
+      if (!value(&v)) return "--zone needs a value";
+      unsigned z = 0;
+      auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), z);
+      if (ec != std::errc() || p != v.data() + v.size() || z > 65535) {
+        return "--zone: '" + v + "' is not a zone id (0..65535)";
+      }
+      o->zone = static_cast<uint16_t>(z);
+    } else if (a == "-L" || a == "--list") {
+      o->list = true;
+    } else if (a == "-S" || a == "--stats") {
+      o->stats = true;
+    } else if (a == "-C" || a == "--count") {
+      o->count = true;
+    } else if (a == "-o" || a == "--output") {
+      if (!value(&v)) return std::string(a) + " needs a format";
+      if (!ParseListFormat(v, &o->format)) {
+        return "unknown output format '" + v + "' (extended, default, proc, json)";
+      }
+      o->format_given = true;
+    } else if (a == "--verdicts") {
+      if (!value(&v)) return "--verdicts needs a file name";
+      o->verdicts_path = v;
+    } else if (a == "--times-from") {
+      if (!value(&v)) return "--times-from needs a file name";
+      o->times_path = v;
+    } else if (a == "-q" || a == "--quiet") {
+      o->quiet = true;
+    } else if (a.size() > 1 && a[0] == '-') {
+      return "unknown option '" + std::string(a) + "'";
+    } else {
+      o->captures.emplace_back(a);
+    }
+  }
+  if (o->captures.empty()) return "no capture given";
+  if (!o->list && !o->stats && !o->count) o->list = true;
+  return "";
+}
+
+// Packet times from a kernel-ct verdicts.tsv: one entry per row, nullopt for '-'.
+std::string LoadTimes(const std::string& path, std::vector<std::optional<Timestamp>>* out) {
+  std::ifstream in(path);
+  if (!in) return path + ": " + std::strerror(errno);
+  std::string line;
+  int col = -1;
+  size_t lineno = 0;
+  while (std::getline(in, line)) {
+    ++lineno;
+    std::vector<std::string_view> cells;
+    std::string_view rest(line);
+    while (true) {
+      size_t tab = rest.find('\t');
+      cells.push_back(rest.substr(0, tab));
+      if (tab == std::string_view::npos) break;
+      rest.remove_prefix(tab + 1);
+    }
+    if (!line.empty() && line[0] == '#') {
+      for (size_t i = 0; i < cells.size(); ++i) {
+        if (cells[i] == "t_replay") col = static_cast<int>(i);
+      }
+      continue;
+    }
+    if (col < 0) return path + ": no header line with a t_replay column";
+    if (static_cast<size_t>(col) >= cells.size()) {
+      return path + ":" + std::to_string(lineno) + ": missing t_replay column";
+    }
+    std::string_view cell = cells[col];
+    if (cell == "-") {
+      out->push_back(std::nullopt);
+      continue;
+    }
+    double secs = 0;
+    auto [p, ec] = std::from_chars(cell.data(), cell.data() + cell.size(), secs);
+    if (ec != std::errc() || p != cell.data() + cell.size() || !(secs >= 0)) {
+      return path + ":" + std::to_string(lineno) + ": bad t_replay '" + std::string(cell) + "'";
+    }
+    out->push_back(static_cast<Timestamp>(std::llround(secs * 1e9)));
+  }
+  if (col < 0) return path + ": no header line with a t_replay column";
+  return "";
+}
+
+class Progress {
+ public:
+  explicit Progress(bool on) : on_(on), start_(Clock::now()), last_(start_) {}
+  void Tick(uint64_t packets) {
+    if (!on_ || (packets & 0x3fff) != 0) return;
+    auto now = Clock::now();
+    if (now - last_ < std::chrono::milliseconds(500)) return;
+    last_ = now;
+    Print(packets, now);
+  }
+  void Done(uint64_t packets) {
+    if (!on_ || !printed_) return;
+    Print(packets, Clock::now());
+    std::fputc('\n', stderr);
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  void Print(uint64_t packets, Clock::time_point now) {
+    double s = std::chrono::duration<double>(now - start_).count();
+    std::fprintf(stderr, "\rctrack replay: %llu packets, %.0f packets/s, %.1f s\033[K",
+                 static_cast<unsigned long long>(packets), s > 0 ? packets / s : 0.0, s);
+    printed_ = true;
+  }
+  bool on_;
+  bool printed_ = false;
+  Clock::time_point start_, last_;
+};
+
+}  // namespace
+
+int ReplayMain(int argc, char** argv) {
+  Options o;
+  bool help = false;
+  if (std::string err = ParseArgs(argc, argv, &o, &help); !err.empty()) return UsageError(err);
+  if (help) {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  if (std::string err = o.cfg.Validate(); !err.empty()) return UsageError(err);
+
+  std::vector<std::optional<Timestamp>> times;
+  if (!o.times_path.empty()) {
+    if (std::string err = LoadTimes(o.times_path, &times); !err.empty()) return Fail(err);
+  }
+  // Open every capture before any work so that a bad name fails fast.
+  std::vector<std::unique_ptr<PcapReader>> readers;
+  for (const std::string& path : o.captures) {
+    readers.push_back(std::make_unique<PcapReader>());
+    if (std::string err = readers.back()->Open(path); !err.empty()) return Fail(err);
+  }
+
+  // Verdicts go to a temporary file beside the target, renamed on success only.
+  FILE* vf = nullptr;
+  std::string temp;
+  if (!o.verdicts_path.empty()) {
+    temp = o.verdicts_path + ".tmpXXXXXX";
+    if (temp.size() >= sizeof g_temp_path) return Fail(o.verdicts_path + ": name too long");
+    std::memcpy(g_temp_path, temp.c_str(), temp.size() + 1);
+    signal(SIGINT, OnSignal);
+    signal(SIGTERM, OnSignal);
+    int fd = mkstemp(g_temp_path);
+    if (fd < 0) {
+      g_temp_path[0] = '\0';
+      return Fail(o.verdicts_path + ": " + std::strerror(errno));
+    }
+    temp = g_temp_path;
+    vf = fdopen(fd, "w");
+    std::fputs(VerdictsHeader(), vf);
+  }
+  auto abandon = [&](const std::string& msg) {
+    if (vf != nullptr) {
+      std::fclose(vf);
+      unlink(temp.c_str());
+      g_temp_path[0] = '\0';
+    }
+    return Fail(msg);
+  };
+
+  Conntrack ct(o.cfg);
+  Progress progress(!o.quiet && isatty(STDERR_FILENO));
+  uint64_t index = 0;
+  Timestamp now = 0, first_ts = 0;
+  bool have_first = false;
+  std::string row;
+  for (auto& reader : readers) {
+    CaptureRecord rec;
+    while (reader->Next(&rec)) {
+      if (!o.times_path.empty()) {
+        if (index >= times.size()) {
+          return abandon(o.times_path + ": has " + std::to_string(times.size()) +
+                         " rows, fewer than the packets replayed");
+        }
+        if (times[index]) now = *times[index];
+      } else {
+        now = rec.ts;
+      }
+      if (!have_first) {
+        first_ts = o.times_path.empty() ? rec.ts : 0;
+        have_first = true;
+      }
+      PacketResult r =
+          ct.ProcessFrame(reader->linktype(), rec.data, rec.caplen, rec.wirelen, now, o.zone);
+      if (vf != nullptr) {
+        ConnInfo ci;
+        bool have = r.conn != kNoConn && ct.Get(r.conn, now, &ci);
+        FrameInfo fi = DescribeFrame(reader->linktype(), rec.data, rec.caplen);
+        row = FormatVerdictRow(index, r, have ? &ci : nullptr, fi, rec.caplen < rec.wirelen,
+                               now - first_ts);
+        std::fputs(row.c_str(), vf);
+      }
+      ++index;
+      progress.Tick(index);
+    }
+    if (!reader->warning().empty()) {
+      std::fprintf(stderr, "ctrack replay: warning: %s\n", reader->warning().c_str());
+    }
+  }
+  progress.Done(index);
+
+  if (vf != nullptr) {
+    bool bad = std::fflush(vf) != 0 || std::ferror(vf);
+    bad = (std::fclose(vf) != 0) || bad;
+    vf = nullptr;
+    if (bad || std::rename(temp.c_str(), o.verdicts_path.c_str()) != 0) {
+      std::string err = o.verdicts_path + ": " + std::strerror(errno);
+      unlink(temp.c_str());
+      g_temp_path[0] = '\0';
+      return Fail(err);
+    }
+    g_temp_path[0] = '\0';
+  }
+
+  std::string out;
+  if (o.list) {
+    // A listing reaps what has expired by now, as a ctnetlink dump does.
+    ct.ExpireAll(now);
+    std::vector<ConnInfo> entries;
+    ct.ForEach(now, [&](const ConnInfo& ci) { entries.push_back(ci); });
+    out += FormatTable(entries, o.format);
+  }
+  if (o.stats) {
+    out += (o.format_given && o.format == ListFormat::kProc)
+               ? FormatProcStat(ct.stats(), ct.count())
+               : FormatConntrackStats(ct.stats());
+  }
+  if (o.count) out += FormatConntrackCount(ct.count());
+  if (std::fwrite(out.data(), 1, out.size(), stdout) != out.size() || std::fflush(stdout) != 0) {
+    return Fail(std::string("standard output: ") + std::strerror(errno));
+  }
+  return 0;
+}
+
+}  // namespace ctrack::cli
