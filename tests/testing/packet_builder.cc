@@ -2,6 +2,7 @@
 // and CRC32c code), so that tests of the parser do not check the parser against itself.
 #include "testing/packet_builder.h"
 
+#include <algorithm>
 #include <arpa/inet.h>
 
 #include <array>
@@ -473,7 +474,7 @@ Bytes PacketBuilder::Build() const {
     out[9] = s.protonum;
     std::memcpy(&out[12], s.src.data(), 4);
     std::memcpy(&out[16], s.dst.data(), 4);
-    std::memcpy(&out[20], s.ipv4_opts.data(), s.ipv4_opts.size());
+    std::copy(s.ipv4_opts.begin(), s.ipv4_opts.end(), out.begin() + 20);
     uint16_t c = Finish(Sum16(out.data(), hlen, 0));
     if (s.bad_ip_csum) c ^= 0x0f0f;
     Put16(out, 10, c);
@@ -493,7 +494,7 @@ Bytes PacketBuilder::Build() const {
     ext.resize(start + total, 0);
     ext[start] = next;
     ext[start + 1] = len_field;
-    std::memcpy(&ext[start + 2], body.data(), std::min(body.size(), total - 2));
+    std::copy_n(body.begin(), std::min(body.size(), total - 2), ext.begin() + static_cast<long>(start + 2));
   }
   out.resize(40);
   uint8_t ver = s.force_version ? *s.force_version : 6;
