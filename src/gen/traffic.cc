@@ -124,13 +124,13 @@ class TcpConv {
   void Send(Timestamp t, bool from_client, uint8_t flags, uint32_t plen, bool syn_opts) {
     static const uint8_t kSynOpts[12] = {2, 4, 0x05, 0xb4, 1, 3, 3, 7, 4, 2, 0, 0};
     static const uint8_t kPayload[1460] = {};
+    plen = std::min<uint32_t>(plen, sizeof(kPayload));
     uint32_t& my = from_client ? cseq_ : sseq_;
     uint32_t peer = from_client ? sseq_ : cseq_;
     bool ack = flags & kAck;
     FrameSynth::View v = fs_->Tcp(from_client ? c_ : s_, from_client ? s_ : c_, my,
                                   ack ? peer : 0, flags, syn_opts ? 64240 : 502,
-                                  syn_opts ? kSynOpts : nullptr, syn_opts ? 12 : 0, kPayload,
-                                  std::min<uint32_t>(plen, sizeof(kPayload)));
+                                  syn_opts ? kSynOpts : nullptr, syn_opts ? 12 : 0, kPayload, plen);
     tl_->Add(t, v);
     my += plen + ((flags & (kSyn | kFin)) ? 1 : 0);
   }
