@@ -7,6 +7,7 @@ namespace ctrack::cli {
 
 int GenMain(int argc, char** argv);
 int ReplayMain(int argc, char** argv);
+int BenchMain(int argc, char** argv);
 
 }  // namespace ctrack::cli
 

@@ -17,6 +17,7 @@ constexpr Command kCommands[] = {
     {"replay", ctrack::cli::ReplayMain,
      "replay captures through the tracker; print the table, counters, verdicts"},
     {"gen", ctrack::cli::GenMain, "write a synthetic capture"},
+    {"bench", ctrack::cli::BenchMain, "measure tracking speed and memory"},
 };
 
 void Usage(std::FILE* f) {
