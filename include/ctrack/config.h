@@ -11,51 +11,68 @@ namespace ctrack {
 
 // X(name, default, min, max): every tunable, in seconds for timeouts. One list drives the
 // struct, the defaults, `--set` parsing and printing, so the names cannot drift apart.
-#define CTRACK_SYSCTLS(X)                                        \
-  X(nf_conntrack_max, 262144, 0, 0x7fffffff)                     \
-  X(nf_conntrack_buckets, 262144, 1, 1u << 28)                   \
-  X(nf_conntrack_checksum, 1, 0, 1)                              \
-  X(nf_conntrack_acct, 0, 0, 1)                                  \
-  X(nf_conntrack_timestamp, 0, 0, 1)                             \
-  X(nf_conntrack_generic_timeout, 600, 0, 0x7fffffff / 1000)     \
-  X(nf_conntrack_tcp_timeout_syn_sent, 120, 0, 0x7fffffff / 1000) \
-  X(nf_conntrack_tcp_timeout_syn_recv, 60, 0, 0x7fffffff / 1000) \
-  X(nf_conntrack_tcp_timeout_established, 432000, 0, 0x7fffffff / 1000) \
-  X(nf_conntrack_tcp_timeout_fin_wait, 120, 0, 0x7fffffff / 1000) \
-  X(nf_conntrack_tcp_timeout_close_wait, 60, 0, 0x7fffffff / 1000) \
-  X(nf_conntrack_tcp_timeout_last_ack, 30, 0, 0x7fffffff / 1000) \
-  X(nf_conntrack_tcp_timeout_time_wait, 120, 0, 0x7fffffff / 1000) \
-  X(nf_conntrack_tcp_timeout_close, 10, 0, 0x7fffffff / 1000)    \
-  X(nf_conntrack_tcp_timeout_max_retrans, 300, 0, 0x7fffffff / 1000) \
-  X(nf_conntrack_tcp_timeout_unacknowledged, 300, 0, 0x7fffffff / 1000) \
-  X(nf_conntrack_tcp_loose, 1, 0, 1)                             \
-  X(nf_conntrack_tcp_be_liberal, 0, 0, 1)                        \
-  X(nf_conntrack_tcp_ignore_invalid_rst, 0, 0, 1)                \
-  X(nf_conntrack_tcp_max_retrans, 3, 0, 255)                     \
-  X(nf_conntrack_udp_timeout, 30, 0, 0x7fffffff / 1000)          \
-  X(nf_conntrack_udp_timeout_stream, 120, 0, 0x7fffffff / 1000)  \
-  X(nf_conntrack_icmp_timeout, 30, 0, 0x7fffffff / 1000)         \
-  X(nf_conntrack_icmpv6_timeout, 30, 0, 0x7fffffff / 1000)       \
-  X(nf_conntrack_gre_timeout, 30, 0, 0x7fffffff / 1000)          \
-  X(nf_conntrack_gre_timeout_stream, 180, 0, 0x7fffffff / 1000)  \
-  X(nf_conntrack_sctp_timeout_closed, 10, 0, 0x7fffffff / 1000)  \
-  X(nf_conntrack_sctp_timeout_cookie_wait, 3, 0, 0x7fffffff / 1000) \
-  X(nf_conntrack_sctp_timeout_cookie_echoed, 3, 0, 0x7fffffff / 1000) \
-  X(nf_conntrack_sctp_timeout_established, 210, 0, 0x7fffffff / 1000) \
-  X(nf_conntrack_sctp_timeout_shutdown_sent, 3, 0, 0x7fffffff / 1000) \
-  X(nf_conntrack_sctp_timeout_shutdown_recd, 3, 0, 0x7fffffff / 1000) \
+#define CTRACK_SYSCTLS(X)                                                 \
+  X(nf_conntrack_max, 262144, 0, 0x7fffffff)                              \
+  X(nf_conntrack_buckets, 262144, 1, 1u << 28)                            \
+  X(nf_conntrack_checksum, 1, 0, 1)                                       \
+  X(nf_conntrack_acct, 0, 0, 1)                                           \
+  X(nf_conntrack_timestamp, 0, 0, 1)                                      \
+  X(nf_conntrack_generic_timeout, 600, 0, 0x7fffffff / 1000)              \
+  X(nf_conntrack_tcp_timeout_syn_sent, 120, 0, 0x7fffffff / 1000)         \
+  X(nf_conntrack_tcp_timeout_syn_recv, 60, 0, 0x7fffffff / 1000)          \
+  X(nf_conntrack_tcp_timeout_established, 432000, 0, 0x7fffffff / 1000)   \
+  X(nf_conntrack_tcp_timeout_fin_wait, 120, 0, 0x7fffffff / 1000)         \
+  X(nf_conntrack_tcp_timeout_close_wait, 60, 0, 0x7fffffff / 1000)        \
+  X(nf_conntrack_tcp_timeout_last_ack, 30, 0, 0x7fffffff / 1000)          \
+  X(nf_conntrack_tcp_timeout_time_wait, 120, 0, 0x7fffffff / 1000)        \
+  X(nf_conntrack_tcp_timeout_close, 10, 0, 0x7fffffff / 1000)             \
+  X(nf_conntrack_tcp_timeout_max_retrans, 300, 0, 0x7fffffff / 1000)      \
+  X(nf_conntrack_tcp_timeout_unacknowledged, 300, 0, 0x7fffffff / 1000)   \
+  X(nf_conntrack_tcp_loose, 1, 0, 1)                                      \
+  X(nf_conntrack_tcp_be_liberal, 0, 0, 1)                                 \
+  X(nf_conntrack_tcp_ignore_invalid_rst, 0, 0, 1)                         \
+  X(nf_conntrack_tcp_max_retrans, 3, 0, 255)                              \
+  X(nf_conntrack_udp_timeout, 30, 0, 0x7fffffff / 1000)                   \
+  X(nf_conntrack_udp_timeout_stream, 120, 0, 0x7fffffff / 1000)           \
+  X(nf_conntrack_icmp_timeout, 30, 0, 0x7fffffff / 1000)                  \
+  X(nf_conntrack_icmpv6_timeout, 30, 0, 0x7fffffff / 1000)                \
+  X(nf_conntrack_gre_timeout, 30, 0, 0x7fffffff / 1000)                   \
+  X(nf_conntrack_gre_timeout_stream, 180, 0, 0x7fffffff / 1000)           \
+  X(nf_conntrack_sctp_timeout_closed, 10, 0, 0x7fffffff / 1000)           \
+  X(nf_conntrack_sctp_timeout_cookie_wait, 3, 0, 0x7fffffff / 1000)       \
+  X(nf_conntrack_sctp_timeout_cookie_echoed, 3, 0, 0x7fffffff / 1000)     \
+  X(nf_conntrack_sctp_timeout_established, 210, 0, 0x7fffffff / 1000)     \
+  X(nf_conntrack_sctp_timeout_shutdown_sent, 3, 0, 0x7fffffff / 1000)     \
+  X(nf_conntrack_sctp_timeout_shutdown_recd, 3, 0, 0x7fffffff / 1000)     \
   X(nf_conntrack_sctp_timeout_shutdown_ack_sent, 3, 0, 0x7fffffff / 1000) \
-  X(nf_conntrack_sctp_timeout_heartbeat_sent, 30, 0, 0x7fffffff / 1000) \
-  X(nf_conntrack_frag_timeout, 30, 1, 0x7fffffff / 1000)         \
-  X(nf_conntrack_frag6_timeout, 60, 1, 0x7fffffff / 1000)        \
-  X(nf_conntrack_frag_high_thresh, 4194304, 0, 0x7fffffff)       \
-  X(nf_conntrack_frag6_high_thresh, 4194304, 0, 0x7fffffff)      \
-  X(hash_seed, 0, 0, 0xffffffffu)
+  X(nf_conntrack_sctp_timeout_heartbeat_sent, 30, 0, 0x7fffffff / 1000)   \
+  X(nf_conntrack_frag_timeout, 30, 1, 0x7fffffff / 1000)                  \
+  X(nf_conntrack_frag6_timeout, 60, 1, 0x7fffffff / 1000)                 \
+  X(nf_conntrack_frag_high_thresh, 4194304, 0, 0x7fffffff)                \
+  X(nf_conntrack_frag6_high_thresh, 4194304, 0, 0x7fffffff)               \
+  X(hash_seed, 0, 0, 0xffffffffu)                                         \
+  X(ctrack_overload_policy, 0, 0, 4)                                      \
+  X(ctrack_policy_start_pct, 60, 0, 100)                                  \
+  X(ctrack_policy_end_pct, 100, 1, 100)                                   \
+  X(ctrack_policy_emergency_pct, 30, 1, 100)                              \
+  X(ctrack_per_source_max, 0, 0, 0x7fffffff)                              \
+  X(ctrack_per_source_prefix4, 32, 0, 32)                                 \
+  X(ctrack_per_source_prefix6, 64, 0, 128)
 
 // Immutable after validation. Fields keep the sysctl names. nf_conntrack_frag_timeout and
 // nf_conntrack_frag_high_thresh stand for the IPv4 defragmenter's ipfrag_time and
 // ipfrag_high_thresh (net.ipv4.*); hash_seed keys the table hash (0: a fixed built-in key, so that
 // runs are reproducible; embedders facing hostile traffic should set a random one).
+//
+// ctrack_* settings go beyond the kernel (all off by default, so the default is the kernel):
+//   ctrack_overload_policy   0 kernel early drop; 1 adaptive timeouts (pf: scaled down linearly
+//                            from ctrack_policy_start_pct to ctrack_policy_end_pct of max);
+//                            2 emergency mode (Suricata: timeouts cut to
+//                            ctrack_policy_emergency_pct % above start_pct, kept until the fill
+//                            falls below start_pct); 3 evict the oldest non-ASSURED entry;
+//                            4 kernel early drop plus per-source limits only
+//   ctrack_per_source_max    at most this many entries per source prefix (0: no limit), with
+//                            the prefix lengths ctrack_per_source_prefix4/6.
 struct Config {
 #define CTRACK_CONFIG_FIELD(name, def, lo, hi) uint32_t name = def;
   CTRACK_SYSCTLS(CTRACK_CONFIG_FIELD)

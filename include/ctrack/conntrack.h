@@ -11,6 +11,11 @@
 #ifndef CTRACK_CONNTRACK_H_
 #define CTRACK_CONNTRACK_H_
 
+#include <ctrack/config.h>
+#include <ctrack/packet.h>
+#include <ctrack/stats.h>
+#include <ctrack/tuple.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -18,18 +23,13 @@
 #include <span>
 #include <string>
 
-#include <ctrack/config.h>
-#include <ctrack/packet.h>
-#include <ctrack/stats.h>
-#include <ctrack/tuple.h>
-
 namespace ctrack {
 
 // The packet's classification right after the conntrack hook, in the oracle's words.
 enum class Verdict : uint8_t {
-  kNone,         // never reached conntrack: not IP, rejected by IP input, fragment held
-  kDrop,         // dropped by defragmentation or by conntrack (table full)
-  kInvalid,      // no entry attached
+  kNone,     // never reached conntrack: not IP, rejected by IP input, fragment held
+  kDrop,     // dropped by defragmentation or by conntrack (table full)
+  kInvalid,  // no entry attached
   kNew,
   kEstablished,
   kRelated,
@@ -54,12 +54,12 @@ const char* DestroyReasonName(DestroyReason r);
 
 struct PacketResult {
   Verdict verdict = Verdict::kNone;
-  Dir dir = Dir::kOriginal;   // meaningful for new / established / related
-  uint8_t notes = 0;          // ResultNote bits
+  Dir dir = Dir::kOriginal;  // meaningful for new / established / related
+  uint8_t notes = 0;         // ResultNote bits
   DestroyReason destroyed_reason = DestroyReason::kNone;
-  uint32_t conn = kNoConn;    // handle of the attached entry; valid until the next call
-  uint32_t entry = kNoConn;   // creation number of the attached entry; kept when this packet
-                              // deleted it (a TCP RST before any reply)
+  uint32_t conn = kNoConn;       // handle of the attached entry; valid until the next call
+  uint32_t entry = kNoConn;      // creation number of the attached entry; kept when this packet
+                                 // deleted it (a TCP RST before any reply)
   uint32_t destroyed = kNoConn;  // creation number of an entry this packet deleted (the first)
 };
 
@@ -75,12 +75,12 @@ struct Frame {
 struct ConnInfo {
   Tuple orig;
   Tuple reply;
-  uint32_t id;         // creation sequence number (0, 1, ...)
-  uint16_t status;     // IPS_* bits
-  uint8_t state;       // TCP/SCTP state number, 0 for others
+  uint32_t id;      // creation sequence number (0, 1, ...)
+  uint16_t status;  // IPS_* bits
+  uint8_t state;    // TCP/SCTP state number, 0 for others
   uint32_t mark;
-  int64_t timeout_s;   // whole seconds left, floored, clamped at 0
-  Timestamp expires;   // absolute expiry instant (ns)
+  int64_t timeout_s;  // whole seconds left, floored, clamped at 0
+  Timestamp expires;  // absolute expiry instant (ns)
   bool has_acct;
   uint64_t packets[2];
   uint64_t bytes[2];

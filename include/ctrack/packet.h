@@ -2,9 +2,9 @@
 #ifndef CTRACK_PACKET_H_
 #define CTRACK_PACKET_H_
 
-#include <cstdint>
-
 #include <ctrack/tuple.h>
+
+#include <cstdint>
 
 namespace ctrack {
 

@@ -21,16 +21,16 @@ struct Stats {
 
 // Counters of work outside the kernel's stat file, for diagnostics and simulation.
 struct EngineCounters {
-  uint64_t packets = 0;          // frames handed to the engine
-  uint64_t not_ip = 0;           // frames without an IPv4/IPv6 payload (verdict none)
-  uint64_t ip_dropped = 0;       // dropped by the IP input checks before PREROUTING (none)
-  uint64_t frag_held = 0;        // fragments queued for reassembly (none)
-  uint64_t frag_reassembled = 0; // datagrams completed by defragmentation
-  uint64_t frag_dropped = 0;     // fragments dropped by defragmentation (overlap, limits, timeout)
-  uint64_t created = 0;          // entries confirmed into the table
-  uint64_t expired = 0;          // entries reaped after their timeout
-  uint64_t gc_early_drop = 0;    // entries evicted by the GC in early-drop mode
-  uint64_t deleted_other = 0;    // TCP re-open, RST without reply, and similar deletions
+  uint64_t packets = 0;           // frames handed to the engine
+  uint64_t not_ip = 0;            // frames without an IPv4/IPv6 payload (verdict none)
+  uint64_t ip_dropped = 0;        // dropped by the IP input checks before PREROUTING (none)
+  uint64_t frag_held = 0;         // fragments queued for reassembly (none)
+  uint64_t frag_reassembled = 0;  // datagrams completed by defragmentation
+  uint64_t frag_dropped = 0;      // fragments dropped by defragmentation (overlap, limits, timeout)
+  uint64_t created = 0;           // entries confirmed into the table
+  uint64_t expired = 0;           // entries reaped after their timeout
+  uint64_t gc_early_drop = 0;     // entries evicted by the GC in early-drop mode
+  uint64_t deleted_other = 0;     // TCP re-open, RST without reply, and similar deletions
 };
 
 }  // namespace ctrack

@@ -1,8 +1,8 @@
 #include <ctrack/config.h>
 
 #include <charconv>
-#include <random>
 #include <cstdint>
+#include <random>
 #include <string>
 
 namespace ctrack {

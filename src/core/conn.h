@@ -13,11 +13,11 @@
 #ifndef CTRACK_CORE_CONN_H_
 #define CTRACK_CORE_CONN_H_
 
-#include <cstdint>
-#include <cstring>
-
 #include <ctrack/packet.h>
 #include <ctrack/tuple.h>
+
+#include <cstdint>
+#include <cstring>
 
 namespace ctrack {
 
@@ -81,8 +81,8 @@ enum TcpFlag : uint8_t {
   kTcpBeLiberal = 0x08,
   kTcpDataUnacknowledged = 0x10,
   kTcpMaxackSet = 0x20,
-  kTcpExpChallengeAck = 0x40,  // last_flags only
-  kTcpSimultaneousOpen = 0x80, // last_flags only
+  kTcpExpChallengeAck = 0x40,   // last_flags only
+  kTcpSimultaneousOpen = 0x80,  // last_flags only
 };
 
 struct TcpData {
@@ -120,7 +120,7 @@ struct GreData {
 struct SctpData {
   uint32_t vtag[2];  // expected verification tag per direction
   uint8_t last_dir;
-  uint8_t init[2];   // INIT / INIT_ACK seen per direction (heartbeat vtag learning)
+  uint8_t init[2];  // INIT / INIT_ACK seen per direction (heartbeat vtag learning)
 };
 
 struct alignas(64) Conn {

@@ -62,13 +62,15 @@ L4Verdict HandlePacket(Conn& ct, const ParsedPacket& pkt, TrackCtx& ctx) {
 }  // namespace
 
 struct Conntrack::Impl {
-  explicit Impl(const Config& c) : cfg(c), table(c), defrag(c) {
+  explicit Impl(const Config& c) : cfg(c), table(c), defrag(c), policy(MakeOverloadPolicy(c)) {
     if (cfg.nf_conntrack_acct) acct_on = true;
+    table.set_policy(policy.get());
   }
 
   Config cfg;
   Table table;
   Defrag defrag;
+  std::unique_ptr<OverloadPolicy> policy;  // null: the kernel's behaviour
   Stats stats;
   EngineCounters ctr;
   uint32_t next_id = 0;
@@ -90,6 +92,13 @@ struct Conntrack::Impl {
   PacketResult ConntrackIn(const uint8_t* data, uint32_t len, Timestamp now, uint16_t zone,
                            uint8_t notes);
   bool EarlyDrop(const Tuple& t, Timestamp now, PacketResult* r);
+  bool PolicyEvict(Timestamp now, PacketResult* r) {
+    uint32_t victim = policy->PickVictim(table, now);
+    if (victim == OverloadPolicy::kNoVictim) return false;
+    DeleteFor(victim, DestroyReason::kEarlyDrop, r);
+    ++stats.early_drop;
+    return true;
+  }
   void GcRun(Timestamp at);
   void GcCatchUp(Timestamp now);
   void NoteExpired(uint64_t reaped, uint32_t first_id, PacketResult* r) {
@@ -151,8 +160,7 @@ PacketResult Conntrack::ProcessFrame(uint32_t linktype, const uint8_t* data, uin
   return m.ProcessL3(link.l3, link.len, link.ip_version, now, zone, notes);
 }
 
-PacketResult Conntrack::ProcessIp(const uint8_t* data, uint32_t len, Timestamp now,
-                                  uint16_t zone) {
+PacketResult Conntrack::ProcessIp(const uint8_t* data, uint32_t len, Timestamp now, uint16_t zone) {
   Impl& m = *impl_;
   ++m.ctr.packets;
   m.GcCatchUp(now);
@@ -215,8 +223,8 @@ PacketResult Conntrack::Impl::ConntrackIn(const uint8_t* data, uint32_t len, Tim
   bool icmp_family = (pkt.l3num == kAfInet && pkt.protonum == kProtoIcmp) ||
                      (pkt.l3num == kAfInet6 && pkt.protonum == kProtoIcmpv6);
   if (icmp_family) {
-    IcmpErrorResult er = pkt.l3num == kAfInet ? IcmpError(pkt, zone, cfg)
-                                              : Icmpv6Error(pkt, zone, cfg);
+    IcmpErrorResult er =
+        pkt.l3num == kAfInet ? IcmpError(pkt, zone, cfg) : Icmpv6Error(pkt, zone, cfg);
     switch (er.action) {
       case IcmpErrorAction::kNotError:
         break;
@@ -273,10 +281,16 @@ PacketResult Conntrack::Impl::ConntrackIn(const uint8_t* data, uint32_t len, Tim
         r.verdict = Verdict::kInvalid;
         return r;
       }
+      if (policy && !policy->Admit(tuple)) {
+        ++stats.drop;
+        r.verdict = Verdict::kDrop;
+        return r;
+      }
       // __nf_conntrack_alloc: the count goes up first; over max, early drop must make room.
       table.IncCount();
       if (table.max() != 0 && table.count() > table.max()) {
-        if (!EarlyDrop(tuple, now, &r)) {
+        if (!(policy && policy->ReplacesEarlyDrop() ? PolicyEvict(now, &r)
+                                                    : EarlyDrop(tuple, now, &r))) {
           table.DecCount();
           ++stats.drop;
           gc_early_drop_wanted = true;
@@ -338,7 +352,9 @@ PacketResult Conntrack::Impl::ConntrackIn(const uint8_t* data, uint32_t len, Tim
 
     // Accepted.
     if (ctx.refresh) {
-      if (!(ct.status & kFixedTimeout)) ct.expires = now + ctx.timeout_ns;
+      Timestamp t = ctx.timeout_ns;
+      if (policy) t = policy->ScaleTimeout(t, table.count(), table.max());
+      if (!(ct.status & kFixedTimeout)) ct.expires = now + t;
       Account(idx, dir, pkt.len);
     }
     if (ctx.set_expiry) ct.expires = ctx.expiry_ns;
@@ -361,6 +377,7 @@ PacketResult Conntrack::Impl::ConntrackIn(const uint8_t* data, uint32_t len, Tim
       ct.status |= kConfirmed;
       ct.id = next_id++;
       table.Link(idx);
+      if (policy) policy->OnConfirm(idx, ct);
       ++ctr.created;
       if (!gc_started) {
         gc_started = true;
@@ -431,8 +448,8 @@ void Conntrack::Impl::GcRun(Timestamp at) {
     gc_samples = kGcStartSamples;
     gc_cycle_start = at;
   }
-  bool early_drop_mode = gc_early_drop_wanted && table.max() != 0 &&
-                         table.count() >= table.max() / 100 * 95;
+  bool early_drop_mode =
+      gc_early_drop_wanted && table.max() != 0 && table.count() >= table.max() / 100 * 95;
   uint32_t evicted = 0;
   std::vector<uint32_t> doomed;
   for (uint32_t b = gc_next_bucket; b < nb; ++b) {
@@ -585,9 +602,9 @@ const char* VerdictName(Verdict v) {
 
 std::string StatusNames(uint16_t status) {
   static constexpr const char* kNames[16] = {
-      "EXPECTED",     "SEEN_REPLY",   "ASSURED",       "CONFIRMED", "SRC_NAT",  "DST_NAT",
-      "SEQ_ADJUST",   "SRC_NAT_DONE", "DST_NAT_DONE",  "DYING",     "FIXED_TIMEOUT",
-      "TEMPLATE",     "NAT_CLASH",    "HELPER",        "OFFLOAD",   "HW_OFFLOAD"};
+      "EXPECTED",   "SEEN_REPLY",   "ASSURED",      "CONFIRMED", "SRC_NAT",       "DST_NAT",
+      "SEQ_ADJUST", "SRC_NAT_DONE", "DST_NAT_DONE", "DYING",     "FIXED_TIMEOUT", "TEMPLATE",
+      "NAT_CLASH",  "HELPER",       "OFFLOAD",      "HW_OFFLOAD"};
   std::string out;
   for (int bit = 0; bit < 16; ++bit) {
     if (!(status & (1u << bit))) continue;

@@ -29,8 +29,7 @@ Tuple ReplyTuple(const Conn& ct) {
   return r;
 }
 
-Table::Table(const Config& cfg)
-    : nbuckets_(cfg.nf_conntrack_buckets), max_(cfg.nf_conntrack_max) {
+Table::Table(const Config& cfg) : nbuckets_(cfg.nf_conntrack_buckets), max_(cfg.nf_conntrack_max) {
   // Seed 0 selects a fixed key so that runs are reproducible by default.
   uint64_t state = cfg.hash_seed != 0 ? cfg.hash_seed : 0x63747261636b3031ull;  // "ctrack01"
   for (uint64_t& k : key_) k = SplitMix64(&state);
@@ -121,6 +120,7 @@ void Table::Unlink(uint32_t b, NodeRef node) {
 void Table::Delete(uint32_t idx) {
   Conn& ct = at(idx);
   if (ct.status & kConfirmed) {
+    if (policy_ != nullptr) policy_->OnDelete(idx, ct);
     Unlink(Bucket(ct.orig), MakeNode(idx, Dir::kOriginal));
     Unlink(Bucket(ReplyTuple(ct)), MakeNode(idx, Dir::kReply));
   }

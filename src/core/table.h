@@ -29,15 +29,16 @@
 #ifndef CTRACK_CORE_TABLE_H_
 #define CTRACK_CORE_TABLE_H_
 
-#include <cstdint>
-#include <memory>
-#include <vector>
-
 #include <ctrack/config.h>
 #include <ctrack/packet.h>
 #include <ctrack/tuple.h>
 
+#include <cstdint>
+#include <memory>
+#include <vector>
+
 #include "core/conn.h"
+#include "core/policy.h"
 
 namespace ctrack {
 
@@ -105,6 +106,8 @@ class Table {
   size_t memory_bytes() const;
 
   void SetConstantHashForTest(bool on) { constant_hash_ = on; }
+  // Told about every deletion of a confirmed entry (overload policies keep indexes).
+  void set_policy(OverloadPolicy* p) { policy_ = p; }
 
  private:
   static constexpr uint32_t kChunk = 1024;  // entries per allocation (128 KiB)
@@ -118,6 +121,7 @@ class Table {
   uint32_t free_list_ = kNil;
   uint64_t key_[6];
   bool constant_hash_ = false;
+  OverloadPolicy* policy_ = nullptr;
   std::vector<NodeRef> heads_;
   std::vector<std::unique_ptr<Conn[]>> chunks_;
 };

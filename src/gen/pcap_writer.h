@@ -2,12 +2,12 @@
 #ifndef CTRACK_GEN_PCAP_WRITER_H_
 #define CTRACK_GEN_PCAP_WRITER_H_
 
+#include <ctrack/packet.h>
+
 #include <cstdint>
 #include <cstdio>
 #include <string>
 #include <vector>
-
-#include <ctrack/packet.h>
 
 namespace ctrack {
 

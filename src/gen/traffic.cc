@@ -128,9 +128,9 @@ class TcpConv {
     uint32_t& my = from_client ? cseq_ : sseq_;
     uint32_t peer = from_client ? sseq_ : cseq_;
     bool ack = flags & kAck;
-    FrameSynth::View v = fs_->Tcp(from_client ? c_ : s_, from_client ? s_ : c_, my,
-                                  ack ? peer : 0, flags, syn_opts ? 64240 : 502,
-                                  syn_opts ? kSynOpts : nullptr, syn_opts ? 12 : 0, kPayload, plen);
+    FrameSynth::View v = fs_->Tcp(from_client ? c_ : s_, from_client ? s_ : c_, my, ack ? peer : 0,
+                                  flags, syn_opts ? 64240 : 502, syn_opts ? kSynOpts : nullptr,
+                                  syn_opts ? 12 : 0, kPayload, plen);
     tl_->Add(t, v);
     my += plen + ((flags & (kSyn | kFin)) ? 1 : 0);
   }
@@ -146,7 +146,8 @@ Endpoint ClientAddr(Rng& rng, bool v6, uint32_t i) {
     static const uint8_t kPrefix[8] = {0x20, 0x01, 0x0d, 0xb8, 0x00, 0x01, 0, 0};
     return V6(kPrefix, 0x1000 + (i % 4096), static_cast<uint16_t>(32768 + rng.Below(28000)));
   }
-  return V4(0x0a000000u | (1u << 16) | (i % 4096 + 2), static_cast<uint16_t>(32768 + rng.Below(28000)));
+  return V4(0x0a000000u | (1u << 16) | (i % 4096 + 2),
+            static_cast<uint16_t>(32768 + rng.Below(28000)));
 }
 
 Endpoint ServerAddr(Rng& rng, bool v6, uint16_t port) {
@@ -273,8 +274,8 @@ FrameSynth::View FrameSynth::Udp(const Endpoint& src, const Endpoint& dst, const
   return Finish(src, dst, kProtoUdp, 8 + plen, 6);
 }
 
-FrameSynth::View FrameSynth::Echo(const Endpoint& src, const Endpoint& dst, bool reply,
-                                  uint16_t id, uint16_t seq) {
+FrameSynth::View FrameSynth::Echo(const Endpoint& src, const Endpoint& dst, bool reply, uint16_t id,
+                                  uint16_t seq) {
   uint32_t iphl = src.v6 ? 40 : 20;
   buf_.assign(14 + iphl + 8 + 32, 0);
   uint8_t* m = buf_.data() + 14 + iphl;
@@ -315,8 +316,8 @@ std::string GenerateScenario(const std::string& name, const GenOptions& opt, Pca
   Timeline tl;
   double duration = opt.duration_s > 0 ? opt.duration_s : 60;
   if (name == "w1") {
-    GenerateW1(w, opt.conns ? opt.conns : 100000, opt.rate > 0 ? static_cast<uint32_t>(opt.rate)
-                                                                : 1000);
+    GenerateW1(w, opt.conns ? opt.conns : 100000,
+               opt.rate > 0 ? static_cast<uint32_t>(opt.rate) : 1000);
     return "";
   }
   if (name == "web") {
@@ -329,11 +330,11 @@ std::string GenerateScenario(const std::string& name, const GenOptions& opt, Pca
     Endpoint victim = V4(0xc633640au, name == "synflood" ? 443 : 53);  // 198.51.100.10
     static const uint8_t kJunk[64] = {};
     for (uint64_t i = 0; i < n; ++i) {
-      Timestamp t = opt.start + Sec(flood_start + flood_len * static_cast<double>(i) /
-                                                      static_cast<double>(n));
+      Timestamp t = opt.start +
+                    Sec(flood_start + flood_len * static_cast<double>(i) / static_cast<double>(n));
       // Spoofed sources spread over 203.0.113.0/24 and 100.64.0.0/10.
-      uint32_t src = rng.Below(4) == 0 ? (0xcb007100u | rng.Below(256))
-                                       : (0x64400000u | rng.Below(1u << 22));
+      uint32_t src =
+          rng.Below(4) == 0 ? (0xcb007100u | rng.Below(256)) : (0x64400000u | rng.Below(1u << 22));
       Endpoint s = V4(src, static_cast<uint16_t>(1024 + rng.Below(64000)));
       if (name == "synflood") {
         TcpConv conv(&fs, &tl, s, victim, static_cast<uint32_t>(rng.Next()), 0);
@@ -351,8 +352,8 @@ std::string GenerateScenario(const std::string& name, const GenOptions& opt, Pca
       Timestamp t0 = opt.start + Sec(duration * b / bursts);
       uint32_t per = 500 + rng.Below(1500);
       for (uint32_t q = 0; q < per; ++q) {
-        Endpoint c = V4(0x0a010000u | (2 + rng.Below(200)),
-                        static_cast<uint16_t>(1024 + rng.Below(64000)));
+        Endpoint c =
+            V4(0x0a010000u | (2 + rng.Below(200)), static_cast<uint16_t>(1024 + rng.Below(64000)));
         Timestamp t = t0 + Sec(rng.Unit() * 0.5);
         tl.Add(t, fs.Udp(c, server, kQuery, sizeof(kQuery)));
         if (rng.Below(10) != 0) tl.Add(t + Sec(0.002), fs.Udp(server, c, kAnswer, sizeof(kAnswer)));
@@ -440,18 +441,65 @@ void GenerateW1(PcapWriter* w, uint32_t n_conns, uint32_t window, uint32_t req_l
         const uint8_t* pay = nullptr;
         const uint8_t* opts = nullptr;
         switch (k) {
-          case 0: seq = c; fl = kSyn; opts = kMss; break;
-          case 1: from_c = false; seq = s; ack = c + 1; fl = kSyn | kAck; opts = kMss; break;
-          case 2: seq = c + 1; ack = s + 1; fl = kAck; break;
-          case 3: seq = c + 1; ack = s + 1; fl = kPsh | kAck; plen = req_len; pay = req.data(); break;
-          case 4: from_c = false; seq = s + 1; ack = c + 1 + req_len; fl = kAck; break;
-          case 5: from_c = false; seq = s + 1; ack = c + 1 + req_len; fl = kPsh | kAck;
-                  plen = rsp_len; pay = rsp.data(); break;
-          case 6: seq = c + 1 + req_len; ack = s + 1 + rsp_len; fl = kAck; break;
-          case 7: seq = c + 1 + req_len; ack = s + 1 + rsp_len; fl = kFin | kAck; break;
-          case 8: from_c = false; seq = s + 1 + rsp_len; ack = c + 2 + req_len; fl = kFin | kAck;
-                  break;
-          default: seq = c + 2 + req_len; ack = s + 2 + rsp_len; fl = kAck; break;
+          case 0:
+            seq = c;
+            fl = kSyn;
+            opts = kMss;
+            break;
+          case 1:
+            from_c = false;
+            seq = s;
+            ack = c + 1;
+            fl = kSyn | kAck;
+            opts = kMss;
+            break;
+          case 2:
+            seq = c + 1;
+            ack = s + 1;
+            fl = kAck;
+            break;
+          case 3:
+            seq = c + 1;
+            ack = s + 1;
+            fl = kPsh | kAck;
+            plen = req_len;
+            pay = req.data();
+            break;
+          case 4:
+            from_c = false;
+            seq = s + 1;
+            ack = c + 1 + req_len;
+            fl = kAck;
+            break;
+          case 5:
+            from_c = false;
+            seq = s + 1;
+            ack = c + 1 + req_len;
+            fl = kPsh | kAck;
+            plen = rsp_len;
+            pay = rsp.data();
+            break;
+          case 6:
+            seq = c + 1 + req_len;
+            ack = s + 1 + rsp_len;
+            fl = kAck;
+            break;
+          case 7:
+            seq = c + 1 + req_len;
+            ack = s + 1 + rsp_len;
+            fl = kFin | kAck;
+            break;
+          case 8:
+            from_c = false;
+            seq = s + 1 + rsp_len;
+            ack = c + 2 + req_len;
+            fl = kFin | kAck;
+            break;
+          default:
+            seq = c + 2 + req_len;
+            ack = s + 2 + rsp_len;
+            fl = kAck;
+            break;
         }
         fs.set_client_mac_for(from_c);
         FrameSynth::View v = fs.Tcp(from_c ? p.c : p.s, from_c ? p.s : p.c, seq, ack, fl, 65535,

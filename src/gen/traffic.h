@@ -3,11 +3,11 @@
 #ifndef CTRACK_GEN_TRAFFIC_H_
 #define CTRACK_GEN_TRAFFIC_H_
 
+#include <ctrack/packet.h>
+
 #include <cstdint>
 #include <string>
 #include <vector>
-
-#include <ctrack/packet.h>
 
 #include "gen/pcap_writer.h"
 
@@ -51,10 +51,10 @@ class FrameSynth {
 
 struct GenOptions {
   uint64_t seed = 1;
-  uint32_t conns = 0;         // scenario default when 0
-  double duration_s = 0;      // scenario default when 0
-  double rate = 0;            // packets (or connections) per second; scenario default when 0
-  double ipv6_share = 0.1;    // share of IPv6 flows in mixed scenarios
+  uint32_t conns = 0;       // scenario default when 0
+  double duration_s = 0;    // scenario default when 0
+  double rate = 0;          // packets (or connections) per second; scenario default when 0
+  double ipv6_share = 0.1;  // share of IPv6 flows in mixed scenarios
   Timestamp start = 1700000000 * kNsPerSec;
 };
 

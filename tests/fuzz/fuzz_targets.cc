@@ -13,8 +13,8 @@
 namespace ctrack::fuzz {
 namespace {
 
-constexpr uint32_t kLinkTypes[] = {kLinkEthernet, kLinkRaw, kLinkSll, kLinkSll2, kLinkNull,
-                                   kLinkLoop,     kLinkIpv4, kLinkIpv6};
+constexpr uint32_t kLinkTypes[] = {kLinkEthernet, kLinkRaw,  kLinkSll,  kLinkSll2,
+                                   kLinkNull,     kLinkLoop, kLinkIpv4, kLinkIpv6};
 
 }  // namespace
 
@@ -78,7 +78,8 @@ int FuzzSet(const uint8_t* data, size_t size) {
   std::string_view s(reinterpret_cast<const char*>(data), size);
   size_t eq = s.find('=');
   Config cfg;
-  std::string err = eq == std::string_view::npos ? cfg.Set(s, "") : cfg.Set(s.substr(0, eq), s.substr(eq + 1));
+  std::string err =
+      eq == std::string_view::npos ? cfg.Set(s, "") : cfg.Set(s.substr(0, eq), s.substr(eq + 1));
   if (err.empty() && !cfg.Validate().empty()) __builtin_trap();  // Set must keep Config valid
   return 0;
 }

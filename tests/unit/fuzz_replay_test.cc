@@ -1,14 +1,14 @@
 // Replays the fuzz corpus and crasher regressions under ctest (any compiler), plus a
 // deterministic random sweep: valid generated frames cut short and mutated, fed through
 // parse + track. Under the sanitizer preset this is the "no crash on bad input" check.
+#include <gtest/gtest.h>
+
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <random>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "fuzz/fuzz_targets.h"
 #include "gen/pcap_writer.h"
@@ -81,7 +81,8 @@ TEST(FuzzReplay, TruncatedAndMutatedFrames) {
           f.resize(rng() % (f.size() + 1));  // cut anywhere
           break;
         case 1:
-          for (int m = 0; m < 4; ++m) f[rng() % f.size()] ^= static_cast<uint8_t>(1u << (rng() % 8));
+          for (int m = 0; m < 4; ++m)
+            f[rng() % f.size()] ^= static_cast<uint8_t>(1u << (rng() % 8));
           break;
         case 2:
           for (auto& byte : f) byte = static_cast<uint8_t>(rng());

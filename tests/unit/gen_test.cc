@@ -1,11 +1,11 @@
+#include <gtest/gtest.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "gen/pcap_writer.h"
 #include "gen/traffic.h"
@@ -34,7 +34,8 @@ TEST(GenTest, W1MatchesReferenceGenerator) {
                       std::to_string(c.rsp) + " >/dev/null";
     ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
     std::ifstream in(path, std::ios::binary);
-    std::vector<uint8_t> ref((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::vector<uint8_t> ref((std::istreambuf_iterator<char>(in)),
+                             std::istreambuf_iterator<char>());
     PcapWriter w;
     w.OpenMemory(kLinkEthernet);
     GenerateW1(&w, c.conns, c.window, c.req, c.rsp);

@@ -38,8 +38,7 @@ struct BenchOptions {
 };
 
 double NowSec() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 long RssKb() {
@@ -113,8 +112,8 @@ struct FrameSet {
   void Add(std::vector<uint8_t> b, Timestamp ts) {
     storage.push_back(std::move(b));
     const std::vector<uint8_t>& s = storage.back();
-    frames.push_back(Frame{s.data(), static_cast<uint32_t>(s.size()),
-                           static_cast<uint32_t>(s.size()), ts});
+    frames.push_back(
+        Frame{s.data(), static_cast<uint32_t>(s.size()), static_cast<uint32_t>(s.size()), ts});
   }
   void Reserve(size_t n) {
     storage.reserve(n);
@@ -294,8 +293,9 @@ Result RunNew(const BenchOptions& o) {
   set.Reserve(n);
   static const uint8_t kMss[4] = {2, 4, 5, 0xb4};
   for (uint32_t i = 0; i < n; ++i) {
-    FrameSynth::View v = fs.Tcp(V4(0x0a000000u | (i >> 4), static_cast<uint16_t>(1024 + (i & 15))),
-                                V4(0xc6336401u, 443), i * 7919u, 0, 0x02, 64240, kMss, 4, nullptr, 0);
+    FrameSynth::View v =
+        fs.Tcp(V4(0x0a000000u | (i >> 4), static_cast<uint16_t>(1024 + (i & 15))),
+               V4(0xc6336401u, 443), i * 7919u, 0, 0x02, 64240, kMss, 4, nullptr, 0);
     set.Add(std::vector<uint8_t>(v.data, v.data + v.len), 0);
   }
   std::vector<double> times;
@@ -343,7 +343,8 @@ Result RunFlood(const BenchOptions& o) {
       f.ts = 3 * kNsPerSec;
       ct.ProcessFrame(kLinkEthernet, f.data, f.caplen, f.wirelen, f.ts);
     }
-    if (flood) Replay(ct, kLinkEthernet, std::vector<Frame>(syn.frames.begin(), syn.frames.begin() + kMax));
+    if (flood)
+      Replay(ct, kLinkEthernet, std::vector<Frame>(syn.frames.begin(), syn.frames.begin() + kMax));
     // Timed: established packets interleaved 1:1 with flood SYNs (or alone).
     double spent = 0;
     size_t si = kMax;
@@ -365,7 +366,8 @@ Result RunFlood(const BenchOptions& o) {
     return spent * 1e9 / (5.0 * static_cast<double>(est.frames.size()));
   };
   double base = run(false), loaded = run(true);
-  std::fprintf(stderr, "  established: %.1f ns/packet unloaded, %.1f ns/packet under flood (%.0f%%)\n",
+  std::fprintf(stderr,
+               "  established: %.1f ns/packet unloaded, %.1f ns/packet under flood (%.0f%%)\n",
                base, loaded, 100.0 * base / loaded);
   Result r;
   r.ns_per_packet = loaded;

@@ -1,4 +1,5 @@
 // `ctrack gen SCENARIO -o FILE.pcap [--conns N] [--duration S] [--rate R] [--seed N]`
+#include <cerrno>
 #include <charconv>
 #include <cstdio>
 #include <cstring>
@@ -6,7 +7,6 @@
 #include <string_view>
 
 #include "ctrack/commands.h"
-#include <cerrno>
 #include "gen/traffic.h"
 #include "parse/link.h"
 
