@@ -8,6 +8,8 @@ namespace ctrack::cli {
 int GenMain(int argc, char** argv);
 int ReplayMain(int argc, char** argv);
 int BenchMain(int argc, char** argv);
+int SimulateMain(int argc, char** argv);
+int SoakMain(int argc, char** argv);
 
 }  // namespace ctrack::cli
 

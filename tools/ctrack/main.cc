@@ -17,7 +17,10 @@ constexpr Command kCommands[] = {
     {"replay", ctrack::cli::ReplayMain,
      "replay captures through the tracker; print the table, counters, verdicts"},
     {"gen", ctrack::cli::GenMain, "write a synthetic capture"},
+    {"simulate", ctrack::cli::SimulateMain,
+     "what-if replay: occupancy, drops, who filled the table, sizing, policies"},
     {"bench", ctrack::cli::BenchMain, "measure tracking speed and memory"},
+    {"soak", ctrack::cli::SoakMain, "flood a full table for a while and watch resident memory"},
 };
 
 void Usage(std::FILE* f) {
