@@ -3,6 +3,8 @@
 #include "parse/checksum.h"
 
 #include <array>
+#include <bit>
+#include <cstring>
 
 namespace ctrack {
 namespace {
@@ -19,10 +21,39 @@ uint64_t PseudoHeaderSum(const ParsedPacket& pkt, uint8_t proto) {
 }  // namespace
 
 uint64_t CsumPartial(const uint8_t* data, uint32_t len, uint64_t sum) {
+  if constexpr (std::endian::native != std::endian::little) {
+    uint32_t i = 0;
+    for (; i + 1 < len; i += 2) sum += static_cast<uint32_t>(data[i] << 8 | data[i + 1]);
+    if (i < len) sum += static_cast<uint32_t>(data[i] << 8);
+    return sum;
+  }
+  // The one's-complement sum does not depend on byte order (RFC 1071 §2(B)): add native
+  // little-endian 32-bit words into 64-bit accumulators (no carry is lost before 2^32 words),
+  // fold to 16 bits, then swap the two bytes to get the network-order sum.
+  uint64_t a0 = 0, a1 = 0;
   uint32_t i = 0;
-  for (; i + 1 < len; i += 2) sum += static_cast<uint32_t>(data[i] << 8 | data[i + 1]);
-  if (i < len) sum += static_cast<uint32_t>(data[i] << 8);
-  return sum;
+  for (; i + 16 <= len; i += 16) {
+    uint64_t w0, w1;
+    std::memcpy(&w0, data + i, 8);
+    std::memcpy(&w1, data + i + 8, 8);
+    a0 += (w0 & 0xffffffffu) + (w0 >> 32);
+    a1 += (w1 & 0xffffffffu) + (w1 >> 32);
+  }
+  for (; i + 4 <= len; i += 4) {
+    uint32_t w;
+    std::memcpy(&w, data + i, 4);
+    a0 += w;
+  }
+  if (i + 2 <= len) {
+    uint16_t w;
+    std::memcpy(&w, data + i, 2);
+    a1 += w;
+    i += 2;
+  }
+  if (i < len) a1 += data[i];  // a lone last byte is the high byte of its network-order word
+  uint64_t acc = a0 + a1;  // both are far below 2^63
+  while (acc >> 16) acc = (acc & 0xffff) + (acc >> 16);
+  return sum + (((acc & 0xff) << 8) | (acc >> 8));
 }
 
 uint16_t CsumFold(uint64_t sum) {
