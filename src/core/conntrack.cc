@@ -91,6 +91,19 @@ struct Conntrack::Impl {
                          uint16_t zone, uint8_t notes);
   PacketResult ConntrackIn(const uint8_t* data, uint32_t len, Timestamp now, uint16_t zone,
                            uint8_t notes);
+  // resolve_normal_ct() and the tracker, for a packet whose tuple (in `bucket`) is known.
+  PacketResult Resolve(const ParsedPacket& pkt, const Tuple& tuple, uint32_t bucket, Timestamp now,
+                       PacketResult r);
+  // Batch stage 1: the work of ProcessFrame up to the lookup, for packets that take the common
+  // path (IPv4 not fragmented, IPv6 without extension headers; not ICMP). Reads the frame only.
+  struct Prepared {
+    ParsedPacket pkt;
+    Tuple tuple;
+    uint32_t bucket;
+    uint8_t notes;
+    bool fast;
+  };
+  void Prepare(uint32_t linktype, const Frame& f, uint16_t zone, Prepared* p) const;
   bool EarlyDrop(const Tuple& t, Timestamp now, PacketResult* r);
   bool PolicyEvict(Timestamp now, PacketResult* r) {
     uint32_t victim = policy->PickVictim(table, now);
@@ -172,11 +185,69 @@ PacketResult Conntrack::ProcessIp(const uint8_t* data, uint32_t len, Timestamp n
   return m.ProcessL3(data, len, version, now, zone, 0);
 }
 
+void Conntrack::Impl::Prepare(uint32_t linktype, const Frame& f, uint16_t zone, Prepared* p) const {
+  p->fast = false;
+  LinkResult link = DecodeLink(linktype, f.data, f.caplen);
+  if (link.ip_version == 4) {
+    const uint8_t* ip = link.l3;
+    // Fragments go through the defragmenter and ICMP through the error handler: slow path.
+    if (link.len < 20 || (ip[6] & 0x3f) != 0 || ip[7] != 0 || ip[9] == kProtoIcmp) return;
+    IpInputResult in = Ipv4Input(ip, link.len);
+    if (in.status != IpInput::kOk) return;
+    if (ParseL3(ip, in.len, &p->pkt) != L3Parse::kOk) return;
+  } else if (link.ip_version == 6) {
+    const uint8_t* ip = link.l3;
+    // Only IPv6 without extension headers: a fragment header needs the defragmenter.
+    if (link.len < 40) return;
+    uint8_t nh = ip[6];
+    if (nh != kProtoTcp && nh != kProtoUdp && nh != kProtoUdplite && nh != kProtoSctp &&
+        nh != kProtoGre) {
+      return;
+    }
+    IpInputResult in = Ipv6Input(ip, link.len);
+    if (in.status != IpInput::kOk) return;
+    if (ParseL3(ip, in.len, &p->pkt) != L3Parse::kOk) return;
+  } else {
+    return;
+  }
+  if (!GetTuple(p->pkt, zone, &p->tuple)) return;
+  p->notes = static_cast<uint8_t>((link.vlan ? kNoteVlan : 0) |
+                                  (f.wirelen > f.caplen ? kNoteTruncated : 0));
+  p->bucket = table.Bucket(p->tuple);
+  p->fast = true;
+}
+
 void Conntrack::ProcessBatch(uint32_t linktype, std::span<const Frame> frames,
                              std::span<PacketResult> out, uint16_t zone) {
-  for (size_t i = 0; i < frames.size(); ++i) {
-    const Frame& f = frames[i];
-    out[i] = ProcessFrame(linktype, f.data, f.caplen, f.wirelen, f.ts, zone);
+  // Three stages per group so that memory latency overlaps: parse and hash every packet and
+  // prefetch its bucket head; then prefetch the first entry of each chain; then track in order.
+  // Stages 1-2 only read; all state changes happen in stage 3, in packet order, so the results
+  // are exactly those of calling ProcessFrame() on each frame.
+  constexpr size_t kGroup = 16;
+  Impl& m = *impl_;
+  Impl::Prepared prep[kGroup];
+  for (size_t base = 0; base < frames.size(); base += kGroup) {
+    size_t n = std::min(kGroup, frames.size() - base);
+    for (size_t i = 0; i < n; ++i) {
+      m.Prepare(linktype, frames[base + i], zone, &prep[i]);
+      if (prep[i].fast) m.table.PrefetchHead(prep[i].bucket);
+    }
+    for (size_t i = 0; i < n; ++i) {
+      if (prep[i].fast) m.table.PrefetchFirst(prep[i].bucket);
+    }
+    for (size_t i = 0; i < n; ++i) {
+      const Frame& f = frames[base + i];
+      if (!prep[i].fast) {
+        out[base + i] = ProcessFrame(linktype, f.data, f.caplen, f.wirelen, f.ts, zone);
+        continue;
+      }
+      ++m.ctr.packets;
+      m.GcCatchUp(f.ts);
+      m.defrag.Tick(f.ts);
+      PacketResult r;
+      r.notes = prep[i].notes;
+      out[base + i] = m.Resolve(prep[i].pkt, prep[i].tuple, prep[i].bucket, f.ts, r);
+    }
   }
 }
 
@@ -264,11 +335,15 @@ PacketResult Conntrack::Impl::ConntrackIn(const uint8_t* data, uint32_t len, Tim
     r.verdict = Verdict::kInvalid;
     return r;
   }
+  return Resolve(pkt, tuple, table.Bucket(tuple), now, r);
+}
 
+PacketResult Conntrack::Impl::Resolve(const ParsedPacket& pkt, const Tuple& tuple, uint32_t bucket,
+                                      Timestamp now, PacketResult r) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     uint64_t reaped = 0;
     uint32_t first = kNoConn;
-    NodeRef n = table.Find(tuple, now, &reaped, &first);
+    NodeRef n = table.FindInBucket(bucket, tuple, now, &reaped, &first);
     NoteExpired(reaped, first, &r);
     uint32_t idx;
     Dir dir;

@@ -21,6 +21,17 @@ inline uint64_t Mum(uint64_t a, uint64_t b) {
   return static_cast<uint64_t>(r) ^ static_cast<uint64_t>(r >> 64);
 }
 
+// True when `t` equals the reply tuple of `ct`, without building it: only ICMP maps ids
+// differently from a plain swap.
+inline bool ReplyMatches(const Conn& ct, const Tuple& t) {
+  const Tuple& o = ct.orig;
+  if (t.protonum != o.protonum || t.l3num != o.l3num || t.zone != o.zone) return false;
+  if (o.protonum == kProtoIcmp || o.protonum == kProtoIcmpv6) return ReplyTuple(ct) == t;
+  return t.src_id == o.dst_id && t.dst_id == o.src_id &&
+         std::memcmp(t.src, o.dst, sizeof(t.src)) == 0 &&
+         std::memcmp(t.dst, o.src, sizeof(t.dst)) == 0;
+}
+
 }  // namespace
 
 Tuple ReplyTuple(const Conn& ct) {
@@ -47,8 +58,8 @@ uint64_t Table::Hash(const Tuple& t) const {
 
 void Table::Prefetch(const Tuple& t) const { __builtin_prefetch(&heads_[Bucket(t)]); }
 
-NodeRef Table::Find(const Tuple& t, Timestamp now, uint64_t* reaped, uint32_t* first_reaped) {
-  uint32_t b = Bucket(t);
+NodeRef Table::FindInBucket(uint32_t b, const Tuple& t, Timestamp now, uint64_t* reaped,
+                            uint32_t* first_reaped) {
   NodeRef n = heads_[b];
   while (n != kNil) {
     uint32_t idx = NodeIndex(n);
@@ -66,7 +77,7 @@ NodeRef Table::Find(const Tuple& t, Timestamp now, uint64_t* reaped, uint32_t* f
     }
     if (NodeDir(n) == Dir::kOriginal) {
       if (ct.orig == t) return n;
-    } else if (ReplyTuple(ct) == t) {
+    } else if (ReplyMatches(ct, t)) {
       return n;
     }
     n = next;

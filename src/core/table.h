@@ -75,7 +75,18 @@ class Table {
   // Finds the live (unexpired, confirmed) node whose tuple equals `t`, reaping expired entries met
   // on the way (`reaped` is incremented for each; `first_reaped` gets the creation number of the
   // first one if it is still kNil). Returns kNil if none.
-  NodeRef Find(const Tuple& t, Timestamp now, uint64_t* reaped, uint32_t* first_reaped);
+  NodeRef Find(const Tuple& t, Timestamp now, uint64_t* reaped, uint32_t* first_reaped) {
+    return FindInBucket(Bucket(t), t, now, reaped, first_reaped);
+  }
+  // The same with the bucket of `t` already computed (the batch pipeline hashes ahead).
+  NodeRef FindInBucket(uint32_t b, const Tuple& t, Timestamp now, uint64_t* reaped,
+                       uint32_t* first_reaped);
+  // Batch pipeline: fetch the chain head of bucket b, then the first entry of that chain.
+  void PrefetchHead(uint32_t b) const { __builtin_prefetch(&heads_[b]); }
+  void PrefetchFirst(uint32_t b) const {
+    NodeRef n = heads_[b];
+    if (n != kNil) __builtin_prefetch(&at(NodeIndex(n)));
+  }
 
   // Takes an entry for a new connection. The caller has already decided the count rule.
   uint32_t AllocEntry();

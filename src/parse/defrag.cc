@@ -516,6 +516,8 @@ DefragStatus Defrag::Process(const uint8_t* data, uint32_t len, uint16_t zone, T
   }
 }
 
+void Defrag::Tick(Timestamp now) { impl_->Expire(now); }
+
 const uint8_t* Defrag::datagram() const { return impl_->out.data(); }
 uint32_t Defrag::datagram_len() const { return static_cast<uint32_t>(impl_->out.size()); }
 uint64_t Defrag::mem() const { return impl_->mem4 + impl_->mem6; }

@@ -33,6 +33,8 @@ class Defrag {
   // reassembled datagram (headers rewritten as the kernel does: no fragment fields, total length
   // updated) stays valid until the next call.
   DefragStatus Process(const uint8_t* data, uint32_t len, uint16_t zone, Timestamp now);
+  // Runs the queue timers up to `now` without a packet (what Process does first).
+  void Tick(Timestamp now);
   const uint8_t* datagram() const;
   uint32_t datagram_len() const;
 
