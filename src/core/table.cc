@@ -1,9 +1,14 @@
 #include "core/table.h"
 
+#include <sys/mman.h>
+
 #include <cstring>
+#include <new>
 
 namespace ctrack {
 namespace {
+
+constexpr size_t kHugePage = 2u << 20;
 
 uint64_t SplitMix64(uint64_t* state) {
   uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
@@ -85,6 +90,24 @@ NodeRef Table::FindInBucket(uint32_t b, const Tuple& t, Timestamp now, uint64_t*
   return kNil;
 }
 
+void Table::AddChunk() {
+  // A table limited below one chunk gets only what max allows (max + 1: the count may exceed max
+  // by one while early drop decides).
+  size_t n = kChunk;
+  if (chunks_.empty() && max_ != 0 && max_ + 1u < kChunk) n = max_ + 1u;
+  size_t bytes = n * sizeof(Conn);
+  void* p = nullptr;
+  if (n == kChunk) {
+    p = std::aligned_alloc(kHugePage, bytes);
+    if (p != nullptr) madvise(p, bytes, MADV_HUGEPAGE);
+  } else {
+    p = std::aligned_alloc(alignof(Conn), bytes);
+  }
+  if (p == nullptr) throw std::bad_alloc();
+  chunks_.emplace_back(static_cast<Conn*>(p));
+  chunk_bytes_ += bytes;
+}
+
 uint32_t Table::AllocEntry() {
   uint32_t idx;
   if (free_list_ != kNil) {
@@ -92,7 +115,7 @@ uint32_t Table::AllocEntry() {
     free_list_ = at(idx).next[0];
   } else {
     idx = high_water_++;
-    if (idx / kChunk >= chunks_.size()) chunks_.emplace_back(new Conn[kChunk]);
+    if (idx / kChunk >= chunks_.size()) AddChunk();
   }
   Conn& ct = at(idx);
   std::memset(static_cast<void*>(&ct), 0, sizeof(Conn));
@@ -146,7 +169,7 @@ uint32_t Table::ChainLength(uint32_t b) const {
 }
 
 size_t Table::memory_bytes() const {
-  return heads_.capacity() * sizeof(NodeRef) + chunks_.size() * kChunk * sizeof(Conn) +
+  return heads_.capacity() * sizeof(NodeRef) + chunk_bytes_ +
          chunks_.capacity() * sizeof(chunks_[0]);
 }
 

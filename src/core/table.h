@@ -4,7 +4,9 @@
 //
 //   struct Table {
 //     uint32_t heads[nf_conntrack_buckets];  // NodeRef of the first node in each chain
-//     Conn*    chunks[];                     // entries, kChunk per chunk, allocated on demand
+//     Conn*    chunks[];                     // entries, kChunk (16384 = 2 MiB) per chunk, allocated
+//                                           // on demand as transparent huge pages; the first
+//                                           // chunk of a small table holds only max + 1
 //     uint32_t free_list;                    // entry index chain through Conn::next[0]
 //   };
 //   NodeRef = entry_index << 1 | dir         // kNil ends a chain
@@ -34,6 +36,7 @@
 #include <ctrack/tuple.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <vector>
 
@@ -68,8 +71,8 @@ class Table {
   }
   void Prefetch(const Tuple& t) const;
 
-  Conn& at(uint32_t idx) { return chunks_[idx / kChunk][idx % kChunk]; }
-  const Conn& at(uint32_t idx) const { return chunks_[idx / kChunk][idx % kChunk]; }
+  Conn& at(uint32_t idx) { return chunks_[idx / kChunk].get()[idx % kChunk]; }
+  const Conn& at(uint32_t idx) const { return chunks_[idx / kChunk].get()[idx % kChunk]; }
   uint32_t high_water() const { return high_water_; }
 
   // Finds the live (unexpired, confirmed) node whose tuple equals `t`, reaping expired entries met
@@ -121,9 +124,15 @@ class Table {
   void set_policy(OverloadPolicy* p) { policy_ = p; }
 
  private:
-  static constexpr uint32_t kChunk = 1024;  // entries per allocation (128 KiB)
+  // Entries per chunk: 2 MiB, one transparent huge page, so a growing table takes one page fault
+  // per 16384 entries and lookups one TLB entry per chunk.
+  static constexpr uint32_t kChunk = 16384;
+  struct ChunkFree {
+    void operator()(Conn* p) const { std::free(p); }
+  };
 
   void Unlink(uint32_t b, NodeRef node);
+  void AddChunk();
 
   uint32_t nbuckets_;
   uint32_t max_;
@@ -134,7 +143,8 @@ class Table {
   bool constant_hash_ = false;
   OverloadPolicy* policy_ = nullptr;
   std::vector<NodeRef> heads_;
-  std::vector<std::unique_ptr<Conn[]>> chunks_;
+  std::vector<std::unique_ptr<Conn, ChunkFree>> chunks_;
+  size_t chunk_bytes_ = 0;  // bytes held by chunks_
 };
 
 }  // namespace ctrack
