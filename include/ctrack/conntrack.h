@@ -16,6 +16,7 @@
 #include <ctrack/stats.h>
 #include <ctrack/tuple.h>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -138,6 +139,10 @@ class Conntrack {
   ChainStats chain_stats() const;
   // Bytes of memory the table holds (entries, buckets, side arrays).
   size_t memory_bytes() const;
+
+  // Makes this table one shard of a larger one: the max rule applies to `count`, shared by all
+  // shards (see ShardedConntrack). Call before the first packet.
+  void ShareCountForShards(std::atomic<uint32_t>* count);
 
   // Test hook: forces every tuple to one bucket (hash constant) to exercise chain handling.
   void SetConstantHashForTest(bool on);

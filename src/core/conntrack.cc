@@ -145,7 +145,10 @@ Conntrack::Conntrack(const Config& cfg) : impl_(std::make_unique<Impl>(cfg)) {}
 Conntrack::~Conntrack() = default;
 
 const Config& Conntrack::config() const { return impl_->cfg; }
-uint32_t Conntrack::count() const { return impl_->table.count(); }
+uint32_t Conntrack::count() const { return impl_->table.local_count(); }
+void Conntrack::ShareCountForShards(std::atomic<uint32_t>* count) {
+  impl_->table.ShareCount(count);
+}
 const Stats& Conntrack::stats() const { return impl_->stats; }
 const EngineCounters& Conntrack::counters() const { return impl_->ctr; }
 void Conntrack::SetConstantHashForTest(bool on) { impl_->table.SetConstantHashForTest(on); }

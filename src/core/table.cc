@@ -159,7 +159,7 @@ void Table::Delete(uint32_t idx) {
     Unlink(Bucket(ReplyTuple(ct)), MakeNode(idx, Dir::kReply));
   }
   FreeEntry(idx);
-  --count_;
+  DecCount();
 }
 
 uint32_t Table::ChainLength(uint32_t b) const {

@@ -4,7 +4,8 @@
 //
 //   struct Table {
 //     uint32_t heads[nf_conntrack_buckets];  // NodeRef of the first node in each chain
-//     Conn*    chunks[];                     // entries, kChunk (16384 = 2 MiB) per chunk, allocated
+//     Conn*    chunks[];                     // entries, kChunk (16384 = 2 MiB) per chunk,
+//     allocated
 //                                           // on demand as transparent huge pages; the first
 //                                           // chunk of a small table holds only max + 1
 //     uint32_t free_list;                    // entry index chain through Conn::next[0]
@@ -35,6 +36,7 @@
 #include <ctrack/packet.h>
 #include <ctrack/tuple.h>
 
+#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
@@ -61,7 +63,13 @@ class Table {
   explicit Table(const Config& cfg);
 
   uint32_t buckets() const { return nbuckets_; }
-  uint32_t count() const { return count_; }
+  // The count the max rule applies to: this table's, or the one shared by all shards.
+  uint32_t count() const {
+    return shared_count_ ? shared_count_->load(std::memory_order_relaxed) : count_;
+  }
+  uint32_t local_count() const { return count_; }
+  // Shards of one logical table share the count, so max stays global (ShardedConntrack).
+  void ShareCount(std::atomic<uint32_t>* c) { shared_count_ = c; }
   // nf_conntrack_max; 0 means no limit.
   uint32_t max() const { return max_; }
 
@@ -100,8 +108,14 @@ class Table {
   // Unlinks both nodes and frees the entry.
   void Delete(uint32_t idx);
 
-  void IncCount() { ++count_; }
-  void DecCount() { --count_; }
+  void IncCount() {
+    ++count_;
+    if (shared_count_) shared_count_->fetch_add(1, std::memory_order_relaxed);
+  }
+  void DecCount() {
+    --count_;
+    if (shared_count_) shared_count_->fetch_sub(1, std::memory_order_relaxed);
+  }
 
   static bool Expired(const Conn& ct, Timestamp now) { return ct.expires - now <= 0; }
 
@@ -137,6 +151,7 @@ class Table {
   uint32_t nbuckets_;
   uint32_t max_;
   uint32_t count_ = 0;
+  std::atomic<uint32_t>* shared_count_ = nullptr;
   uint32_t high_water_ = 0;  // entry indices below this have been handed out at least once
   uint32_t free_list_ = kNil;
   uint64_t key_[6];

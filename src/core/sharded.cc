@@ -1,0 +1,74 @@
+#include <ctrack/sharded.h>
+
+#include <cstring>
+
+#include "parse/link.h"
+
+namespace ctrack {
+namespace {
+
+uint64_t Mix(uint64_t x) {
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdull;
+  x ^= x >> 33;
+  x *= 0xc4ceb9fe1a85ec53ull;
+  return x ^ (x >> 33);
+}
+
+uint64_t AddrHash(const uint8_t* a, size_t n) {
+  uint64_t h = 0x9e3779b97f4a7c15ull;
+  for (size_t i = 0; i < n; i += 8) {
+    uint64_t w = 0;
+    std::memcpy(&w, a + i, n - i < 8 ? n - i : 8);
+    h = Mix(h ^ w);
+  }
+  return h;
+}
+
+// Order-independent: the same for (a, b) and (b, a).
+uint64_t PairHash(const uint8_t* a, const uint8_t* b, size_t n) {
+  uint64_t x = AddrHash(a, n), y = AddrHash(b, n);
+  return Mix((x < y ? x : y) * 31 + (x < y ? y : x));
+}
+
+}  // namespace
+
+ShardedConntrack::ShardedConntrack(const Config& cfg, unsigned shards) {
+  if (shards == 0) shards = 1;
+  Config c = cfg;
+  c.nf_conntrack_buckets =
+      cfg.nf_conntrack_buckets / shards ? cfg.nf_conntrack_buckets / shards : 1;
+  for (unsigned i = 0; i < shards; ++i) {
+    shards_.push_back(std::make_unique<Conntrack>(c));
+    shards_.back()->ShareCountForShards(&count_);
+  }
+}
+
+unsigned ShardedConntrack::ShardOf(uint32_t linktype, const uint8_t* data, uint32_t caplen) const {
+  if (shards_.size() == 1) return 0;
+  LinkResult link = DecodeLink(linktype, data, caplen);
+  const uint8_t* ip = link.l3;
+  uint64_t h = 0;
+  if (link.ip_version == 4 && link.len >= 20) {
+    uint32_t ihl = (ip[0] & 0xfu) * 4u;
+    bool first_frag = (ip[6] & 0x1f) == 0 && ip[7] == 0;
+    // An ICMP error belongs with the flow it quotes (inner header after the 8-byte ICMP header).
+    if (ip[9] == 1 && first_frag && link.len >= ihl + 8 + 20) {
+      uint8_t type = ip[ihl];
+      if (type == 3 || type == 4 || type == 5 || type == 11 || type == 12) {
+        const uint8_t* inner = ip + ihl + 8;
+        return static_cast<unsigned>(PairHash(inner + 12, inner + 16, 4) % shards_.size());
+      }
+    }
+    h = PairHash(ip + 12, ip + 16, 4);
+  } else if (link.ip_version == 6 && link.len >= 40) {
+    if (ip[6] == 58 && link.len >= 40 + 8 + 40 && ip[40] < 128) {
+      const uint8_t* inner = ip + 48;
+      return static_cast<unsigned>(PairHash(inner + 8, inner + 24, 16) % shards_.size());
+    }
+    h = PairHash(ip + 8, ip + 24, 16);
+  }
+  return static_cast<unsigned>(h % shards_.size());
+}
+
+}  // namespace ctrack
