@@ -2,7 +2,7 @@
 //
 // Layout (128 bytes, two cache lines; the first holds everything a lookup touches):
 //   [0..40)    Tuple orig       original-direction tuple incl. zone; reply tuple is derived
-//   [40..48)   next[2]          chain links of the two hash nodes (NodeRef), see core/table.h
+//   [40..48)   spare[2]         unused (chain links live in the table's own array)
 //   [48..56)   expires          absolute expiry instant (ns)
 //   [56..60)   id               creation sequence number, given at confirmation
 //   [60..64)   mark
@@ -126,8 +126,8 @@ struct SctpData {
 struct alignas(64) Conn {
   // Identity. Set once at creation; never changes.
   Tuple orig;
-  // Hash chain links of the original and reply nodes. Owned by the table.
-  uint32_t next[2];
+  // Unused; keeps the layout below stable.
+  uint32_t spare[2];
   // Absolute expiry instant. The kernel keeps a relative timeout until confirmation; here the
   // packet that creates an entry also confirms it at the same virtual instant, so the two agree.
   Timestamp expires;

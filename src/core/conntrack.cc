@@ -91,15 +91,15 @@ struct Conntrack::Impl {
                          uint16_t zone, uint8_t notes);
   PacketResult ConntrackIn(const uint8_t* data, uint32_t len, Timestamp now, uint16_t zone,
                            uint8_t notes);
-  // resolve_normal_ct() and the tracker, for a packet whose tuple (in `bucket`) is known.
-  PacketResult Resolve(const ParsedPacket& pkt, const Tuple& tuple, uint32_t bucket, Timestamp now,
+  // resolve_normal_ct() and the tracker, for a packet whose tuple (hashed to `hash`) is known.
+  PacketResult Resolve(const ParsedPacket& pkt, const Tuple& tuple, uint64_t hash, Timestamp now,
                        PacketResult r);
   // Batch stage 1: the work of ProcessFrame up to the lookup, for packets that take the common
   // path (IPv4 not fragmented, IPv6 without extension headers; not ICMP). Reads the frame only.
   struct Prepared {
     ParsedPacket pkt;
     Tuple tuple;
-    uint32_t bucket;
+    uint64_t hash;
     uint8_t notes;
     bool fast;
   };
@@ -216,7 +216,7 @@ void Conntrack::Impl::Prepare(uint32_t linktype, const Frame& f, uint16_t zone, 
   if (!GetTuple(p->pkt, zone, &p->tuple)) return;
   p->notes = static_cast<uint8_t>((link.vlan ? kNoteVlan : 0) |
                                   (f.wirelen > f.caplen ? kNoteTruncated : 0));
-  p->bucket = table.Bucket(p->tuple);
+  p->hash = table.Hash(p->tuple);
   p->fast = true;
 }
 
@@ -233,10 +233,10 @@ void Conntrack::ProcessBatch(uint32_t linktype, std::span<const Frame> frames,
     size_t n = std::min(kGroup, frames.size() - base);
     for (size_t i = 0; i < n; ++i) {
       m.Prepare(linktype, frames[base + i], zone, &prep[i]);
-      if (prep[i].fast) m.table.PrefetchHead(prep[i].bucket);
+      if (prep[i].fast) m.table.PrefetchHead(prep[i].hash);
     }
     for (size_t i = 0; i < n; ++i) {
-      if (prep[i].fast) m.table.PrefetchFirst(prep[i].bucket);
+      if (prep[i].fast) m.table.PrefetchFirst(prep[i].hash);
     }
     for (size_t i = 0; i < n; ++i) {
       const Frame& f = frames[base + i];
@@ -249,7 +249,7 @@ void Conntrack::ProcessBatch(uint32_t linktype, std::span<const Frame> frames,
       m.defrag.Tick(f.ts);
       PacketResult r;
       r.notes = prep[i].notes;
-      out[base + i] = m.Resolve(prep[i].pkt, prep[i].tuple, prep[i].bucket, f.ts, r);
+      out[base + i] = m.Resolve(prep[i].pkt, prep[i].tuple, prep[i].hash, f.ts, r);
     }
   }
 }
@@ -338,15 +338,15 @@ PacketResult Conntrack::Impl::ConntrackIn(const uint8_t* data, uint32_t len, Tim
     r.verdict = Verdict::kInvalid;
     return r;
   }
-  return Resolve(pkt, tuple, table.Bucket(tuple), now, r);
+  return Resolve(pkt, tuple, table.Hash(tuple), now, r);
 }
 
-PacketResult Conntrack::Impl::Resolve(const ParsedPacket& pkt, const Tuple& tuple, uint32_t bucket,
+PacketResult Conntrack::Impl::Resolve(const ParsedPacket& pkt, const Tuple& tuple, uint64_t hash,
                                       Timestamp now, PacketResult r) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     uint64_t reaped = 0;
     uint32_t first = kNoConn;
-    NodeRef n = table.FindInBucket(bucket, tuple, now, &reaped, &first);
+    NodeRef n = table.FindHashed(hash, tuple, now, &reaped, &first);
     NoteExpired(reaped, first, &r);
     uint32_t idx;
     Dir dir;

@@ -63,13 +63,19 @@ uint64_t Table::Hash(const Tuple& t) const {
 
 void Table::Prefetch(const Tuple& t) const { __builtin_prefetch(&heads_[Bucket(t)]); }
 
-NodeRef Table::FindInBucket(uint32_t b, const Tuple& t, Timestamp now, uint64_t* reaped,
-                            uint32_t* first_reaped) {
+NodeRef Table::FindHashed(uint64_t h, const Tuple& t, Timestamp now, uint64_t* reaped,
+                          uint32_t* first_reaped) {
+  const uint32_t b = BucketOf(h);
+  const uint32_t tag = TagOf(h);
   NodeRef n = heads_[b];
   while (n != kNil) {
     uint32_t idx = NodeIndex(n);
+    NodeRef next = links_[idx * 2 + (n & 1)];
+    if (NodeTag(n) != tag) {
+      n = next;
+      continue;
+    }
     Conn& ct = at(idx);
-    NodeRef next = ct.next[n & 1];
     if (Expired(ct, now)) {
       // Reaping may unlink `next` too (when both nodes share this bucket); restart from the head
       // then, which is rare and bounded by the chain length.
@@ -112,42 +118,47 @@ uint32_t Table::AllocEntry() {
   uint32_t idx;
   if (free_list_ != kNil) {
     idx = free_list_;
-    free_list_ = at(idx).next[0];
+    free_list_ = links_[idx * 2];
   } else {
     idx = high_water_++;
     if (idx / kChunk >= chunks_.size()) AddChunk();
+    if (links_.size() < 2 * static_cast<size_t>(high_water_)) {
+      links_.resize(2 * static_cast<size_t>(chunks_.size()) * kChunk, kNil);
+    }
   }
   Conn& ct = at(idx);
   std::memset(static_cast<void*>(&ct), 0, sizeof(Conn));
-  ct.next[0] = ct.next[1] = kNil;
+  links_[idx * 2] = links_[idx * 2 + 1] = kNil;
   return idx;
 }
 
 void Table::FreeEntry(uint32_t idx) {
   Conn& ct = at(idx);
   ct.status = 0;
-  ct.next[0] = free_list_;
+  links_[idx * 2] = free_list_;
   free_list_ = idx;
 }
 
 void Table::Link(uint32_t idx) {
   Conn& ct = at(idx);
-  uint32_t bo = Bucket(ct.orig);
-  ct.next[0] = heads_[bo];
-  heads_[bo] = MakeNode(idx, Dir::kOriginal);
-  uint32_t br = Bucket(ReplyTuple(ct));
-  ct.next[1] = heads_[br];
-  heads_[br] = MakeNode(idx, Dir::kReply);
+  uint64_t ho = Hash(ct.orig);
+  uint32_t bo = BucketOf(ho);
+  links_[idx * 2] = heads_[bo];
+  heads_[bo] = MakeNode(idx, Dir::kOriginal, TagOf(ho));
+  uint64_t hr = Hash(ReplyTuple(ct));
+  uint32_t br = BucketOf(hr);
+  links_[idx * 2 + 1] = heads_[br];
+  heads_[br] = MakeNode(idx, Dir::kReply, TagOf(hr));
 }
 
 void Table::Unlink(uint32_t b, NodeRef node) {
   NodeRef* link = &heads_[b];
   while (*link != kNil) {
     if (*link == node) {
-      *link = at(NodeIndex(node)).next[node & 1];
+      *link = links_[NodeIndex(node) * 2 + (node & 1)];
       return;
     }
-    link = &at(NodeIndex(*link)).next[*link & 1];
+    link = &links_[NodeIndex(*link) * 2 + (*link & 1)];
   }
 }
 
@@ -155,8 +166,9 @@ void Table::Delete(uint32_t idx) {
   Conn& ct = at(idx);
   if (ct.status & kConfirmed) {
     if (policy_ != nullptr) policy_->OnDelete(idx, ct);
-    Unlink(Bucket(ct.orig), MakeNode(idx, Dir::kOriginal));
-    Unlink(Bucket(ReplyTuple(ct)), MakeNode(idx, Dir::kReply));
+    uint64_t ho = Hash(ct.orig), hr = Hash(ReplyTuple(ct));
+    Unlink(BucketOf(ho), MakeNode(idx, Dir::kOriginal, TagOf(ho)));
+    Unlink(BucketOf(hr), MakeNode(idx, Dir::kReply, TagOf(hr)));
   }
   FreeEntry(idx);
   DecCount();
@@ -169,7 +181,7 @@ uint32_t Table::ChainLength(uint32_t b) const {
 }
 
 size_t Table::memory_bytes() const {
-  return heads_.capacity() * sizeof(NodeRef) + chunk_bytes_ +
+  return heads_.capacity() * sizeof(NodeRef) + links_.capacity() * sizeof(NodeRef) + chunk_bytes_ +
          chunks_.capacity() * sizeof(chunks_[0]);
 }
 

@@ -8,13 +8,14 @@
 //     allocated
 //                                           // on demand as transparent huge pages; the first
 //                                           // chunk of a small table holds only max + 1
-//     uint32_t free_list;                    // entry index chain through Conn::next[0]
+//     NodeRef  links[2 * entries];           // next node after (idx, dir); free-list chain
+//     uint32_t free_list;
 //   };
 //   NodeRef = entry_index << 1 | dir         // kNil ends a chain
 //
 // Every confirmed entry sits in the table twice, like the kernel's two hlist nodes: the
 // original-direction node in the bucket of its original tuple, the reply node in the bucket of its
-// reply tuple. Chains are singly linked through Conn::next[dir]; new nodes go to the head. The
+// reply tuple. Chains are singly linked through links[2 * idx + dir]; new nodes go to the head. The
 // reply tuple is not stored: it is derived from the original when a reply node is compared,
 // which keeps an entry at 128 bytes.
 //
@@ -47,13 +48,20 @@
 
 namespace ctrack {
 
+// NodeRef = entry_index << 6 | tag << 1 | dir. The tag is 5 bits of the node's tuple hash that
+// the bucket index does not use, so a chain walk passes over 31 of 32 foreign nodes without
+// touching their entries (the links live in their own dense array).
 using NodeRef = uint32_t;
 inline constexpr NodeRef kNil = 0xffffffffu;
-inline constexpr NodeRef MakeNode(uint32_t idx, Dir d) {
-  return idx << 1 | static_cast<uint32_t>(d);
+inline constexpr uint32_t kTagMask = 31;
+inline constexpr NodeRef MakeNode(uint32_t idx, Dir d, uint32_t tag) {
+  return idx << 6 | (tag & kTagMask) << 1 | static_cast<uint32_t>(d);
 }
-inline constexpr uint32_t NodeIndex(NodeRef n) { return n >> 1; }
+inline constexpr uint32_t NodeIndex(NodeRef n) { return n >> 6; }
+inline constexpr uint32_t NodeTag(NodeRef n) { return (n >> 1) & kTagMask; }
 inline constexpr Dir NodeDir(NodeRef n) { return static_cast<Dir>(n & 1); }
+// Entry indices fit in 26 bits; the all-ones index is kNil's.
+inline constexpr uint32_t kMaxEntries = (1u << 26) - 1;
 
 // The reply tuple of an entry (InvertTuple of its original, which succeeded at creation).
 Tuple ReplyTuple(const Conn& ct);
@@ -70,13 +78,13 @@ class Table {
   uint32_t local_count() const { return count_; }
   // Shards of one logical table share the count, so max stays global (ShardedConntrack).
   void ShareCount(std::atomic<uint32_t>* c) { shared_count_ = c; }
-  // nf_conntrack_max; 0 means no limit.
+  // nf_conntrack_max, at most kMaxEntries - 1 (also for 0, "no limit").
   uint32_t max() const { return max_; }
 
   uint64_t Hash(const Tuple& t) const;
-  uint32_t Bucket(const Tuple& t) const {
-    return static_cast<uint32_t>((Hash(t) >> 32) * nbuckets_ >> 32);
-  }
+  uint32_t BucketOf(uint64_t h) const { return static_cast<uint32_t>((h >> 32) * nbuckets_ >> 32); }
+  static uint32_t TagOf(uint64_t h) { return static_cast<uint32_t>(h) & kTagMask; }
+  uint32_t Bucket(const Tuple& t) const { return BucketOf(Hash(t)); }
   void Prefetch(const Tuple& t) const;
 
   Conn& at(uint32_t idx) { return chunks_[idx / kChunk].get()[idx % kChunk]; }
@@ -86,17 +94,27 @@ class Table {
   // Finds the live (unexpired, confirmed) node whose tuple equals `t`, reaping expired entries met
   // on the way (`reaped` is incremented for each; `first_reaped` gets the creation number of the
   // first one if it is still kNil). Returns kNil if none.
+  //
+  // Like the kernel's lookup, the walk reaps the expired entries it reads; nodes passed over by
+  // their tag are left to the next walker or the GC.
   NodeRef Find(const Tuple& t, Timestamp now, uint64_t* reaped, uint32_t* first_reaped) {
-    return FindInBucket(Bucket(t), t, now, reaped, first_reaped);
+    return FindHashed(Hash(t), t, now, reaped, first_reaped);
   }
-  // The same with the bucket of `t` already computed (the batch pipeline hashes ahead).
-  NodeRef FindInBucket(uint32_t b, const Tuple& t, Timestamp now, uint64_t* reaped,
-                       uint32_t* first_reaped);
-  // Batch pipeline: fetch the chain head of bucket b, then the first entry of that chain.
-  void PrefetchHead(uint32_t b) const { __builtin_prefetch(&heads_[b]); }
-  void PrefetchFirst(uint32_t b) const {
-    NodeRef n = heads_[b];
-    if (n != kNil) __builtin_prefetch(&at(NodeIndex(n)));
+  // The same with the hash of `t` already computed (the batch pipeline hashes ahead).
+  NodeRef FindHashed(uint64_t h, const Tuple& t, Timestamp now, uint64_t* reaped,
+                     uint32_t* first_reaped);
+  // Batch pipeline: fetch the chain head of the bucket, then the first entry whose tag matches.
+  void PrefetchHead(uint64_t h) const { __builtin_prefetch(&heads_[BucketOf(h)]); }
+  void PrefetchFirst(uint64_t h) const {
+    NodeRef n = heads_[BucketOf(h)];
+    uint32_t tag = TagOf(h);
+    for (int i = 0; i < 4 && n != kNil; ++i) {
+      if (NodeTag(n) == tag) {
+        __builtin_prefetch(&at(NodeIndex(n)));
+        return;
+      }
+      n = links_[NodeIndex(n) * 2 + (n & 1)];
+    }
   }
 
   // Takes an entry for a new connection. The caller has already decided the count rule.
@@ -123,7 +141,7 @@ class Table {
   template <typename Fn>
   void ForEachNode(uint32_t b, Fn&& fn) const {
     for (NodeRef n = heads_[b]; n != kNil;) {
-      NodeRef next = at(NodeIndex(n)).next[n & 1];
+      NodeRef next = links_[NodeIndex(n) * 2 + (n & 1)];
       fn(n);
       n = next;
     }
@@ -158,6 +176,9 @@ class Table {
   bool constant_hash_ = false;
   OverloadPolicy* policy_ = nullptr;
   std::vector<NodeRef> heads_;
+  // Chain links: links_[2 * idx + dir] follows node (idx, dir); links_[2 * idx] also chains the
+  // free list. Kept apart from the entries so that walks read 8 bytes per foreign node.
+  std::vector<NodeRef> links_;
   std::vector<std::unique_ptr<Conn, ChunkFree>> chunks_;
   size_t chunk_bytes_ = 0;  // bytes held by chunks_
 };
