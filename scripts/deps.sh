@@ -4,6 +4,8 @@ set -euo pipefail
 pkgs=(cmake ninja-build g++ pkg-config libpcap-dev libgtest-dev libgmock-dev googletest
       libbenchmark-dev)
 [ "${CTRACK_WITH_ORACLE_TOOLS:-0}" = 1 ] && pkgs+=(nftables conntrack iproute2)
+# Headless Chromium for the HTML report rendering test (large; opt-in).
+[ "${CTRACK_WITH_CHROMIUM:-0}" = 1 ] && pkgs+=(chromium)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

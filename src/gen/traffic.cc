@@ -305,7 +305,10 @@ const char* ScenarioHelp(const std::string& name) {
   if (name == "udpflood") return "web mix plus a one-way UDP flood from spoofed sources";
   if (name == "dns") return "bursts of DNS queries from many ports, some unanswered";
   if (name == "portscan") return "one host SYN-scanning many ports; closed ports answer RST";
-  if (name == "flaky") return "connections whose RSTs are lost: orphaned ESTABLISHED entries";
+  if (name == "flaky") {
+    return "connections whose RSTs are lost (orphaned ESTABLISHED entries) and an unanswered UDP "
+           "keepalive (300 s by default)";
+  }
   if (name == "w1") return "the reference TCP benchmark workload (100,000 x 10 packets)";
   return nullptr;
 }
@@ -377,10 +380,14 @@ std::string GenerateScenario(const std::string& name, const GenOptions& opt, Pca
       }
     }
   } else if (name == "flaky") {
+    // Long enough by default that the orphans are idle for minutes and the unanswered keepalive
+    // outlives several UDP timeouts: what the stale detection looks for.
+    if (opt.duration_s <= 0) duration = 300;
     WebMix(rng, fs, tl, opt, (opt.conns ? opt.conns : 1000) / 2, duration);
     uint32_t n = (opt.conns ? opt.conns : 1000) / 2;
     for (uint32_t i = 0; i < n; ++i) {
-      Timestamp t = opt.start + Sec(rng.Unit() * duration * 0.8);
+      // Within the first half, so every orphan has been idle for at least half the capture.
+      Timestamp t = opt.start + Sec(rng.Unit() * duration * 0.5);
       Endpoint c = ClientAddr(rng, false, i + 7);
       Endpoint s = ServerAddr(rng, false, 8443);
       TcpConv conv(&fs, &tl, c, s, static_cast<uint32_t>(rng.Next()),
@@ -397,7 +404,7 @@ std::string GenerateScenario(const std::string& name, const GenOptions& opt, Pca
     // A UDP "keepalive" that is never answered but refreshed forever.
     static const uint8_t kPing[16] = {};
     Endpoint c = V4(0x0a0100feu, 5000), s = V4(0xc6336463u, 5000);
-    for (double x = 0; x < duration; x += 20) tl.Add(opt.start + Sec(x), fs.Udp(c, s, kPing, 16));
+    for (double x = 0; x <= duration; x += 20) tl.Add(opt.start + Sec(x), fs.Udp(c, s, kPing, 16));
   } else {
     return "unknown scenario '" + name + "'";
   }

@@ -3,6 +3,7 @@
 #include <pcap/pcap.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -21,17 +22,10 @@ uint32_t Bswap32(uint32_t v) {
   return (v >> 24) | ((v >> 8) & 0xff00) | ((v << 8) & 0xff0000) | (v << 24);
 }
 
-// Checks what libpcap reports poorly or not at all (a directory, an empty file, a short header,
-// snaplen 0), so that every error is one clear line. libpcap still does the real parsing.
-std::string PreCheck(const std::string& path) {
-  struct stat st;
-  if (stat(path.c_str(), &st) != 0) return path + ": " + std::strerror(errno);
-  if (S_ISDIR(st.st_mode)) return path + ": is a directory";
-  FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return path + ": " + std::strerror(errno);
-  uint8_t hdr[kPcapFileHeaderLen];
-  size_t got = std::fread(hdr, 1, sizeof hdr, f);
-  std::fclose(f);
+// Checks the file header for what libpcap reports poorly or not at all (an empty file, a short
+// header, snaplen 0), so that every error is one clear line. `hdr` holds the first `got` bytes
+// (at most 24). libpcap still does the real parsing.
+std::string CheckHeader(const std::string& path, const uint8_t* hdr, size_t got) {
   if (got == 0) return path + ": empty file";
   if (got < 4) return path + ": truncated file header (" + std::to_string(got) + " bytes)";
   uint32_t magic;
@@ -58,6 +52,36 @@ std::string PreCheck(const std::string& path) {
   return "";
 }
 
+// The file-system side of the checks (missing file, directory), then CheckHeader.
+std::string PreCheck(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return path + ": " + std::strerror(errno);
+  if (S_ISDIR(st.st_mode)) return path + ": is a directory";
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return path + ": " + std::strerror(errno);
+  uint8_t hdr[kPcapFileHeaderLen];
+  size_t got = std::fread(hdr, 1, sizeof hdr, f);
+  std::fclose(f);
+  return CheckHeader(path, hdr, got);
+}
+
+// A record's time in nanoseconds, clamped to [0, kMaxTimestamp]. A pcapng file can carry any
+// 64-bit timestamp (found by fuzzing: seconds * 1e9 overflowed); the clamp keeps the engine's
+// "now + timeout" arithmetic far from overflow too.
+constexpr Timestamp kMaxTimestamp = Timestamp{1} << 62;  // about the year 2116
+Timestamp ClampedTimestamp(int64_t sec, int64_t nsec) {
+  __extension__ using I128 = __int128;
+  I128 t = static_cast<I128>(sec) * kNsPerSec + nsec;
+  if (t < 0) return 0;
+  return t > kMaxTimestamp ? kMaxTimestamp : static_cast<Timestamp>(t);
+}
+
+std::string TrimmedError(const char* errbuf) {
+  std::string msg = errbuf;
+  while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+  return msg.empty() ? "cannot read capture" : msg;
+}
+
 }  // namespace
 
 PcapReader::~PcapReader() {
@@ -65,6 +89,32 @@ PcapReader::~PcapReader() {
 }
 
 std::string PcapReader::Open(const std::string& path) {
+  Reset(path);
+  if (std::string err = PreCheck(path); !err.empty()) return err;
+  char errbuf[PCAP_ERRBUF_SIZE] = {};
+  pcap_ = pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_NANO, errbuf);
+  if (pcap_ == nullptr) return path + ": " + TrimmedError(errbuf);
+  return CheckLinkType();
+}
+
+std::string PcapReader::OpenMemory(const uint8_t* data, size_t size, const std::string& name) {
+  Reset(name);
+  if (std::string err = CheckHeader(name, data, std::min(size, kPcapFileHeaderLen)); !err.empty()) {
+    return err;
+  }
+  // fmemopen never writes through a "rb" stream, so the const_cast is safe.
+  FILE* f = fmemopen(const_cast<uint8_t*>(data), size, "rb");
+  if (f == nullptr) return name + ": " + std::strerror(errno);
+  char errbuf[PCAP_ERRBUF_SIZE] = {};
+  pcap_ = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_NANO, errbuf);
+  if (pcap_ == nullptr) {
+    std::fclose(f);
+    return name + ": " + TrimmedError(errbuf);
+  }
+  return CheckLinkType();
+}
+
+void PcapReader::Reset(const std::string& path) {
   if (pcap_ != nullptr) {
     pcap_close(pcap_);
     pcap_ = nullptr;
@@ -72,14 +122,9 @@ std::string PcapReader::Open(const std::string& path) {
   path_ = path;
   warning_.clear();
   records_ = 0;
-  if (std::string err = PreCheck(path); !err.empty()) return err;
-  char errbuf[PCAP_ERRBUF_SIZE] = {};
-  pcap_ = pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_NANO, errbuf);
-  if (pcap_ == nullptr) {
-    std::string msg = errbuf;
-    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
-    return path + ": " + (msg.empty() ? "cannot read capture" : msg);
-  }
+}
+
+std::string PcapReader::CheckLinkType() {
   int dlt = pcap_datalink(pcap_);
   // libpcap maps file LINKTYPE_ values to DLT_ values; LINKTYPE_RAW (101) becomes DLT_RAW (12 or
   // 14 by platform). The decoder takes both spellings.
@@ -90,7 +135,7 @@ std::string PcapReader::Open(const std::string& path) {
     if (name != nullptr) what += std::string(" (") + name + ")";
     pcap_close(pcap_);
     pcap_ = nullptr;
-    return path + ": unsupported link type " + what;
+    return path_ + ": unsupported link type " + what;
   }
   return "";
 }
@@ -105,7 +150,7 @@ bool PcapReader::Next(CaptureRecord* rec) {
     rec->caplen = hdr->caplen;
     rec->wirelen = hdr->len < hdr->caplen ? hdr->caplen : hdr->len;
     // Nanosecond precision: tv_usec holds nanoseconds.
-    rec->ts = static_cast<Timestamp>(hdr->ts.tv_sec) * kNsPerSec + hdr->ts.tv_usec;
+    rec->ts = ClampedTimestamp(hdr->ts.tv_sec, hdr->ts.tv_usec);
     ++records_;
     return true;
   }

@@ -8,6 +8,7 @@
 #include <ctrack/conntrack.h>
 #include <ctrack/packet.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -41,6 +42,9 @@ class PcapReader {
   // Opens `path`. Returns "" on success, else "<path>: <problem>" (missing file, directory,
   // empty file, truncated file header, bad magic, snaplen 0, unsupported link type, ...).
   std::string Open(const std::string& path);
+  // Opens a capture held in memory (`size` bytes at `data`, which must outlive the reader);
+  // `name` stands for the path in messages. Same checks and errors as Open (for fuzzing).
+  std::string OpenMemory(const uint8_t* data, size_t size, const std::string& name);
 
   // Reads the next record. Returns false at the end of the file, and also when the rest of the
   // file cannot be read (a record cut short, a corrupt record header): then warning() says why
@@ -55,6 +59,9 @@ class PcapReader {
   uint64_t records() const { return records_; }
 
  private:
+  void Reset(const std::string& path);
+  std::string CheckLinkType();
+
   pcap_t* pcap_ = nullptr;
   std::string path_;
   std::string warning_;

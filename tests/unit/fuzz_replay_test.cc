@@ -3,6 +3,8 @@
 // parse + track. Under the sanitizer preset this is the "no crash on bad input" check.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -20,30 +22,66 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// Files in tests/fuzz/regressions/*/ (see tests/fuzz/regressions/README.md).
+constexpr int kRegressionFiles = 1;
+
 std::vector<uint8_t> ReadAll(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-TEST(FuzzReplay, CorpusAndRegressions) {
-  fs::path root(CTRACK_FUZZ_CORPUS);
-  int files = 0;
-  struct Target {
-    const char* dir;
-    int (*fn)(const uint8_t*, size_t);
-  };
-  for (Target t : {Target{"parse", fuzz::FuzzParse}, Target{"track", fuzz::FuzzTrack},
-                   Target{"set", fuzz::FuzzSet}}) {
+struct Target {
+  const char* dir;
+  int (*fn)(const uint8_t*, size_t);
+};
+constexpr Target kTargets[] = {{"parse", fuzz::FuzzParse},
+                               {"track", fuzz::FuzzTrack},
+                               {"pcap", fuzz::FuzzPcap},
+                               {"set", fuzz::FuzzSet}};
+
+// Runs every file under root/<target>/ through its entry point; returns the count per target.
+std::vector<int> ReplayTree(const fs::path& root) {
+  std::vector<int> counts;
+  for (const Target& t : kTargets) {
+    int n = 0;
     fs::path d = root / t.dir;
-    if (!fs::exists(d)) continue;
-    for (const auto& e : fs::directory_iterator(d)) {
-      std::vector<uint8_t> b = ReadAll(e.path());
-      t.fn(b.data(), b.size());
-      ++files;
+    if (fs::is_directory(d)) {
+      for (const auto& e : fs::directory_iterator(d)) {
+        if (!e.is_regular_file() || e.path().filename().string()[0] == '.') continue;
+        std::vector<uint8_t> b = ReadAll(e.path());
+        SCOPED_TRACE(e.path().string());
+        t.fn(b.data(), b.size());  // a crash, sanitizer report or trap fails the test
+        ++n;
+      }
     }
+    counts.push_back(n);
   }
-  RecordProperty("files", files);
-  SUCCEED() << files << " corpus files replayed";
+  return counts;
+}
+
+// The seed corpus (tests/fuzz/corpus, made by tests/fuzz/make_corpus.py): every target has seeds.
+TEST(FuzzReplay, Corpus) {
+  std::vector<int> counts = ReplayTree(fs::path(CTRACK_FUZZ_CORPUS));
+  int total = 0;
+  for (size_t i = 0; i < counts.size(); ++i) {
+    EXPECT_GE(counts[i], 10) << "too few seeds for " << kTargets[i].dir;
+    total += counts[i];
+  }
+  std::printf("fuzz corpus: %d files replayed (parse %d, track %d, pcap %d, set %d)\n", total,
+              counts[0], counts[1], counts[2], counts[3]);
+  RecordProperty("files", total);
+}
+
+// Crash reproducers found by fuzzing (tests/fuzz/regressions/<target>/), fixed since: each must
+// now run cleanly. Listed by name so that a deleted reproducer is noticed.
+TEST(FuzzReplay, Regressions) {
+  fs::path root = fs::path(CTRACK_FUZZ_CORPUS).parent_path() / "regressions";
+  std::vector<int> counts = ReplayTree(root);
+  int total = 0;
+  for (int c : counts) total += c;
+  std::printf("fuzz regressions: %d files replayed (parse %d, track %d, pcap %d, set %d)\n", total,
+              counts[0], counts[1], counts[2], counts[3]);
+  EXPECT_EQ(total, kRegressionFiles) << "update kRegressionFiles when adding a reproducer";
 }
 
 // Frames from the project's generator, as (frame bytes) records.
@@ -103,6 +141,31 @@ TEST(FuzzReplay, TruncatedAndMutatedFrames) {
     ++runs;
   }
   EXPECT_EQ(runs, 300u);
+}
+
+// Generated captures cut at every kind of boundary and with corrupted bytes, through the pcap
+// reader and the tracker (FuzzPcap).
+TEST(FuzzReplay, TruncatedAndMutatedCaptures) {
+  PcapWriter w;
+  w.OpenMemory(kLinkEthernet);
+  GenOptions opt;
+  opt.conns = 5;
+  opt.duration_s = 1;
+  ASSERT_EQ(GenerateScenario("web", opt, &w), "");
+  std::vector<uint8_t> file(
+      w.buffer().begin(),
+      w.buffer().begin() + static_cast<long>(std::min<size_t>(w.buffer().size(), 4096)));
+  std::mt19937_64 rng(777);
+  int runs = 0;
+  for (size_t cut = 0; cut <= file.size(); cut += 1 + cut / 8, ++runs) {
+    fuzz::FuzzPcap(file.data(), cut);
+  }
+  for (int round = 0; round < 200; ++round, ++runs) {
+    std::vector<uint8_t> f = file;
+    for (int m = 0; m < 8; ++m) f[rng() % f.size()] = static_cast<uint8_t>(rng());
+    fuzz::FuzzPcap(f.data(), f.size());
+  }
+  EXPECT_GT(runs, 250);
 }
 
 }  // namespace

@@ -1,0 +1,255 @@
+// Bad input at the CLI (issue 5), beyond the cases of tests/golden/cli_golden_test.cc: every bad
+// capture and every absurd --set value gives exactly one stderr line that names the file or
+// argument, a non-zero exit, nothing on stdout, and no --verdicts file (nor its temporary) left
+// behind. A capture whose last record is cut short is replayed up to that record with a one-line
+// warning and exit 0, as tcpdump does.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "gen/pcap_writer.h"
+#include "gen/traffic.h"
+#include "parse/link.h"
+
+namespace ctrack {
+namespace {
+
+namespace fs = std::filesystem;
+
+fs::path WorkDir() {
+  static const fs::path dir = [] {
+    std::string tmpl = (fs::temp_directory_path() / "ctrack_clierr_XXXXXX").string();
+    char* d = mkdtemp(tmpl.data());
+    return fs::path(d != nullptr ? d : "/tmp");
+  }();
+  return dir;
+}
+
+std::string ReadAll(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void WriteFile(const fs::path& p, const std::string& bytes) {
+  std::ofstream(p, std::ios::binary) << bytes;
+}
+
+std::string Quote(const std::string& s) {
+  std::string q = "'";
+  for (char ch : s) q += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+  return q + "'";
+}
+
+// CTRACK_BIN, else the `ctrack` binary of the build tree this test binary belongs to.
+std::string Bin() {
+  const char* env = std::getenv("CTRACK_BIN");
+  if (env != nullptr && *env != '\0') return env;
+  std::error_code ec;
+  fs::path guess = fs::read_symlink("/proc/self/exe", ec).parent_path().parent_path() / "ctrack";
+  return !ec && fs::exists(guess) ? guess.string() : std::string();
+}
+
+struct RunResult {
+  int status = -1;
+  std::string out, err;
+};
+
+RunResult Ctrack(const std::string& args) {
+  fs::path out = WorkDir() / "stdout", err = WorkDir() / "stderr";
+  std::string cmd = Quote(Bin()) + " " + args + " >" + Quote(out.string()) + " 2>" +
+                    Quote(err.string()) + " </dev/null";
+  int rc = std::system(cmd.c_str());
+  RunResult r;
+  r.status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+  r.out = ReadAll(out);
+  r.err = ReadAll(err);
+  return r;
+}
+
+std::string Le32(uint32_t v) {
+  std::string s;
+  for (int i = 0; i < 4; ++i) s += static_cast<char>(v >> (8 * i));
+  return s;
+}
+
+std::string PcapHeader(uint32_t snaplen, uint32_t linktype) {
+  return Le32(0xa1b2c3d4) + std::string("\x02\x00\x04\x00", 4) + Le32(0) + Le32(0) + Le32(snaplen) +
+         Le32(linktype);
+}
+
+// A valid Ethernet capture from the generator (a few dozen packets).
+const std::string& GoodCapture() {
+  static const std::string bytes = [] {
+    PcapWriter w;
+    w.OpenMemory(kLinkEthernet);
+    GenOptions opt;
+    opt.conns = 4;
+    opt.duration_s = 1;
+    GenerateScenario("web", opt, &w);
+    return std::string(w.buffer().begin(), w.buffer().end());
+  }();
+  return bytes;
+}
+
+fs::path Make(const std::string& name, const std::string& bytes) {
+  fs::path p = WorkDir() / name;
+  WriteFile(p, bytes);
+  return p;
+}
+
+struct Case {
+  const char* name;
+  // Arguments after `ctrack replay --verdicts V`; `F` in the list is replaced by the case's file.
+  std::vector<std::string> args;
+  std::string file_bytes;  // contents of the case's file; "<dir>" for a directory, "<none>"
+  int status;
+  const char* names;    // the stderr line must name this (file or argument)
+  const char* problem;  // ... and say this
+};
+
+std::vector<Case> Cases() {
+  const std::string good = GoodCapture();
+  return {
+      {"nonexistent", {"F"}, "<none>", 1, "F", "No such file or directory"},
+      {"directory", {"F"}, "<dir>", 1, "F", "is a directory"},
+      {"empty", {"F"}, "", 1, "F", "empty file"},
+      {"header_3_bytes", {"F"}, good.substr(0, 3), 1, "F", "truncated file header"},
+      {"header_20_bytes", {"F"}, good.substr(0, 20), 1, "F", "truncated file header"},
+      {"wrong_magic",
+       {"F"},
+       "\x7f"
+       "ELF" +
+           good.substr(4),
+       1,
+       "F",
+       "not a pcap or pcapng file"},
+      {"text_file", {"F"}, "hello, this is not a capture\n", 1, "F", "not a pcap or pcapng file"},
+      {"unsupported_linktype", {"F"}, PcapHeader(65535, 147), 1, "F", "unsupported link type 147"},
+      {"snaplen_0", {"F"}, PcapHeader(0, 1), 1, "F", "snapshot length 0"},
+      {"pcapng_bad_section", {"F"}, std::string("\x0a\x0d\x0d\x0a\x08\x00\x00\x00", 8), 1, "F", ""},
+      {"bad_second_capture", {"G", "F"}, "<none>", 1, "F", "No such file or directory"},
+      {"set_negative",
+       {"--set", "nf_conntrack_max=-1", "G"},
+       "",
+       2,
+       "nf_conntrack_max",
+       "negative"},
+      {"set_overflow",
+       {"--set", "nf_conntrack_max=4294967296", "G"},
+       "",
+       2,
+       "nf_conntrack_max",
+       "out of range"},
+      {"set_huge",
+       {"--set", "nf_conntrack_udp_timeout=99999999999999999999", "G"},
+       "",
+       2,
+       "nf_conntrack_udp_timeout",
+       "out of range"},
+      {"set_non_numeric",
+       {"--set", "nf_conntrack_max=12abc", "G"},
+       "",
+       2,
+       "nf_conntrack_max",
+       "not a whole number"},
+      {"set_empty_value", {"--set", "nf_conntrack_max=", "G"}, "", 2, "nf_conntrack_max", ""},
+      {"set_unknown_name",
+       {"--set", "nf_conntrack_frobs=1", "G"},
+       "",
+       2,
+       "nf_conntrack_frobs",
+       "unknown setting"},
+      {"set_empty_name", {"--set", "=5", "G"}, "", 2, "--set", ""},
+      {"buckets_zero", {"--buckets", "0", "G"}, "", 2, "--buckets", "out of range"},
+      {"max_negative", {"--max", "-5", "G"}, "", 2, "--max", "negative"},
+  };
+}
+
+class CliBadInput : public ::testing::TestWithParam<Case> {};
+
+TEST_P(CliBadInput, OneLineNamedNonZeroNoOutputFile) {
+  if (Bin().empty()) GTEST_SKIP() << "ctrack binary not found (set CTRACK_BIN)";
+  const Case& c = GetParam();
+  fs::path dir = WorkDir() / c.name;
+  fs::remove_all(dir);
+  fs::create_directories(dir / "out");
+  fs::path file = dir / (std::string(c.name) + ".pcap");
+  if (c.file_bytes == "<dir>") {
+    fs::create_directories(file);
+  } else if (c.file_bytes != "<none>") {
+    WriteFile(file, c.file_bytes);
+  }
+  fs::path good = Make("good.pcap", GoodCapture());
+  std::string args = "replay -q --verdicts " + Quote((dir / "out" / "v.tsv").string());
+  for (const std::string& a : c.args) {
+    args += " " + Quote(a == "F" ? file.string() : a == "G" ? good.string() : a);
+  }
+  RunResult r = Ctrack(args);
+  EXPECT_EQ(r.status, c.status) << r.err;
+  EXPECT_EQ(r.out, "");
+  ASSERT_FALSE(r.err.empty());
+  EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << "not exactly one line: " << r.err;
+  std::string names = std::string(c.names) == "F" ? file.string() : c.names;
+  EXPECT_NE(r.err.find(names), std::string::npos) << "does not name " << names << ": " << r.err;
+  EXPECT_NE(r.err.find(c.problem), std::string::npos) << r.err;
+  EXPECT_TRUE(fs::is_empty(dir / "out")) << "output left behind in " << dir / "out";
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, CliBadInput, ::testing::ValuesIn(Cases()),
+                         [](const ::testing::TestParamInfo<Case>& p) {
+                           return std::string(p.param.name);
+                         });
+
+// Rows of a verdicts file (lines not starting with '#').
+size_t Rows(const std::string& tsv) {
+  size_t n = 0;
+  std::istringstream in(tsv);
+  for (std::string line; std::getline(in, line);) n += !line.empty() && line[0] != '#';
+  return n;
+}
+
+// Cut inside the last record's data, and inside the last record's 16-byte header: the records
+// before are replayed (one verdict row each), one warning line names the file, exit 0.
+TEST(CliBadInput, CaptureCutShortIsReplayedUpToTheCut) {
+  if (Bin().empty()) GTEST_SKIP() << "ctrack binary not found (set CTRACK_BIN)";
+  const std::string& good = GoodCapture();
+  fs::path whole = Make("whole.pcap", good);
+  fs::path v = WorkDir() / "whole.tsv";
+  RunResult r =
+      Ctrack("replay -q -C --verdicts " + Quote(v.string()) + " " + Quote(whole.string()));
+  ASSERT_EQ(r.status, 0) << r.err;
+  const size_t n = Rows(ReadAll(v));
+  ASSERT_GT(n, 10u);
+  // Offset of the last record.
+  size_t off = 24, last = 24;
+  while (off + 16 <= good.size()) {
+    last = off;
+    uint32_t caplen = static_cast<uint8_t>(good[off + 8]) |
+                      static_cast<uint8_t>(good[off + 9]) << 8 |
+                      static_cast<uint32_t>(static_cast<uint8_t>(good[off + 10])) << 16;
+    off += 16 + caplen;
+  }
+  for (size_t cut : {good.size() - 5, last + 16 + 1, last + 7}) {
+    SCOPED_TRACE(cut);
+    fs::path p = Make("cut.pcap", good.substr(0, cut));
+    fs::path cv = WorkDir() / "cut.tsv";
+    r = Ctrack("replay -q -C --verdicts " + Quote(cv.string()) + " " + Quote(p.string()));
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << "not one line: " << r.err;
+    EXPECT_NE(r.err.find(p.string()), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("warning"), std::string::npos) << r.err;
+    EXPECT_EQ(Rows(ReadAll(cv)), n - 1);
+  }
+}
+
+}  // namespace
+}  // namespace ctrack
