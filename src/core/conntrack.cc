@@ -86,6 +86,8 @@ struct Conntrack::Impl {
   Timestamp gc_avg = kGcStartAvg;
   uint64_t gc_samples = kGcStartSamples;
   bool gc_early_drop_wanted = false;
+  // Reused by early drop and the GC so that a flood allocates nothing per packet.
+  std::vector<uint32_t> scratch_a, scratch_b;
 
   PacketResult ProcessL3(const uint8_t* data, uint32_t caplen, uint8_t version, Timestamp now,
                          uint16_t zone, uint8_t notes);
@@ -476,8 +478,8 @@ PacketResult Conntrack::Impl::Resolve(const ParsedPacket& pkt, const Tuple& tupl
 bool Conntrack::Impl::EarlyDrop(const Tuple& t, Timestamp now, PacketResult* r) {
   uint32_t start = table.Bucket(t);
   uint32_t nb = table.buckets();
-  std::vector<uint32_t> victims;
-  std::vector<uint32_t> expired;
+  std::vector<uint32_t>& victims = scratch_a;
+  std::vector<uint32_t>& expired = scratch_b;
   for (uint32_t i = 0; i < kEvictionRange; ++i) {
     uint32_t b = static_cast<uint32_t>((static_cast<uint64_t>(start) + i) % nb);
     victims.clear();
@@ -529,7 +531,7 @@ void Conntrack::Impl::GcRun(Timestamp at) {
   bool early_drop_mode =
       gc_early_drop_wanted && table.max() != 0 && table.count() >= table.max() / 100 * 95;
   uint32_t evicted = 0;
-  std::vector<uint32_t> doomed;
+  std::vector<uint32_t>& doomed = scratch_a;
   for (uint32_t b = gc_next_bucket; b < nb; ++b) {
     doomed.clear();
     table.ForEachNode(b, [&](NodeRef n) {

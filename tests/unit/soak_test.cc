@@ -88,9 +88,14 @@ TEST(Soak, FloodAtMaxStaysWithinBudget) {
       "soak: table budget %zu bytes (bound %zu); rss %ld KiB at 100k packets, max %ld KiB "
       "after\n",
       mem_full, bound, rss_full, rss_max);
-  // Resident memory is flat once the table is full: no per-packet allocation that is kept. The
-  // slack covers allocator and sanitizer bookkeeping (ASan's quarantine recycles freed blocks).
+  // Resident memory is flat once the table is full: no per-packet allocation that is kept. Under
+  // ASan freed blocks sit in its quarantine (up to 256 MiB) and count as resident, so any
+  // malloc/free pair on the packet path looks like growth; the check is for other builds.
+#if defined(__SANITIZE_ADDRESS__)
+  std::printf("soak: RSS check skipped under AddressSanitizer (quarantine)\n");
+#else
   EXPECT_LE(rss_max - rss_full, 2048) << "resident memory kept growing under the flood";
+#endif
 }
 
 TEST(Soak, FragmentFloodStaysUnderHighThreshold) {
