@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <string_view>
 
+#include "proto/l4proto.h"
+
 namespace ctrack {
 namespace {
 
@@ -30,32 +32,10 @@ const char* L3Name(uint8_t l3num) {
   }
 }
 
-// The kernel's l4 names (/proc/net/nf_conntrack, l4proto->name): generic protocols are "unknown".
-const char* KernelL4Name(uint8_t protonum) {
-  switch (protonum) {
-    case kProtoTcp:
-      return "tcp";
-    case kProtoUdp:
-      return "udp";
-    case kProtoUdplite:
-      return "udplite";
-    case kProtoIcmp:
-      return "icmp";
-    case kProtoIcmpv6:
-      return "icmpv6";
-    case kProtoSctp:
-      return "sctp";
-    case kProtoGre:
-      return "gre";
-    default:
-      return "unknown";
-  }
-}
-
 // libnetfilter_conntrack's names: the kernel's plus DCCP, which it knows even though the kernel
 // here tracks DCCP as generic (§9.2).
 const char* ToolL4Name(uint8_t protonum) {
-  return protonum == kProtoDccp ? "dccp" : KernelL4Name(protonum);
+  return protonum == kProtoDccp ? "dccp" : L4ProtoName(protonum);
 }
 
 // kernel-ct's protocol names in table.jsonl.
@@ -70,7 +50,7 @@ const char* JsonL4Name(uint8_t protonum) {
     case 51:
       return "ah";
     default:
-      return KernelL4Name(protonum);
+      return L4ProtoName(protonum);
   }
 }
 
@@ -214,7 +194,7 @@ std::string FormatProcLine(const ConnInfo& ci) {
   const Tuple& o = ci.orig;
   std::string out;
   out.reserve(320);
-  Appendf(&out, "%-8s %u %-8s %u ", L3Name(o.l3num), o.l3num, KernelL4Name(o.protonum), o.protonum);
+  Appendf(&out, "%-8s %u %-8s %u ", L3Name(o.l3num), o.l3num, L4ProtoName(o.protonum), o.protonum);
   Appendf(&out, "%" PRId64 " ", ci.timeout_s);
   if (HasState(o.protonum)) {
     out += StateName(o.protonum, ci.state);

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "parse/checksum.h"
 #include "proto/l4proto.h"
 
 namespace ctrack {
@@ -44,37 +45,6 @@ uint16_t Load16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1
 uint32_t Load32(const uint8_t* p) {
   return static_cast<uint32_t>(p[0]) << 24 | static_cast<uint32_t>(p[1]) << 16 |
          static_cast<uint32_t>(p[2]) << 8 | p[3];
-}
-
-// CRC32c (Castagnoli, reflected polynomial 0x82F63B78), table-driven.
-constexpr std::array<uint32_t, 256> MakeCrc32cTable() {
-  std::array<uint32_t, 256> t{};
-  for (uint32_t i = 0; i < 256; ++i) {
-    uint32_t c = i;
-    for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
-    t[i] = c;
-  }
-  return t;
-}
-constexpr std::array<uint32_t, 256> kCrc32cTable = MakeCrc32cTable();
-
-uint32_t Crc32cUpdate(uint32_t crc, const uint8_t* p, uint32_t n) {
-  for (uint32_t i = 0; i < n; ++i) crc = kCrc32cTable[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
-  return crc;
-}
-
-// The SCTP checksum covers the whole common header and chunks with the checksum field taken as
-// zero; the result is stored little-endian-first on the wire (sctp_compute_cksum()).
-bool SctpChecksumOk(const uint8_t* l4, uint32_t len) {
-  static constexpr uint8_t kZero[4] = {0, 0, 0, 0};
-  uint32_t crc = 0xffffffffu;
-  crc = Crc32cUpdate(crc, l4, 8);
-  crc = Crc32cUpdate(crc, kZero, 4);
-  crc = Crc32cUpdate(crc, l4 + kSctpHeaderLen, len - kSctpHeaderLen);
-  crc = ~crc;
-  uint32_t stored = static_cast<uint32_t>(l4[8]) | static_cast<uint32_t>(l4[9]) << 8 |
-                    static_cast<uint32_t>(l4[10]) << 16 | static_cast<uint32_t>(l4[11]) << 24;
-  return crc == stored;
 }
 
 // Walks the chunks as for_each_sctp_chunk: from just after the common header, while a whole
@@ -266,7 +236,7 @@ L4Verdict SctpPacket(Conn& ct, const ParsedPacket& pkt, TrackCtx& ctx) {
   if (len < kSctpHeaderLen) return L4Verdict::kInvalid;  // short packet
   const uint8_t* l4 = pkt.l4();
   // Verified at PREROUTING for packets without checksum-offload status, as a passive observer's.
-  if (cfg.nf_conntrack_checksum && !SctpChecksumOk(l4, len)) return L4Verdict::kInvalid;
+  if (cfg.nf_conntrack_checksum && !VerifySctpChecksum(pkt)) return L4Verdict::kInvalid;
 
   ChunkMap map;
   if (!BasicChecks(l4, len, &map)) return L4Verdict::kInvalid;

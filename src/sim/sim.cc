@@ -12,6 +12,7 @@
 #include <unordered_map>
 
 #include "core/conn.h"
+#include "proto/l4proto.h"
 #include "sim/internal.h"
 
 namespace ctrack {
@@ -39,25 +40,10 @@ std::string Prefix(uint8_t l3num, const uint8_t* a) {
   return Addr(l3num, m) + "/64";
 }
 
+// The kernel's protocol names; "other" for the generic tracker's protocols in summaries.
 const char* ProtoName(uint8_t p) {
-  switch (p) {
-    case kProtoTcp:
-      return "tcp";
-    case kProtoUdp:
-      return "udp";
-    case kProtoUdplite:
-      return "udplite";
-    case kProtoIcmp:
-      return "icmp";
-    case kProtoIcmpv6:
-      return "icmpv6";
-    case kProtoGre:
-      return "gre";
-    case kProtoSctp:
-      return "sctp";
-    default:
-      return "other";
-  }
+  const char* n = L4ProtoName(p);
+  return std::strcmp(n, "unknown") == 0 ? "other" : n;
 }
 
 bool HasPorts(uint8_t p) {
