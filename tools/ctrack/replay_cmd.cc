@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ctrack/cli_util.h"
 #include "ctrack/commands.h"
 #include "format/conntrack_format.h"
 #include "format/verdicts.h"
@@ -145,78 +146,6 @@ std::string ParseArgs(int argc, char** argv, Options* o, bool* help) {
   return "";
 }
 
-// Packet times from a kernel-ct verdicts.tsv: one entry per row, nullopt for '-'.
-std::string LoadTimes(const std::string& path, std::vector<std::optional<Timestamp>>* out) {
-  std::ifstream in(path);
-  if (!in) return path + ": " + std::strerror(errno);
-  std::string line;
-  int col = -1;
-  size_t lineno = 0;
-  while (std::getline(in, line)) {
-    ++lineno;
-    std::vector<std::string_view> cells;
-    std::string_view rest(line);
-    while (true) {
-      size_t tab = rest.find('\t');
-      cells.push_back(rest.substr(0, tab));
-      if (tab == std::string_view::npos) break;
-      rest.remove_prefix(tab + 1);
-    }
-    if (!line.empty() && line[0] == '#') {
-      for (size_t i = 0; i < cells.size(); ++i) {
-        if (cells[i] == "t_replay") col = static_cast<int>(i);
-      }
-      continue;
-    }
-    if (col < 0) return path + ": no header line with a t_replay column";
-    if (static_cast<size_t>(col) >= cells.size()) {
-      return path + ":" + std::to_string(lineno) + ": missing t_replay column";
-    }
-    std::string_view cell = cells[col];
-    if (cell == "-") {
-      out->push_back(std::nullopt);
-      continue;
-    }
-    double secs = 0;
-    auto [p, ec] = std::from_chars(cell.data(), cell.data() + cell.size(), secs);
-    if (ec != std::errc() || p != cell.data() + cell.size() || !(secs >= 0)) {
-      return path + ":" + std::to_string(lineno) + ": bad t_replay '" + std::string(cell) + "'";
-    }
-    out->push_back(static_cast<Timestamp>(std::llround(secs * 1e9)));
-  }
-  if (col < 0) return path + ": no header line with a t_replay column";
-  return "";
-}
-
-class Progress {
- public:
-  explicit Progress(bool on) : on_(on), start_(Clock::now()), last_(start_) {}
-  void Tick(uint64_t packets) {
-    if (!on_ || (packets & 0x3fff) != 0) return;
-    auto now = Clock::now();
-    if (now - last_ < std::chrono::milliseconds(500)) return;
-    last_ = now;
-    Print(packets, now);
-  }
-  void Done(uint64_t packets) {
-    if (!on_ || !printed_) return;
-    Print(packets, Clock::now());
-    std::fputc('\n', stderr);
-  }
-
- private:
-  using Clock = std::chrono::steady_clock;
-  void Print(uint64_t packets, Clock::time_point now) {
-    double s = std::chrono::duration<double>(now - start_).count();
-    std::fprintf(stderr, "\rctrack replay: %llu packets, %.0f packets/s, %.1f s\033[K",
-                 static_cast<unsigned long long>(packets), s > 0 ? packets / s : 0.0, s);
-    printed_ = true;
-  }
-  bool on_;
-  bool printed_ = false;
-  Clock::time_point start_, last_;
-};
-
 }  // namespace
 
 int ReplayMain(int argc, char** argv) {
@@ -231,7 +160,7 @@ int ReplayMain(int argc, char** argv) {
 
   std::vector<std::optional<Timestamp>> times;
   if (!o.times_path.empty()) {
-    if (std::string err = LoadTimes(o.times_path, &times); !err.empty()) return Fail(err);
+    if (std::string err = LoadReplayTimes(o.times_path, &times); !err.empty()) return Fail(err);
   }
   // Open every capture before any work so that a bad name fails fast.
   std::vector<std::unique_ptr<PcapReader>> readers;
@@ -268,7 +197,7 @@ int ReplayMain(int argc, char** argv) {
   };
 
   Conntrack ct(o.cfg);
-  Progress progress(!o.quiet && isatty(STDERR_FILENO));
+  Progress progress("ctrack replay", !o.quiet && isatty(STDERR_FILENO));
   uint64_t index = 0;
   Timestamp now = 0, first_ts = 0;
   bool have_first = false;
@@ -300,7 +229,7 @@ int ReplayMain(int argc, char** argv) {
         std::fputs(row.c_str(), vf);
       }
       ++index;
-      progress.Tick(index);
+      if ((index & 0xfff) == 0) progress.Tick(index);
     }
     if (!reader->warning().empty()) {
       std::fprintf(stderr, "ctrack replay: warning: %s\n", reader->warning().c_str());

@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "ctrack/cli_util.h"
 #include "ctrack/commands.h"
 #include "io/pcap_reader.h"
 #include "sim/sim.h"
@@ -69,72 +70,6 @@ bool Num(std::string_view s, T* out) {
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
   return ec == std::errc() && p == s.data() + s.size();
 }
-
-std::string LoadTimes(const std::string& path, std::vector<std::optional<Timestamp>>* out) {
-  std::ifstream in(path);
-  if (!in) return path + ": " + std::strerror(errno);
-  std::string line;
-  int col = -1;
-  while (std::getline(in, line)) {
-    std::vector<std::string_view> cells;
-    std::string_view rest(line);
-    for (;;) {
-      size_t tab = rest.find('\t');
-      cells.push_back(rest.substr(0, tab));
-      if (tab == std::string_view::npos) break;
-      rest.remove_prefix(tab + 1);
-    }
-    if (!line.empty() && line[0] == '#') {
-      for (size_t i = 0; i < cells.size(); ++i) {
-        if (cells[i] == "t_replay") col = static_cast<int>(i);
-      }
-      continue;
-    }
-    if (col < 0 || static_cast<size_t>(col) >= cells.size()) {
-      return path + ": no t_replay column";
-    }
-    double secs = 0;
-    if (cells[col] == "-") {
-      out->push_back(std::nullopt);
-    } else if (Num(cells[col], &secs) && secs >= 0) {
-      out->push_back(static_cast<Timestamp>(std::llround(secs * 1e9)));
-    } else {
-      return path + ": bad t_replay '" + std::string(cells[col]) + "'";
-    }
-  }
-  return col < 0 ? path + ": no t_replay column" : "";
-}
-
-// "packets, rate, elapsed" on one rewritten stderr line.
-class Progress {
- public:
-  explicit Progress(bool on) : on_(on), start_(Clock::now()), last_(start_) {}
-  void Tick(uint64_t packets, const char* what) {
-    if (!on_) return;
-    auto now = Clock::now();
-    if (now - last_ < std::chrono::milliseconds(300)) return;
-    last_ = now;
-    double s = std::chrono::duration<double>(now - start_).count();
-    std::fprintf(stderr, "\rctrack simulate: %s %llu packets, %.0f packets/s, %.1f s\033[K", what,
-                 static_cast<unsigned long long>(packets), s > 0 ? packets / s : 0.0, s);
-    printed_ = true;
-  }
-  void Note(const char* what) {
-    if (!on_) return;
-    double s = std::chrono::duration<double>(Clock::now() - start_).count();
-    std::fprintf(stderr, "\rctrack simulate: %s, %.1f s\033[K", what, s);
-    printed_ = true;
-  }
-  void Done() {
-    if (on_ && printed_) std::fputs("\r\033[K", stderr);
-  }
-
- private:
-  using Clock = std::chrono::steady_clock;
-  bool on_;
-  bool printed_ = false;
-  Clock::time_point start_, last_;
-};
 
 }  // namespace
 
@@ -231,10 +166,10 @@ int SimulateMain(int argc, char** argv) {
     if (std::string err = PolicyConfig(p, opt.cfg, &probe); !err.empty()) return UsageError(err);
   }
   if (!times_path.empty()) {
-    if (std::string err = LoadTimes(times_path, &opt.times); !err.empty()) return Fail(err);
+    if (std::string err = LoadReplayTimes(times_path, &opt.times); !err.empty()) return Fail(err);
   }
 
-  Progress progress(!quiet && isatty(STDERR_FILENO));
+  Progress progress("ctrack simulate", !quiet && isatty(STDERR_FILENO));
   std::vector<LoadedCapture> caps(captures.size());
   uint64_t total = 0;
   for (size_t i = 0; i < captures.size(); ++i) {
