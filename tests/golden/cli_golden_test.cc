@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "io/pcap_reader.h"
+#include "testing/cli_runner.h"
 #include "testing/packet_builder.h"
 
 namespace ctrack::testing {
@@ -94,17 +95,8 @@ const std::map<std::string, std::function<Capture()>>& Inputs() {
   return *m;
 }
 
-fs::path WorkDir() {
-  static const fs::path dir = [] {
-    std::string tmpl = (fs::temp_directory_path() / "ctrack_golden_XXXXXX").string();
-    char* d = mkdtemp(tmpl.data());
-    return fs::path(d != nullptr ? d : "/tmp");
-  }();
-  return dir;
-}
-
 std::string InputPath(const std::string& name) {
-  fs::path p = WorkDir() / name;
+  fs::path p = ScratchDir() / name;
   if (!fs::exists(p)) {
     auto it = Inputs().find(name);
     if (it == Inputs().end()) return "";
@@ -116,51 +108,8 @@ std::string InputPath(const std::string& name) {
 
 // --- running the binary -------------------------------------------------------------------
 
-struct RunResult {
-  int status = -1;  // exit status, or -1 if it did not exit normally
-  std::string out, err;
-};
-
-std::string ReadAll(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::string Quote(const std::string& s) {
-  std::string q = "'";
-  for (char ch : s) q += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
-  return q + "'";
-}
-
-// CTRACK_BIN, else the `ctrack` binary of the build tree this test binary belongs to.
-const char* Bin() {
-  static const std::string bin = [] {
-    const char* env = std::getenv("CTRACK_BIN");
-    if (env != nullptr && *env != '\0') return std::string(env);
-    std::error_code ec;
-    fs::path self = fs::read_symlink("/proc/self/exe", ec);
-    fs::path guess = self.parent_path().parent_path() / "ctrack";
-    return !ec && fs::exists(guess) ? guess.string() : std::string();
-  }();
-  return bin.empty() ? nullptr : bin.c_str();
-}
-
-RunResult RunCtrack(const std::string& args) {
-  fs::path out = WorkDir() / "stdout", err = WorkDir() / "stderr";
-  std::string cmd = Quote(Bin()) + " " + args + " >" + Quote(out.string()) + " 2>" +
-                    Quote(err.string()) + " </dev/null";
-  int rc = std::system(cmd.c_str());
-  RunResult r;
-  r.status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-  r.out = ReadAll(out);
-  r.err = ReadAll(err);
-  return r;
-}
-
 #define REQUIRE_BIN() \
-  if (Bin() == nullptr || !fs::exists(Bin())) GTEST_SKIP() << "CTRACK_BIN not set"
+  if (CtrackBin().empty() || !fs::exists(CtrackBin())) GTEST_SKIP() << "CTRACK_BIN not set"
 
 // --- MANIFEST-driven goldens --------------------------------------------------------------
 
@@ -194,13 +143,13 @@ TEST_P(CliGolden, MatchesExpected) {
   std::string input = InputPath(g.input);
   ASSERT_NE(input, "") << "unknown input " << g.input;
   std::string flags = g.flags;
-  fs::path verdicts = WorkDir() / (g.name + ".verdicts.tsv");
+  fs::path verdicts = ScratchDir() / (g.name + ".verdicts.tsv");
   bool with_verdicts = false;
   if (size_t at = flags.find("@VERDICTS@"); at != std::string::npos) {
-    flags.replace(at, 10, Quote(verdicts.string()));
+    flags.replace(at, 10, ShellQuote(verdicts.string()));
     with_verdicts = true;
   }
-  RunResult r = RunCtrack("replay -q " + flags + " " + Quote(input));
+  RunResult r = RunCtrack("replay -q " + flags + " " + ShellQuote(input));
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(r.err, "");
   std::string got = r.out;
@@ -235,7 +184,7 @@ struct BadFiles {
 const BadFiles& Bad() {
   static const BadFiles b = [] {
     BadFiles f;
-    fs::path d = WorkDir();
+    fs::path d = ScratchDir();
     f.empty = (d / "empty.pcap").string();
     std::ofstream(f.empty, std::ios::binary).flush();
     f.bad_magic = (d / "bad_magic.pcap").string();
@@ -277,19 +226,20 @@ TEST_P(CliErrors, OneLineAndNonZeroExit) {
   EXPECT_NE(r.err.find(c.message), std::string::npos) << r.err;
 }
 
-std::string Mixed() { return Quote(InputPath("mixed.pcap")); }
+std::string Mixed() { return ShellQuote(InputPath("mixed.pcap")); }
 
 const ErrorCase kErrorCases[] = {
-    {"nonexistent", [] { return "replay " + Quote(Bad().missing); }, 1,
+    {"nonexistent", [] { return "replay " + ShellQuote(Bad().missing); }, 1,
      "no_such_file.pcap: No such file or directory"},
-    {"directory", [] { return "replay " + Quote(Bad().dir); }, 1, "a_directory: is a directory"},
-    {"empty", [] { return "replay " + Quote(Bad().empty); }, 1, "empty.pcap: empty file"},
-    {"bad_magic", [] { return "replay " + Quote(Bad().bad_magic); }, 1,
+    {"directory", [] { return "replay " + ShellQuote(Bad().dir); }, 1,
+     "a_directory: is a directory"},
+    {"empty", [] { return "replay " + ShellQuote(Bad().empty); }, 1, "empty.pcap: empty file"},
+    {"bad_magic", [] { return "replay " + ShellQuote(Bad().bad_magic); }, 1,
      "bad_magic.pcap: not a pcap or pcapng file"},
-    {"short_header", [] { return "replay " + Quote(Bad().short_header); }, 1,
+    {"short_header", [] { return "replay " + ShellQuote(Bad().short_header); }, 1,
      "short_header.pcap: truncated file header"},
-    {"second_capture_missing", [] { return "replay " + Mixed() + " " + Quote(Bad().missing); }, 1,
-     "no_such_file.pcap"},
+    {"second_capture_missing", [] { return "replay " + Mixed() + " " + ShellQuote(Bad().missing); },
+     1, "no_such_file.pcap"},
     {"unknown_set", [] { return "replay --set nf_conntrack_bogus=1 " + Mixed(); }, 2,
      "unknown setting 'nf_conntrack_bogus'"},
     {"set_not_number", [] { return "replay --set nf_conntrack_udp_timeout=abc " + Mixed(); }, 2,
@@ -310,7 +260,7 @@ const ErrorCase kErrorCases[] = {
     {"no_capture", [] { return std::string("replay -L"); }, 2, "no capture given"},
     {"unknown_command", [] { return std::string("frobnicate"); }, 2, "unknown command"},
     {"times_too_short",
-     [] { return "replay --times-from " + Quote(Bad().three_rows) + " " + Mixed(); }, 1,
+     [] { return "replay --times-from " + ShellQuote(Bad().three_rows) + " " + Mixed(); }, 1,
      "three_rows.tsv: has 3 rows"},
 };
 
@@ -323,16 +273,16 @@ INSTANTIATE_TEST_SUITE_P(Cases, CliErrors, ::testing::ValuesIn(kErrorCases),
 // temporary beside it.
 TEST(CliErrors, NoPartialVerdictsFile) {
   REQUIRE_BIN();
-  fs::path dir = WorkDir() / "partial";
+  fs::path dir = ScratchDir() / "partial";
   fs::create_directories(dir);
   fs::path target = dir / "verdicts.tsv";
-  RunResult r = RunCtrack("replay --verdicts " + Quote(target.string()) + " --times-from " +
-                          Quote(Bad().three_rows) + " " + Mixed());
+  RunResult r = RunCtrack("replay --verdicts " + ShellQuote(target.string()) + " --times-from " +
+                          ShellQuote(Bad().three_rows) + " " + Mixed());
   EXPECT_EQ(r.status, 1) << r.err;
   EXPECT_TRUE(fs::is_empty(dir)) << "left behind in " << dir;
   // Also when a capture cannot be opened.
-  r = RunCtrack("replay --verdicts " + Quote(target.string()) + " " + Mixed() + " " +
-                Quote(Bad().missing));
+  r = RunCtrack("replay --verdicts " + ShellQuote(target.string()) + " " + Mixed() + " " +
+                ShellQuote(Bad().missing));
   EXPECT_EQ(r.status, 1) << r.err;
   EXPECT_TRUE(fs::is_empty(dir)) << "left behind in " << dir;
 }
@@ -342,11 +292,11 @@ TEST(CliErrors, NoPartialVerdictsFile) {
 TEST(CliErrors, TruncatedLastRecordWarns) {
   REQUIRE_BIN();
   std::string full = InputPath("mixed.pcap");
-  fs::path cut = WorkDir() / "cut.pcap";
+  fs::path cut = ScratchDir() / "cut.pcap";
   std::string bytes = ReadAll(full);
   std::ofstream(cut, std::ios::binary) << bytes.substr(0, bytes.size() - 10);
-  RunResult whole = RunCtrack("replay -q -C " + Quote(full));
-  RunResult r = RunCtrack("replay -q -C " + Quote(cut.string()));
+  RunResult whole = RunCtrack("replay -q -C " + ShellQuote(full));
+  RunResult r = RunCtrack("replay -q -C " + ShellQuote(cut.string()));
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.err.find("cut.pcap: truncated dump file"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << r.err;
@@ -371,7 +321,7 @@ TEST(PcapReader, NanosecondCaptureKeepsNanoseconds) {
   Bytes ip = PacketBuilder().Ipv4("10.0.0.1", "10.0.0.2").Udp(1, 2).Build();
   std::string rec = Le32(1700000000) + Le32(123456789) + Le32(static_cast<uint32_t>(ip.size())) +
                     Le32(static_cast<uint32_t>(ip.size() + 100));
-  fs::path p = WorkDir() / "ns.pcap";
+  fs::path p = ScratchDir() / "ns.pcap";
   std::ofstream(p, std::ios::binary)
       << PcapHeader(0xa1b23c4d, 65535, 101) << rec << std::string(ip.begin(), ip.end());
   LoadedCapture cap;
@@ -385,7 +335,7 @@ TEST(PcapReader, NanosecondCaptureKeepsNanoseconds) {
 }
 
 TEST(PcapReader, OpenErrorsAreOneLineStrings) {
-  fs::path d = WorkDir();
+  fs::path d = ScratchDir();
   std::ofstream(d / "snap0.pcap", std::ios::binary) << PcapHeader(0xa1b2c3d4, 0, 1);
   std::ofstream(d / "linktype.pcap", std::ios::binary) << PcapHeader(0xa1b2c3d4, 65535, 147);
   std::ofstream(d / "bigendian.pcap", std::ios::binary)

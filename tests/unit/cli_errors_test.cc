@@ -17,62 +17,21 @@
 #include "gen/pcap_writer.h"
 #include "gen/traffic.h"
 #include "parse/link.h"
+#include "testing/cli_runner.h"
 
 namespace ctrack {
 namespace {
 
 namespace fs = std::filesystem;
-
-fs::path WorkDir() {
-  static const fs::path dir = [] {
-    std::string tmpl = (fs::temp_directory_path() / "ctrack_clierr_XXXXXX").string();
-    char* d = mkdtemp(tmpl.data());
-    return fs::path(d != nullptr ? d : "/tmp");
-  }();
-  return dir;
-}
-
-std::string ReadAll(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using ::ctrack::testing::CtrackBin;
+using ::ctrack::testing::ReadAll;
+using ::ctrack::testing::RunCtrack;
+using ::ctrack::testing::RunResult;
+using ::ctrack::testing::ScratchDir;
+using ::ctrack::testing::ShellQuote;
 
 void WriteFile(const fs::path& p, const std::string& bytes) {
   std::ofstream(p, std::ios::binary) << bytes;
-}
-
-std::string Quote(const std::string& s) {
-  std::string q = "'";
-  for (char ch : s) q += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
-  return q + "'";
-}
-
-// CTRACK_BIN, else the `ctrack` binary of the build tree this test binary belongs to.
-std::string Bin() {
-  const char* env = std::getenv("CTRACK_BIN");
-  if (env != nullptr && *env != '\0') return env;
-  std::error_code ec;
-  fs::path guess = fs::read_symlink("/proc/self/exe", ec).parent_path().parent_path() / "ctrack";
-  return !ec && fs::exists(guess) ? guess.string() : std::string();
-}
-
-struct RunResult {
-  int status = -1;
-  std::string out, err;
-};
-
-RunResult Ctrack(const std::string& args) {
-  fs::path out = WorkDir() / "stdout", err = WorkDir() / "stderr";
-  std::string cmd = Quote(Bin()) + " " + args + " >" + Quote(out.string()) + " 2>" +
-                    Quote(err.string()) + " </dev/null";
-  int rc = std::system(cmd.c_str());
-  RunResult r;
-  r.status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-  r.out = ReadAll(out);
-  r.err = ReadAll(err);
-  return r;
 }
 
 std::string Le32(uint32_t v) {
@@ -101,7 +60,7 @@ const std::string& GoodCapture() {
 }
 
 fs::path Make(const std::string& name, const std::string& bytes) {
-  fs::path p = WorkDir() / name;
+  fs::path p = ScratchDir() / name;
   WriteFile(p, bytes);
   return p;
 }
@@ -177,9 +136,9 @@ std::vector<Case> Cases() {
 class CliBadInput : public ::testing::TestWithParam<Case> {};
 
 TEST_P(CliBadInput, OneLineNamedNonZeroNoOutputFile) {
-  if (Bin().empty()) GTEST_SKIP() << "ctrack binary not found (set CTRACK_BIN)";
+  if (CtrackBin().empty()) GTEST_SKIP() << "ctrack binary not found (set CTRACK_BIN)";
   const Case& c = GetParam();
-  fs::path dir = WorkDir() / c.name;
+  fs::path dir = ScratchDir() / c.name;
   fs::remove_all(dir);
   fs::create_directories(dir / "out");
   fs::path file = dir / (std::string(c.name) + ".pcap");
@@ -189,11 +148,11 @@ TEST_P(CliBadInput, OneLineNamedNonZeroNoOutputFile) {
     WriteFile(file, c.file_bytes);
   }
   fs::path good = Make("good.pcap", GoodCapture());
-  std::string args = "replay -q --verdicts " + Quote((dir / "out" / "v.tsv").string());
+  std::string args = "replay -q --verdicts " + ShellQuote((dir / "out" / "v.tsv").string());
   for (const std::string& a : c.args) {
-    args += " " + Quote(a == "F" ? file.string() : a == "G" ? good.string() : a);
+    args += " " + ShellQuote(a == "F" ? file.string() : a == "G" ? good.string() : a);
   }
-  RunResult r = Ctrack(args);
+  RunResult r = RunCtrack(args);
   EXPECT_EQ(r.status, c.status) << r.err;
   EXPECT_EQ(r.out, "");
   ASSERT_FALSE(r.err.empty());
@@ -220,12 +179,12 @@ size_t Rows(const std::string& tsv) {
 // Cut inside the last record's data, and inside the last record's 16-byte header: the records
 // before are replayed (one verdict row each), one warning line names the file, exit 0.
 TEST(CliBadInput, CaptureCutShortIsReplayedUpToTheCut) {
-  if (Bin().empty()) GTEST_SKIP() << "ctrack binary not found (set CTRACK_BIN)";
+  if (CtrackBin().empty()) GTEST_SKIP() << "ctrack binary not found (set CTRACK_BIN)";
   const std::string& good = GoodCapture();
   fs::path whole = Make("whole.pcap", good);
-  fs::path v = WorkDir() / "whole.tsv";
-  RunResult r =
-      Ctrack("replay -q -C --verdicts " + Quote(v.string()) + " " + Quote(whole.string()));
+  fs::path v = ScratchDir() / "whole.tsv";
+  RunResult r = RunCtrack("replay -q -C --verdicts " + ShellQuote(v.string()) + " " +
+                          ShellQuote(whole.string()));
   ASSERT_EQ(r.status, 0) << r.err;
   const size_t n = Rows(ReadAll(v));
   ASSERT_GT(n, 10u);
@@ -241,8 +200,9 @@ TEST(CliBadInput, CaptureCutShortIsReplayedUpToTheCut) {
   for (size_t cut : {good.size() - 5, last + 16 + 1, last + 7}) {
     SCOPED_TRACE(cut);
     fs::path p = Make("cut.pcap", good.substr(0, cut));
-    fs::path cv = WorkDir() / "cut.tsv";
-    r = Ctrack("replay -q -C --verdicts " + Quote(cv.string()) + " " + Quote(p.string()));
+    fs::path cv = ScratchDir() / "cut.tsv";
+    r = RunCtrack("replay -q -C --verdicts " + ShellQuote(cv.string()) + " " +
+                  ShellQuote(p.string()));
     EXPECT_EQ(r.status, 0) << r.err;
     EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << "not one line: " << r.err;
     EXPECT_NE(r.err.find(p.string()), std::string::npos) << r.err;
