@@ -8,6 +8,20 @@
 
 namespace ctrack {
 
+// pcap link types (DLT_* / LINKTYPE_* values as they appear in capture files).
+enum LinkType : uint32_t {
+  kLinkNull = 0,      // BSD loopback: 4-byte host-order AF
+  kLinkEthernet = 1,  // Ethernet II, with 802.1Q / 802.1ad / QinQ tags stripped
+  kLinkRaw = 101,     // raw IPv4/IPv6
+  kLinkLoop = 108,    // OpenBSD loopback: 4-byte network-order AF
+  kLinkSll = 113,     // Linux cooked v1
+  kLinkIpv4 = 228,    // raw IPv4
+  kLinkIpv6 = 229,    // raw IPv6
+  kLinkSll2 = 276,    // Linux cooked v2
+  kLinkRawAlt = 12,   // DLT_RAW on some BSDs (LINKTYPE_RAW written with the DLT value)
+  kLinkRawAlt2 = 14,  // DLT_RAW on OpenBSD
+};
+
 // Virtual time in nanoseconds. Every call carries it; the engine never reads a clock.
 using Timestamp = int64_t;
 inline constexpr Timestamp kNsPerSec = 1000000000;

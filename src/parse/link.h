@@ -2,24 +2,12 @@
 #ifndef CTRACK_PARSE_LINK_H_
 #define CTRACK_PARSE_LINK_H_
 
+#include <ctrack/packet.h>
+
 #include <cstddef>
 #include <cstdint>
 
 namespace ctrack {
-
-// pcap link types (DLT_* / LINKTYPE_* values as they appear in capture files).
-enum LinkType : uint32_t {
-  kLinkNull = 0,       // BSD loopback: 4-byte host-order AF
-  kLinkEthernet = 1,   // Ethernet II, with 802.1Q / 802.1ad / QinQ tags stripped
-  kLinkRaw = 101,      // raw IPv4/IPv6
-  kLinkLoop = 108,     // OpenBSD loopback: 4-byte network-order AF
-  kLinkSll = 113,      // Linux cooked v1
-  kLinkIpv4 = 228,     // raw IPv4
-  kLinkIpv6 = 229,     // raw IPv6
-  kLinkSll2 = 276,     // Linux cooked v2
-  kLinkRawAlt = 12,    // DLT_RAW on some BSDs (LINKTYPE_RAW written with the DLT value)
-  kLinkRawAlt2 = 14,   // DLT_RAW on OpenBSD
-};
 
 bool LinkTypeSupported(uint32_t linktype);
 const char* LinkTypeName(uint32_t linktype);
