@@ -456,7 +456,7 @@ PacketResult Conntrack::Impl::Resolve(const ParsedPacket& pkt, const Tuple& tupl
       // Confirmation (the packet is accepted by the ruleset in this model).
       ct.status |= kConfirmed;
       ct.id = next_id++;
-      table.Link(idx);
+      table.Link(idx, hash);
       if (policy) policy->OnConfirm(idx, ct);
       ++ctr.created;
       if (!gc_started) {

@@ -139,9 +139,8 @@ void Table::FreeEntry(uint32_t idx) {
   free_list_ = idx;
 }
 
-void Table::Link(uint32_t idx) {
+void Table::Link(uint32_t idx, uint64_t ho) {
   Conn& ct = at(idx);
-  uint64_t ho = Hash(ct.orig);
   uint32_t bo = BucketOf(ho);
   links_[idx * 2] = heads_[bo];
   heads_[bo] = MakeNode(idx, Dir::kOriginal, TagOf(ho));

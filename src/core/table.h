@@ -121,8 +121,9 @@ class Table {
   uint32_t AllocEntry();
   // Returns an unconfirmed (or already unlinked) entry to the free list.
   void FreeEntry(uint32_t idx);
-  // Links both nodes of `idx` at the heads of their buckets.
-  void Link(uint32_t idx);
+  // Links both nodes of `idx` at the heads of their buckets; `orig_hash` is Hash(orig), which
+  // the caller already computed for the lookup.
+  void Link(uint32_t idx, uint64_t orig_hash);
   // Unlinks both nodes and frees the entry.
   void Delete(uint32_t idx);
 

@@ -247,6 +247,11 @@ void AddDiff(CaseResult* r, std::string line) {
   }
 }
 
+// A verdicts.tsv t_replay cell (seconds) as a timestamp.
+Timestamp RowTime(const std::string& cell) {
+  return static_cast<Timestamp>(std::llround(std::stod(cell) * 1e9));
+}
+
 // Table-full runs: which entries early drop evicts depends on the hash key (the kernel's is
 // random per namespace, and two kernel runs of the same capture differ: the oracle's table_full
 // example gave early_drop 7 and 13). So ctrack replays the capture under kCounterSeeds hash keys
@@ -261,9 +266,10 @@ CaseResult RunCountersCase(const Case& c, const Json& meta, Config cfg,
     const char* name;
     uint64_t kernel;
     std::vector<double> ours;
-  } counters[] = {{"drop", static_cast<uint64_t>(delta["drop"].integer()), {}},
-                  {"early_drop", static_cast<uint64_t>(delta["early_drop"].integer()), {}},
-                  {"entries", static_cast<uint64_t>(meta["counts"]["table_entries"].integer()), {}}};
+  } counters[] = {
+      {"drop", static_cast<uint64_t>(delta["drop"].integer()), {}},
+      {"early_drop", static_cast<uint64_t>(delta["early_drop"].integer()), {}},
+      {"entries", static_cast<uint64_t>(meta["counts"]["table_entries"].integer()), {}}};
   for (int seed = 1; seed <= kCounterSeeds; ++seed) {
     cfg.hash_seed = static_cast<uint32_t>(seed);
     PcapReader reader;
@@ -276,7 +282,7 @@ CaseResult RunCountersCase(const Case& c, const Json& meta, Config cfg,
     CaptureRecord rec;
     for (size_t i = 0; reader.Next(&rec); ++i) {
       if (i < rows.size() && rows[i][9] != "-") {
-        now = static_cast<Timestamp>(std::llround(std::stod(rows[i][9]) * 1e9));
+        now = RowTime(rows[i][9]);
       }
       ct.ProcessFrame(reader.linktype(), rec.data, rec.caplen, rec.wirelen, now);
     }
@@ -356,7 +362,7 @@ CaseResult RunCase(const Case& c) {
       return r;
     }
     const std::vector<std::string>& k = rows[i];
-    if (k[9] != "-") now = static_cast<Timestamp>(std::llround(std::stod(k[9]) * 1e9));
+    if (k[9] != "-") now = RowTime(k[9]);
     PacketResult res = ct.ProcessFrame(reader.linktype(), rec.data, rec.caplen, rec.wirelen, now);
     if (c.counters_only) continue;
     ConnInfo ci;

@@ -2,9 +2,9 @@
 // and CRC32c code), so that tests of the parser do not check the parser against itself.
 #include "testing/packet_builder.h"
 
-#include <algorithm>
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <cstring>
@@ -43,6 +43,8 @@ uint16_t Finish(uint32_t sum) {
   return static_cast<uint16_t>(~sum);
 }
 
+// Written independently of src/parse/checksum.cc on purpose: packets built here test the
+// library's verification, so they must not share its code.
 uint32_t Crc32c(const uint8_t* p, size_t n) {
   static const std::array<uint32_t, 256> table = [] {
     std::array<uint32_t, 256> t{};
@@ -494,7 +496,8 @@ Bytes PacketBuilder::Build() const {
     ext.resize(start + total, 0);
     ext[start] = next;
     ext[start + 1] = len_field;
-    std::copy_n(body.begin(), std::min(body.size(), total - 2), ext.begin() + static_cast<long>(start + 2));
+    std::copy_n(body.begin(), std::min(body.size(), total - 2),
+                ext.begin() + static_cast<long>(start + 2));
   }
   out.resize(40);
   uint8_t ver = s.force_version ? *s.force_version : 6;
