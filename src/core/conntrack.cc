@@ -265,7 +265,7 @@ PacketResult Conntrack::Impl::ProcessL3(const uint8_t* data, uint32_t caplen, ui
     ++ctr.ip_dropped;
     return r;
   }
-  switch (defrag.Process(data, in.len, zone, now)) {
+  switch (defrag.Process(data, in.len, zone, now, caplen)) {
     case DefragStatus::kNotFragment:
       return ConntrackIn(data, in.len, now, zone, notes);
     case DefragStatus::kHeld:
@@ -628,6 +628,9 @@ void Conntrack::ForEach(Timestamp now, const std::function<void(const ConnInfo&)
 bool Conntrack::Get(uint32_t conn, Timestamp now, ConnInfo* out) const {
   const Impl& m = *impl_;
   if (conn >= m.table.high_water() || !(m.table.at(conn).status & kConfirmed)) return false;
+  // A ctnetlink GET finds no expired entry (nf_conntrack_find_get() skips and reaps it): with a
+  // timeout sysctl at 0 the entry a packet just refreshed is already gone when it is read.
+  if (Table::Expired(m.table.at(conn), now)) return false;
   m.FillInfo(conn, now, out);
   return true;
 }
