@@ -467,6 +467,15 @@ PacketResult Conntrack::Impl::Resolve(const ParsedPacket& pkt, const Tuple& tupl
     }
     r.conn = idx;
     r.entry = ct.id;
+    if (Table::Expired(ct, now)) {
+      // A timeout of 0: the entry expired with this packet. The first reader reaps it
+      // (kernel-ct's GET right after the packet: nf_conntrack_find_get() -> nf_ct_gc_expired()),
+      // so it is gone before the next packet: the verdict and entry number stand, nothing is left
+      // to read, count or list.
+      table.Delete(idx);
+      ++ctr.expired;
+      r.conn = kNoConn;
+    }
     return r;
   }
   // A second re-open in one packet cannot happen: the fresh entry is new.

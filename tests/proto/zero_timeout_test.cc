@@ -1,8 +1,9 @@
 // Zero timeouts: with a timeout sysctl at 0 the entry a packet creates or refreshes is already
 // expired when it is read afterwards (ctnetlink's GET reaps it), so the kernel reports the
-// packet's verdict, direction and entry number but no state or status, and the next packet of the
-// flow starts a new entry. One case per timeout sysctl (TCP states, UDP and UDP stream, ICMP,
-// generic, GRE, SCTP states), each a short flow through the states.
+// packet's verdict, direction and entry number but no state or status, the next packet of the
+// flow starts a new entry, and the entry does not count against nf_conntrack_max. One case per
+// timeout sysctl (TCP states, UDP and UDP stream, ICMP, generic, GRE, SCTP states), each a short
+// flow through the states.
 //
 // Expectations: kernel-ct (Linux 6.18) with `--sysctl NAME=0`, the same packets in the same
 // order (--timing fast; udp_stream --timing real at the times given). Gone(): the oracle's
@@ -445,6 +446,30 @@ TEST_P(ZeroTimeoutTest, MatchesKernel) {
     });
     EXPECT_FALSE(listed);
   }
+}
+
+// The entry is gone, not just hidden: it does not fill the table. kernel-ct --max 8 --sysctl
+// nf_conntrack_udp_timeout=0, 60 UDP flows 0.1 ms apart: all 60 new (entries 0..59), none left
+// to read, no drop, no early drop, count 0 afterwards.
+TEST(ZeroTimeoutMaxTest, ExpiredEntriesDoNotFillTheTable) {
+  Config cfg;
+  ASSERT_EQ(cfg.Set("nf_conntrack_udp_timeout", "0"), "");
+  ASSERT_EQ(cfg.Set("nf_conntrack_max", "8"), "");
+  Conntrack ct(cfg);
+  for (int i = 0; i < 60; ++i) {
+    SCOPED_TRACE("flow " + std::to_string(i));
+    const std::string dst = "10.8.0." + std::to_string(i + 1);
+    Bytes p = Udp(kA, dst.c_str(), static_cast<uint16_t>(1000 + i), 53);
+    const Timestamp now = kNsPerSec + i * 100 * 1000;
+    PacketResult r = ct.ProcessIp(p.data(), static_cast<uint32_t>(p.size()), now);
+    ASSERT_EQ(r.verdict, Verdict::kNew);
+    EXPECT_EQ(static_cast<int>(r.entry), i);
+    ConnInfo info{};
+    EXPECT_FALSE(r.conn != kNoConn && ct.Get(r.conn, now, &info));
+  }
+  EXPECT_EQ(ct.count(), 0u);
+  EXPECT_EQ(ct.stats().drop, 0u);
+  EXPECT_EQ(ct.stats().early_drop, 0u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Kernel, ZeroTimeoutTest, ::testing::ValuesIn(Cases()),
