@@ -1,5 +1,8 @@
 // The IP layer's receive checks that run before PREROUTING (ip_rcv_core / ip6_rcv_core): a
-// datagram they reject never reaches conntrack (verdict "none").
+// datagram they reject never reaches conntrack (verdict "none"). And the checks between
+// PREROUTING and the last POSTROUTING hook on a forwarding host (ip_rcv_finish / ip_forward,
+// ip6_rcv_finish / ip6_forward): a datagram they reject was classified but never reaches the
+// confirm, so an entry it created is freed instead of inserted.
 #ifndef CTRACK_PARSE_IP_INPUT_H_
 #define CTRACK_PARSE_IP_INPUT_H_
 
@@ -22,6 +25,18 @@ struct IpInputResult {
 // length exceeds the captured bytes is dropped like a short skb.
 IpInputResult Ipv4Input(const uint8_t* data, uint32_t caplen);
 IpInputResult Ipv6Input(const uint8_t* data, uint32_t caplen);
+
+// Whether an IPv4 datagram that conntrack has classified goes on to the last POSTROUTING hook of
+// the oracle's host: forwarding on, source routing accepted, rp_filter off, a unicast route to
+// the destination via a device of MTU 65535. Only the header's options can stop it there (see
+// ip_input.cc). `data` holds the datagram conntrack saw (the reassembled one after
+// defragmentation, whose header is the first fragment's), `len` bytes of it.
+bool Ipv4Forwards(const uint8_t* data, uint32_t len);
+
+// The same for IPv6: only a datagram larger than the egress MTU (65535) is stopped, unless it
+// came out of conntrack's defragmentation (`from_defrag`, atomic fragments included), which
+// marks it to be fragmented again on output.
+bool Ipv6Forwards(uint32_t len, bool from_defrag);
 
 }  // namespace ctrack
 
