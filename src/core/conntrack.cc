@@ -470,14 +470,15 @@ PacketResult Conntrack::Impl::Resolve(const ParsedPacket& pkt, const Tuple& tupl
     if (fresh && !fwd) {
       // Dropped by the IP stack after PREROUTING: nf_conntrack_confirm() never runs and the
       // unconfirmed entry is freed with the packet. Nothing was inserted, so no counter moves;
-      // the oracle still numbers the conntrack the kernel allocated. The state changes this
-      // packet made to an existing entry (above) stay, as the kernel made them in place.
+      // the oracle still numbers the conntrack the kernel allocated. (An existing entry keeps
+      // what the tracker did to it above: the kernel changes it in place at PREROUTING.)
       table.Delete(idx);
       ++ctr.not_confirmed;
       // A TCP re-open deleted the old entry for this tuple; with no new entry inserted, the
       // oracle sees that deletion as a plain destroy, not a replacement.
-      if (r.destroyed_reason == DestroyReason::kReplaced)
+      if (r.destroyed_reason == DestroyReason::kReplaced) {
         r.destroyed_reason = DestroyReason::kOther;
+      }
       r.entry = next_id++;
       r.conn = kNoConn;
       return r;

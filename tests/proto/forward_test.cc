@@ -260,6 +260,18 @@ const std::vector<OptCase>& OptCases() {
       {"optlen_past_end", {0x19, 8, 0, 0}, false},
       {"rr_type_in_last_byte", {1, 1, 1, 7}, false},
       {"unknown_type_in_last_byte", {1, 1, 1, 0x19}, false},
+      {"ts_flag2_then_ts", {68, 8, 5, 2, 0, 0, 0, 0, 68, 8, 5, 0, 0, 0, 0, 0}, false},
+      {"ts_flag2_full_then_ts", {68, 8, 9, 2, 0, 0, 0, 0, 68, 8, 5, 0, 0, 0, 0, 0}, false},
+      {"ts_flag2_slot_cut", {68, 8, 6, 2, 0, 0, 0, 0}, false},
+      {"ts_flag4", {68, 8, 5, 4, 0, 0, 0, 0}, true},
+      {"ts_addr_full_overflow15", {68, 12, 13, 0xf1, 0, 0, 0, 0, 0, 0, 0, 0}, false},
+      {"end_then_ssrr", {0, 0x89, 7, 4, 10, 9, 9, 9}, true},
+      {"nop_then_ssrr", {1, 0x89, 7, 4, 10, 9, 9, 9}, false},
+      {"rr_len4_ptr4", {7, 4, 4, 0}, false},
+      {"lsrr_len4_ptr4", {0x83, 4, 4, 0}, true},
+      {"end_then_cipso", {0, 0x86, 10, 0, 0, 0, 1, 1, 4, 0, 0}, true},
+      {"ra_len3", {0x94, 3, 0, 1}, false},
+      {"security_len2", {0x82, 2, 1, 1}, true},
   };
   return v;
 }
@@ -416,6 +428,9 @@ std::vector<Case> SequenceCases() {
             Dir::kReply, kSeen | kConf, 0, false),
         Est(UdpOpt({}, 20010), Dir::kOriginal, kSeen | kConf, 0, true)},
        1});
+  // Invalid packets are dropped (fwd 0) or forwarded in the same way.
+  v.push_back({"invalid_synack_ssrr", {Inv(Tcp(false, kSyn | kAck, 5000, 1001, kSsrr))}, 0});
+  v.back().steps[0].fwd = false;
   // ICMP: a dropped echo request leaves no entry for its reply; a related error stays related.
   v.push_back(
       {"icmp_echo_ssrr",
@@ -464,8 +479,10 @@ TEST_P(ForwardTest, MatchesOracle) {
     results.push_back(r);
     ASSERT_STREQ(VerdictName(r.verdict), VerdictName(s.verdict));
     EXPECT_EQ(r.forwarded, s.fwd);
-    if (Attached(s.verdict)) EXPECT_EQ(r.dir, s.dir);
-    EXPECT_EQ(static_cast<int>(r.entry == kNoConn ? -1 : static_cast<int>(r.entry)), s.entry);
+    if (Attached(s.verdict)) {
+      EXPECT_EQ(r.dir, s.dir);
+    }
+    EXPECT_EQ(r.entry == kNoConn ? -1 : static_cast<int>(r.entry), s.entry);
     ConnInfo info{};
     const bool in_table = r.conn != kNoConn && ct.Get(r.conn, now, &info);
     EXPECT_EQ(in_table ? StatusNames(info.status) : std::string("-"), StatusNames(s.status));
@@ -496,9 +513,7 @@ TEST_P(ForwardTest, MatchesOracle) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Oracle, ForwardTest, ::testing::ValuesIn(AllCases()),
-                         [](const ::testing::TestParamInfo<Case>& info) {
-                           return info.param.name;
-                         });
+                         [](const ::testing::TestParamInfo<Case>& p) { return p.param.name; });
 
 // A confirmed-entry count that the dropped packets never touch: many dropped SYNs leave the
 // table empty and use up one creation number each (the kernel allocated each conntrack).
