@@ -22,11 +22,14 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "testing/cli_runner.h"
 #include "testing/packet_builder.h"
 
 namespace ctrack {
@@ -514,6 +517,86 @@ TEST_P(ForwardTest, MatchesOracle) {
 
 INSTANTIATE_TEST_SUITE_P(Oracle, ForwardTest, ::testing::ValuesIn(AllCases()),
                          [](const ::testing::TestParamInfo<Case>& p) { return p.param.name; });
+
+// The CLI's verdict file, end to end: one capture holding every option case (each on its own
+// UDP port) and a TCP re-open dropped after PREROUTING, replayed by `ctrack replay --verdicts`,
+// must match the kernel's verdicts.tsv for that capture (tests/proto/data/forward_kernel.tsv,
+// written by kernel-ct on Linux 6.18) in the columns index, verdict, dir, state, status, entry
+// and fwd, and in the destroyed-entry notes. CTRACK_ORACLE_DUMP=DIR also writes the capture as
+// DIR/fwd_cli.pcap, to regenerate the kernel file with `kernel-ct --out X DIR/fwd_cli.pcap`.
+std::vector<Bytes> CliCapture() {
+  std::vector<Bytes> pkts;
+  uint16_t port = 10000;
+  for (const OptCase& o : OptCases()) {
+    pkts.push_back(UdpOpt(o.opts, port));
+    pkts.push_back(UdpReply(port));
+    ++port;
+  }
+  for (const Case& c : SequenceCases()) {
+    if (c.name != "tcp_reopen_ssrr" && c.name != "ipv6_65536") continue;
+    for (const Step& st : c.steps) pkts.push_back(st.pkt);
+  }
+  return pkts;
+}
+
+std::vector<std::string> Columns(const std::string& line) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (true) {
+    size_t e = line.find('\t', pos);
+    out.push_back(line.substr(pos, e == std::string::npos ? std::string::npos : e - pos));
+    if (e == std::string::npos) break;
+    pos = e + 1;
+  }
+  return out;
+}
+
+// Rows of a verdicts.tsv reduced to what is compared.
+std::vector<std::string> ComparedRows(const std::string& tsv) {
+  std::vector<std::string> rows;
+  std::istringstream in(tsv);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::vector<std::string> c = Columns(line);
+    if (c.size() < 8) {
+      rows.push_back("short row: " + line);
+      continue;
+    }
+    std::string row;
+    for (size_t i = 0; i < 7; ++i) row += c[i] + ' ';
+    size_t d = c[7].find("destroyed-entry:");
+    row += d == std::string::npos ? "-" : c[7].substr(d, c[7].find(',', d) - d);
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+TEST(ForwardCli, VerdictFileMatchesKernel) {
+  const std::vector<Bytes> pkts = CliCapture();
+  std::vector<testing::PcapRecord> recs;
+  for (size_t i = 0; i < pkts.size(); ++i) recs.push_back({StepTime(i), pkts[i], 0});
+  if (const char* dir = std::getenv("CTRACK_ORACLE_DUMP")) {
+    testing::WritePcap(std::string(dir) + "/fwd_cli.pcap", kLinkRaw, recs);
+  }
+  if (testing::CtrackBin().empty() || !std::filesystem::exists(testing::CtrackBin())) {
+    GTEST_SKIP() << "no ctrack binary (CTRACK_BIN)";
+  }
+  const std::filesystem::path kernel =
+      std::filesystem::path(__FILE__).parent_path() / "data" / "forward_kernel.tsv";
+  const std::filesystem::path pcap = testing::ScratchDir() / "fwd_cli.pcap";
+  const std::filesystem::path out = testing::ScratchDir() / "fwd_cli.verdicts.tsv";
+  ASSERT_TRUE(testing::WritePcap(pcap.string(), kLinkRaw, recs));
+  testing::RunResult run = testing::RunCtrack(
+      "replay -q " + testing::ShellQuote(pcap.string()) + " --verdicts " +
+      testing::ShellQuote(out.string()) + " --times-from " + testing::ShellQuote(kernel.string()));
+  ASSERT_EQ(run.status, 0) << run.err;
+  const std::vector<std::string> want = ComparedRows(testing::ReadAll(kernel));
+  const std::vector<std::string> got = ComparedRows(testing::ReadAll(out));
+  ASSERT_EQ(want.size(), pkts.size());
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ(got[i], want[i]) << "packet " << i;
+}
 
 // A confirmed-entry count that the dropped packets never touch: many dropped SYNs leave the
 // table empty and use up one creation number each (the kernel allocated each conntrack).
