@@ -59,6 +59,19 @@ L4Verdict HandlePacket(Conn& ct, const ParsedPacket& pkt, TrackCtx& ctx) {
   }
 }
 
+// Whether a packet conntrack has classified reaches the last POSTROUTING hook on the oracle's
+// host. `pkt` is the parsed datagram, or null when it could not be parsed (the oracle's rewrite
+// then applies). The IP stack's verdict there does not depend on conntrack's: an invalid,
+// untracked or related packet is forwarded or dropped in the same way.
+bool ReachesConfirm(const uint8_t* data, uint32_t len, bool from_defrag, const ParsedPacket* pkt) {
+  const bool v4 = (data[0] >> 4) == 4;
+  if (pkt != nullptr && !OracleRewriteApplies(pkt->protonum, pkt->l4_len()) &&
+      !(v4 ? Ipv4OwnHeaderForwards(data) : Ipv6OwnHeaderForwards(data))) {
+    return false;
+  }
+  return v4 ? Ipv4Forwards(data, len) : Ipv6Forwards(len, from_defrag);
+}
+
 }  // namespace
 
 struct Conntrack::Impl {
@@ -202,7 +215,7 @@ void Conntrack::Impl::Prepare(uint32_t linktype, const Frame& f, uint16_t zone, 
     IpInputResult in = Ipv4Input(ip, link.len);
     if (in.status != IpInput::kOk) return;
     if (ParseL3(ip, in.len, &p->pkt) != L3Parse::kOk) return;
-    p->fwd = Ipv4Forwards(ip, in.len);
+    p->fwd = ReachesConfirm(ip, in.len, false, &p->pkt);
   } else if (link.ip_version == 6) {
     const uint8_t* ip = link.l3;
     // Only IPv6 without extension headers: a fragment header needs the defragmenter.
@@ -215,7 +228,7 @@ void Conntrack::Impl::Prepare(uint32_t linktype, const Frame& f, uint16_t zone, 
     IpInputResult in = Ipv6Input(ip, link.len);
     if (in.status != IpInput::kOk) return;
     if (ParseL3(ip, in.len, &p->pkt) != L3Parse::kOk) return;
-    p->fwd = Ipv6Forwards(in.len, false);
+    p->fwd = ReachesConfirm(ip, in.len, false, &p->pkt);
   } else {
     return;
   }
@@ -292,15 +305,12 @@ PacketResult Conntrack::Impl::ConntrackIn(const uint8_t* data, uint32_t len, Tim
                                           uint16_t zone, uint8_t notes) {
   PacketResult r;
   r.notes = notes;
-  // What the IP stack does with the packet after PREROUTING (ip_rcv_finish and the forward
-  // path) does not depend on conntrack's verdict, only on the datagram conntrack saw; it decides
-  // whether the confirm is reached. An invalid, untracked or related packet is forwarded or
-  // dropped in the same way.
-  const bool fwd = (data[0] >> 4) == 4 ? Ipv4Forwards(data, len)
-                                       : Ipv6Forwards(len, (notes & kNoteReassembled) != 0);
-  r.forwarded = fwd;
   ParsedPacket pkt;
-  if (ParseL3(data, len, &pkt) != L3Parse::kOk) {
+  const bool parsed = ParseL3(data, len, &pkt) == L3Parse::kOk;
+  const bool fwd =
+      ReachesConfirm(data, len, (notes & kNoteReassembled) != 0, parsed ? &pkt : nullptr);
+  r.forwarded = fwd;
+  if (!parsed) {
     ++stats.invalid;
     r.verdict = Verdict::kInvalid;
     return r;

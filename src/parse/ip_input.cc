@@ -198,6 +198,47 @@ bool Ipv6Forwards(uint32_t len, bool from_defrag) {
   return from_defrag || len <= kEgressMtu;
 }
 
+bool OracleRewriteApplies(uint8_t protonum, uint32_t l4_len) {
+  switch (protonum) {
+    case 6:  // TCP: checksum at offset 16
+      return l4_len >= 18;
+    case 136:  // UDP-Lite: checksum at offset 6, whatever the length
+      return l4_len >= 8;
+    case 58:  // ICMPv6: checksum at offset 2
+      return l4_len >= 4;
+    default:
+      // UDP is only fixed up when its whole header is there with a non-zero checksum; other
+      // protocols carry no pseudo-header checksum.
+      return true;
+  }
+}
+
+bool Ipv4OwnHeaderForwards(const uint8_t* data) {
+  const uint32_t saddr = Be32(data + 12);
+  const uint32_t daddr = Be32(data + 16);
+  auto multicast = [](uint32_t a) { return (a >> 28) == 0xe; };
+  auto loopback = [](uint32_t a) { return (a >> 24) == 127; };
+  constexpr uint32_t kLimitedBroadcast = 0xffffffffu;
+  // Delivered locally (limited broadcast, 0.0.0.0 to 0.0.0.0) or refused: multicast that this
+  // host has not joined and does not forward, martian destinations and sources. Only the
+  // all-zero address counts as "this network" here; the rest of 0.0.0.0/8 is routed.
+  if (daddr == kLimitedBroadcast || multicast(daddr) || loopback(daddr) || daddr == 0) return false;
+  if (saddr == 0 || saddr == kLimitedBroadcast || multicast(saddr) || loopback(saddr)) return false;
+  return data[8] > 1;  // ip_forward(): a TTL of 0 or 1 cannot be decremented (time exceeded)
+}
+
+bool Ipv6OwnHeaderForwards(const uint8_t* data) {
+  const uint8_t* saddr = data + 8;
+  const uint8_t* daddr = data + 24;
+  auto link_local = [](const uint8_t* a) { return a[0] == 0xfe && (a[1] & 0xc0) == 0x80; };
+  bool src_any = true;
+  for (int i = 0; i < 16; ++i) src_any = src_any && saddr[i] == 0;
+  // Multicast is not forwarded (no multicast routing), link-local destinations have no route
+  // on the input device, and a link-local or unspecified source must not leave its link.
+  if (IsMulticast6(daddr) || link_local(daddr) || link_local(saddr) || src_any) return false;
+  return data[7] > 1;  // ip6_forward(): hop limit exhausted
+}
+
 // Mirrors ip_rcv_core(), net/ipv4/ip_input.c (v6.18).
 IpInputResult Ipv4Input(const uint8_t* data, uint32_t caplen) {
   IpInputResult drop;

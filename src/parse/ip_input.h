@@ -38,6 +38,20 @@ bool Ipv4Forwards(const uint8_t* data, uint32_t len);
 // marks it to be fragmented again on output.
 bool Ipv6Forwards(uint32_t len, bool from_defrag);
 
+// The oracle rewrites every packet's addresses (and TTL / hop limit to 64) at PREROUTING so that
+// it is routed out, with an nftables payload write that also fixes the layer-4 checksum. That
+// write gives up, and the rule rewrites nothing, when the checksum field of TCP, UDP-Lite or
+// ICMPv6 lies beyond the datagram (nft_payload_l4csum_update()): `protonum` is the layer-4
+// protocol, `l4_len` the bytes from its header on. Such packets are always invalid to conntrack.
+bool OracleRewriteApplies(uint8_t protonum, uint32_t l4_len);
+
+// For a packet left as it came: whether the kernel forwards it on its own header, as the input
+// route lookup (ip_route_input_slow() / ip6_route_input()) and ip_forward() / ip6_forward()
+// judge it on the oracle's host (no local address but loopback, a default route out, no
+// multicast forwarding). `data` holds at least the fixed IPv4 (20) or IPv6 (40) header.
+bool Ipv4OwnHeaderForwards(const uint8_t* data);
+bool Ipv6OwnHeaderForwards(const uint8_t* data);
+
 }  // namespace ctrack
 
 #endif  // CTRACK_PARSE_IP_INPUT_H_
