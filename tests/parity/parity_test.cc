@@ -504,11 +504,12 @@ void WriteReport(Summary* s) {
   std::snprintf(
       buf, sizeof buf,
       "kernel parity: packets %.4f%% (%llu/%llu), oracle examples %.4f%% (%llu/%llu), "
-      "entry numbering %.4f%%, final table %.4f%% (%llu/%llu)\n\n",
+      "entry numbering %.4f%% (%llu/%llu), final table %.4f%% (%llu/%llu)\n\n",
       100 * Ratio(s->packets_ok, s->packets), static_cast<unsigned long long>(s->packets_ok),
       static_cast<unsigned long long>(s->packets), 100 * Ratio(s->ex_packets_ok, s->ex_packets),
       static_cast<unsigned long long>(s->ex_packets_ok),
       static_cast<unsigned long long>(s->ex_packets), 100 * Ratio(s->entries_ok, s->entries),
+      static_cast<unsigned long long>(s->entries_ok), static_cast<unsigned long long>(s->entries),
       100 * Ratio(s->table_ok, s->table), static_cast<unsigned long long>(s->table_ok),
       static_cast<unsigned long long>(s->table));
   out << buf;
