@@ -2,6 +2,7 @@
 // and memory on the project's own traffic (or a capture loaded into memory first). Only the
 // tracking calls are timed. Ends with one line:
 //   WORKLOAD ns_per_packet=N mpps=N bytes_per_conn=N peak_rss_mb=N threads=N
+#include <ctrack/packet.h>
 #include <ctrack/config.h>
 #include <ctrack/conntrack.h>
 #include <ctrack/sharded.h>
@@ -23,7 +24,6 @@
 #include "gen/pcap_writer.h"
 #include "gen/traffic.h"
 #include "io/pcap_reader.h"
-#include "parse/link.h"
 
 namespace ctrack::cli {
 namespace {
