@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "io/pcap_reader.h"
+#include "parse/ip_input.h"
 #include "parse/l3.h"
 #include "parse/link.h"
 
@@ -26,6 +27,8 @@ int FuzzParse(const uint8_t* data, size_t size) {
   std::vector<uint8_t> frame(data + 1, data + size);
   LinkResult link = DecodeLink(lt, frame.data(), frame.size());
   if (link.ip_version == 0) return 0;
+  // The forwarding checks read the IPv4 options of whatever bytes the link layer handed on.
+  if (link.ip_version == 4) (void)Ipv4Forwards(link.l3, link.len);
   ParsedPacket pkt;
   if (ParseL3(link.l3, link.len, &pkt) != L3Parse::kOk) return 0;
   Tuple t;

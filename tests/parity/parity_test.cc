@@ -1,8 +1,8 @@
 // Kernel parity: every capture that has kernel-ct output under $CTRACK_SHARED is replayed through
 // the engine with the run's settings and each packet's kernel time (t_replay), then compared with
-// the kernel per packet (verdict, dir, state, status; entry numbering reported apart) and on the
-// final table. Table-full runs (--max) are compared on counters instead, since early-drop victims
-// depend on the kernel's random hash seed.
+// the kernel per packet (verdict, dir, state, status, fwd; entry numbering counted apart) and on
+// the final table. Table-full runs (--max) are compared on counters instead, since early-drop
+// victims depend on the kernel's random hash seed.
 //
 // A report listing every capture's agreement and the differing packets is written to
 // $CTRACK_PARITY_REPORT or ./parity_report.txt (the test's working directory: the build tree).
@@ -32,10 +32,11 @@ namespace {
 namespace fs = std::filesystem;
 using testing::Json;
 
-// Thresholds from the parity issue.
-constexpr double kMinPacketAgreement = 0.999;       // all captures together
+// Thresholds: what the suite measures (issue 8: 100 %, so one regressing packet or entry fails).
+constexpr double kMinPacketAgreement = 1.0;         // all captures together
 constexpr double kMinExamplePacketAgreement = 1.0;  // the oracle's own examples
-constexpr double kMinTableAgreement = 0.995;        // final-table entries, all captures
+constexpr double kMinEntryAgreement = 1.0;          // entry numbers, where the kernel gives one
+constexpr double kMinTableAgreement = 1.0;          // final-table entries, all captures
 constexpr int64_t kTimeoutSlackSeconds = 2;         // kernel dumps a little after the last packet
 constexpr double kCounterRelativeSlack = 0.01;      // table-full counters: 1 % ...
 constexpr uint64_t kCounterAbsoluteSlack = 5;       // ... or 5 packets, whichever is larger
@@ -376,8 +377,12 @@ CaseResult RunCase(const Case& c) {
     std::string state = have ? StateName(ci.orig.protonum, ci.state) : "-";
     std::string status = have ? StatusNames(ci.status) : "-";
     if (status.empty()) status = "-";
+    // fwd: "-" where the packet never reached PREROUTING (not IP, refused by IP input).
+    std::string fwd = res.verdict == Verdict::kNone && !(res.notes & kNoteFragHeld)
+                          ? "-"
+                          : (res.forwarded ? "1" : "0");
     ++r.packets;
-    bool ok = verdict == k[1] && dir == k[2] && state == k[3] && status == k[4];
+    bool ok = verdict == k[1] && dir == k[2] && state == k[3] && status == k[4] && fwd == k[6];
     if (ok) ++r.packets_ok;
     if (k[5] != "-") {
       ++r.entries_compared;
@@ -385,9 +390,10 @@ CaseResult RunCase(const Case& c) {
     }
     if (!ok) {
       AddDiff(&r, "  #" + std::to_string(i) + " " + k[8] + "\n      kernel: " + k[1] + " " + k[2] +
-                      " " + k[3] + " " + k[4] + " entry=" + k[5] + " note=" + k[7] +
-                      "\n      ctrack: " + verdict + " " + dir + " " + state + " " + status +
-                      " entry=" + (res.entry != kNoConn ? std::to_string(res.entry) : "-"));
+                      " " + k[3] + " " + k[4] + " entry=" + k[5] + " fwd=" + k[6] + " note=" +
+                      k[7] + "\n      ctrack: " + verdict + " " + dir + " " + state + " " + status +
+                      " entry=" + (res.entry != kNoConn ? std::to_string(res.entry) : "-") +
+                      " fwd=" + fwd);
     }
   }
   if (i != rows.size()) {
@@ -498,11 +504,12 @@ void WriteReport(Summary* s) {
   std::snprintf(
       buf, sizeof buf,
       "kernel parity: packets %.4f%% (%llu/%llu), oracle examples %.4f%% (%llu/%llu), "
-      "entry numbering %.4f%%, final table %.4f%% (%llu/%llu)\n\n",
+      "entry numbering %.4f%% (%llu/%llu), final table %.4f%% (%llu/%llu)\n\n",
       100 * Ratio(s->packets_ok, s->packets), static_cast<unsigned long long>(s->packets_ok),
       static_cast<unsigned long long>(s->packets), 100 * Ratio(s->ex_packets_ok, s->ex_packets),
       static_cast<unsigned long long>(s->ex_packets_ok),
       static_cast<unsigned long long>(s->ex_packets), 100 * Ratio(s->entries_ok, s->entries),
+      static_cast<unsigned long long>(s->entries_ok), static_cast<unsigned long long>(s->entries),
       100 * Ratio(s->table_ok, s->table), static_cast<unsigned long long>(s->table_ok),
       static_cast<unsigned long long>(s->table));
   out << buf;
@@ -596,6 +603,12 @@ TEST(KernelParity, PerPacketOracleExamples) {
       EXPECT_EQ(r.packets_ok, r.packets) << r.name;
     }
   }
+}
+
+TEST(KernelParity, EntryNumbering) {
+  CTRACK_PARITY_RESULTS(s);
+  EXPECT_GE(Ratio(s->entries_ok, s->entries), kMinEntryAgreement)
+      << s->entries_ok << "/" << s->entries << " entry numbers agree; see " << s->report_path;
 }
 
 TEST(KernelParity, FinalTable) {
