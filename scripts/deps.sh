@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages ctrack builds and tests with, when any is missing.
 set -euo pipefail
-pkgs=(cmake ninja-build g++ pkg-config libpcap-dev libgtest-dev libgmock-dev googletest
-      libbenchmark-dev)
+pkgs=(cmake ninja-build g++ pkg-config libgtest-dev libgmock-dev googletest libbenchmark-dev)
 [ "${CTRACK_WITH_ORACLE_TOOLS:-0}" = 1 ] && pkgs+=(nftables conntrack iproute2)
 # Headless Chromium for the HTML report rendering test (large; opt-in).
 [ "${CTRACK_WITH_CHROMIUM:-0}" = 1 ] && pkgs+=(chromium)

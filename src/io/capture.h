@@ -31,7 +31,8 @@
 
 namespace ctrack {
 
-// The largest pcap record or pcapng block accepted (libpcap and Wireshark use the same bound).
+// The largest pcap record or pcapng block accepted: far above any real frame (an IP datagram is
+// at most 64 KiB, snapshot lengths at most 256 KiB), small enough to buffer.
 inline constexpr uint32_t kMaxCaptureBlock = 16u << 20;
 
 // One packet as read. `data` points into the reader's buffer (or the memory image) and stays
