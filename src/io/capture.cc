@@ -9,8 +9,6 @@
 #include <cstdio>
 #include <cstring>
 
-#include "parse/link.h"
-
 namespace ctrack {
 namespace {
 

@@ -4,6 +4,7 @@
 //   WORKLOAD ns_per_packet=N mpps=N bytes_per_conn=N peak_rss_mb=N threads=N
 #include <ctrack/config.h>
 #include <ctrack/conntrack.h>
+#include <ctrack/packet.h>
 #include <ctrack/sharded.h>
 
 #include <algorithm>
@@ -23,7 +24,6 @@
 #include "gen/pcap_writer.h"
 #include "gen/traffic.h"
 #include "io/capture.h"
-#include "parse/link.h"
 
 namespace ctrack::cli {
 namespace {
