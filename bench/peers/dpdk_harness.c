@@ -5,9 +5,9 @@
  *
  * Keys are 40-byte 5-tuples (addresses, ports, protocol, family) taken from the same frames,
  * extracted before the clock starts; each connection is stored under both directions' keys, as
- * ctrack, OVS and the kernel index both tuples. Per run: EAL without huge pages, PCI or shared config files,
- * one rte_hash of 2 x max entries (CRC hash, extendable buckets), the setup frames inserted
- * untimed (lookup, add both keys when missing), then `passes` timed passes over the timed
+ * ctrack, OVS and the kernel index both tuples. Per run: EAL without huge pages, PCI or shared
+ * config files, one rte_hash of 2 x max entries (CRC hash, extendable buckets), the setup frames
+ * inserted untimed (lookup, add both keys when missing), then `passes` timed passes over the timed
  * frames in batches of `batch`: rte_hash_lookup_bulk(), then for each miss the two adds (a new
  * connection). No packet parsing, no checksum, no state or timeout is timed: what differs from
  * ctrack is everything but the lookup. Prints one line:
@@ -74,7 +74,8 @@ static unsigned conns;
 static void add_conn(struct rte_hash *h, const struct key *k) {
   struct key r;
   reverse(k, &r);
-  if (rte_hash_add_key(h, k) < 0 || rte_hash_add_key(h, &r) < 0) peer_die("rte_hash_add_key failed", NULL);
+  if (rte_hash_add_key(h, k) < 0 || rte_hash_add_key(h, &r) < 0)
+    peer_die("rte_hash_add_key failed", NULL);
   conns++;
 }
 
@@ -95,8 +96,8 @@ int main(int argc, char **argv) {
   }
   cpu_set_t all;
   sched_getaffinity(0, sizeof(all), &all);
-  char *eal[] = {"dpdk_harness", "--no-huge", "--no-pci", "--no-shconf", "-m", "3072",
-                 "--log-level=error", "-l", "0", NULL};
+  char *eal[] = {"dpdk_harness", "--no-huge",         "--no-pci", "--no-shconf", "-m",
+                 "3072",         "--log-level=error", "-l",       "0",           NULL};
   if (rte_eal_init(9, eal) < 0) peer_die("rte_eal_init failed", rte_strerror(rte_errno));
   /* EAL pins the main thread to lcore 0; ctrack and OVS run unpinned, so undo it. */
   sched_setaffinity(0, sizeof(all), &all);
@@ -140,10 +141,11 @@ int main(int argc, char **argv) {
   }
   long rss1 = peer_rss_kb();
   double packets = (double)timed.n * m.passes;
-  printf("dpdk %s ns_per_packet=%.1f bytes_per_conn=%.0f conns=%u new=%llu est=%llu inv=0 "
-         "digest=%s\n",
-         argv[2], spent * 1e9 / packets, conns ? (double)(rss1 - rss0) * 1024.0 / conns : 0.0,
-         conns, miss, hit, m.timed_digest);
+  printf(
+      "dpdk %s ns_per_packet=%.1f bytes_per_conn=%.0f conns=%u new=%llu est=%llu inv=0 "
+      "digest=%s\n",
+      argv[2], spent * 1e9 / packets, conns ? (double)(rss1 - rss0) * 1024.0 / conns : 0.0, conns,
+      miss, hit, m.timed_digest);
   fflush(stdout);
   _exit(0);
 }

@@ -7,16 +7,15 @@
  * then `passes` timed passes over the timed frames in batches of `batch` (at most
  * NETDEV_MAX_BURST = 32), with commit and zone 0, on the frames' own clock (milliseconds, each
  * pass shifted by pass_dt as ctrack does), offset so that the first frame is at time_msec(): OVS's
- * clean thread expires connections against the real clock, which thus stays near the virtual one. What is timed is conntrack_execute() alone: flow
- * extraction (which sets the packets' L3/L4 offsets, as the datapath's miniflow_extract does before
- * the ct action) and the per-pass reset of packet metadata happen before the clock starts.
- * OVS takes one dl_type per call, so each batch is split by EtherType into an IPv4 and an IPv6
- * call (order kept within each), as the datapath's per-flow batches are. Checksums: OVS verifies
- * IPv4 header and L4 checksums in software when the packet carries no offload flags, as here.
- * Prints one line:
- *   ovs NAME ns_per_packet=N bytes_per_conn=N conns=N new=N est=N inv=N digest=HEX */
+ * clean thread expires connections against the real clock, which thus stays near the virtual one.
+ * What is timed is conntrack_execute() alone: flow extraction (which sets the packets' L3/L4
+ * offsets, as the datapath's miniflow_extract does before the ct action) and the per-pass reset of
+ * packet metadata happen before the clock starts. OVS takes one dl_type per call, so each batch is
+ * split by EtherType into an IPv4 and an IPv6 call (order kept within each), as the datapath's
+ * per-flow batches are. Checksums: OVS verifies IPv4 header and L4 checksums in software when the
+ * packet carries no offload flags, as here. Prints one line: ovs NAME ns_per_packet=N
+ * bytes_per_conn=N conns=N new=N est=N inv=N digest=HEX */
 #include <config.h>
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,9 +25,8 @@
 #include "dp-packet.h"
 #include "flow.h"
 #include "packets.h"
-#include "timeval.h"
-
 #include "peer_common.h"
+#include "timeval.h"
 
 static struct dp_packet *make_packet(const struct peer_frame *f) {
   struct dp_packet *p = dp_packet_new(f->len + 64);
@@ -50,10 +48,13 @@ static unsigned long long verdicts[3];
 
 static void count(struct dp_packet_batch *b) {
   struct dp_packet *p;
-  DP_PACKET_BATCH_FOR_EACH (i, p, b) {
-    if (p->md.ct_state & CS_INVALID) verdicts[2]++;
-    else if (p->md.ct_state & CS_ESTABLISHED) verdicts[1]++;
-    else if (p->md.ct_state & CS_NEW) verdicts[0]++;
+  DP_PACKET_BATCH_FOR_EACH(i, p, b) {
+    if (p->md.ct_state & CS_INVALID)
+      verdicts[2]++;
+    else if (p->md.ct_state & CS_ESTABLISHED)
+      verdicts[1]++;
+    else if (p->md.ct_state & CS_NEW)
+      verdicts[0]++;
   }
 }
 
@@ -95,7 +96,7 @@ int main(int argc, char **argv) {
 
   int64_t t0_ns = setup.n ? setup.v[0].ts_ns : (timed.n ? timed.v[0].ts_ns : 0);
   long long base_ms = time_msec();
-#define NOW_MS(ts) (base_ms + ((ts) - t0_ns) / 1000000)
+#define NOW_MS(ts) (base_ms + ((ts)-t0_ns) / 1000000)
   long rss0 = peer_rss_kb();
   struct conntrack *ct = conntrack_init();
   /* nf_conntrack_max of the workload (OVS's default limit is 3,000,000). */
@@ -122,10 +123,11 @@ int main(int argc, char **argv) {
   }
   long rss1 = peer_rss_kb();
   double packets = (double)timed.n * m.passes;
-  printf("ovs %s ns_per_packet=%.1f bytes_per_conn=%.0f conns=%u new=%llu est=%llu inv=%llu "
-         "digest=%s\n",
-         argv[2], spent * 1e9 / packets, peak ? (double)(rss1 - rss0) * 1024.0 / peak : 0.0, peak,
-         verdicts[0], verdicts[1], verdicts[2], m.timed_digest);
+  printf(
+      "ovs %s ns_per_packet=%.1f bytes_per_conn=%.0f conns=%u new=%llu est=%llu inv=%llu "
+      "digest=%s\n",
+      argv[2], spent * 1e9 / packets, peak ? (double)(rss1 - rss0) * 1024.0 / peak : 0.0, peak,
+      verdicts[0], verdicts[1], verdicts[2], m.timed_digest);
   fflush(stdout);
   /* conntrack_destroy() would walk every connection; the process ends here. */
   _exit(0);

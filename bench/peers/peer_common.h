@@ -110,12 +110,18 @@ static inline void peer_read_meta(const char *path, struct peer_meta *m) {
     if (eq == NULL) continue;
     *eq = 0;
     const char *v = eq + 1;
-    if (!strcmp(line, "passes")) m->passes = (unsigned)strtoul(v, NULL, 10);
-    else if (!strcmp(line, "pass_dt_ns")) m->pass_dt_ns = strtoll(v, NULL, 10);
-    else if (!strcmp(line, "batch")) m->batch = (unsigned)strtoul(v, NULL, 10);
-    else if (!strcmp(line, "max")) m->max = (unsigned)strtoul(v, NULL, 10);
-    else if (!strcmp(line, "buckets")) m->buckets = (unsigned)strtoul(v, NULL, 10);
-    else if (!strcmp(line, "timed_digest")) snprintf(m->timed_digest, sizeof m->timed_digest, "%s", v);
+    if (!strcmp(line, "passes"))
+      m->passes = (unsigned)strtoul(v, NULL, 10);
+    else if (!strcmp(line, "pass_dt_ns"))
+      m->pass_dt_ns = strtoll(v, NULL, 10);
+    else if (!strcmp(line, "batch"))
+      m->batch = (unsigned)strtoul(v, NULL, 10);
+    else if (!strcmp(line, "max"))
+      m->max = (unsigned)strtoul(v, NULL, 10);
+    else if (!strcmp(line, "buckets"))
+      m->buckets = (unsigned)strtoul(v, NULL, 10);
+    else if (!strcmp(line, "timed_digest"))
+      snprintf(m->timed_digest, sizeof m->timed_digest, "%s", v);
   }
   fclose(f);
   if (m->batch == 0 || m->batch > 32 || m->passes == 0) peer_die("bad meta file", path);

@@ -1,5 +1,6 @@
 #include <ctrack/sharded.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "parse/link.h"
@@ -33,15 +34,32 @@ uint64_t PairHash(const uint8_t* a, const uint8_t* b, size_t n) {
 
 }  // namespace
 
+uint32_t CountPool::Reserve() {
+  uint32_t cur = reserved_.load(std::memory_order_relaxed);
+  for (;;) {
+    if (cur >= max_) return 0;
+    uint32_t left = max_ - cur;
+    uint32_t grant = std::clamp<uint32_t>(left / (4 * shards_), 1, kGrant);
+    if (reserved_.compare_exchange_weak(cur, cur + grant, std::memory_order_relaxed)) return grant;
+  }
+}
+
 ShardedConntrack::ShardedConntrack(const Config& cfg, unsigned shards) {
   if (shards == 0) shards = 1;
+  pool_ = std::make_unique<CountPool>(cfg.nf_conntrack_max, shards);
   Config c = cfg;
   c.nf_conntrack_buckets =
       cfg.nf_conntrack_buckets / shards ? cfg.nf_conntrack_buckets / shards : 1;
   for (unsigned i = 0; i < shards; ++i) {
     shards_.push_back(std::make_unique<Conntrack>(c));
-    shards_.back()->ShareCountForShards(&count_);
+    if (cfg.nf_conntrack_max != 0) shards_.back()->ShareCountForShards(pool_.get());
   }
+}
+
+uint32_t ShardedConntrack::count() const {
+  uint32_t n = 0;
+  for (const auto& s : shards_) n += s->count();
+  return n;
 }
 
 unsigned ShardedConntrack::ShardOf(uint32_t linktype, const uint8_t* data, uint32_t caplen) const {
