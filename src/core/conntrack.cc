@@ -236,7 +236,11 @@ void Conntrack::ProcessBatch(uint32_t linktype, std::span<const Frame> frames,
       if (prep[i].fast) m.table.PrefetchHead(prep[i].hash);
     }
     for (size_t i = 0; i < n; ++i) {
-      if (prep[i].fast) m.table.PrefetchFirst(prep[i].hash);
+      if (!prep[i].fast || m.table.PrefetchFirst(prep[i].hash)) continue;
+      // Probably a new connection: confirmation will link its reply node at the head of the
+      // reply tuple's bucket, so fetch that head too.
+      Tuple reply;
+      if (InvertTuple(prep[i].tuple, &reply)) m.table.PrefetchHead(m.table.Hash(reply));
     }
     for (size_t i = 0; i < n; ++i) {
       const Frame& f = frames[base + i];

@@ -124,15 +124,26 @@ class Table {
                      uint32_t* first_reaped);
   // Batch pipeline: fetch the chain head of the bucket, then the first entry whose tag matches.
   void PrefetchHead(uint64_t h) const { __builtin_prefetch(&heads_[BucketOf(h)]); }
-  void PrefetchFirst(uint64_t h) const {
+  // Returns false when the chain ended without a node of the tuple's tag (the packet most likely
+  // opens a new connection).
+  bool PrefetchFirst(uint64_t h) const {
     NodeRef n = heads_[BucketOf(h)];
     uint32_t tag = TagOf(h);
     for (int i = 0; i < 8 && n != kNil; ++i) {
       if (NodeTag(n) == tag) {
         __builtin_prefetch(&at(NodeIndex(n)));
-        return;
+        return true;
       }
       n = links_[NodeIndex(n) * 2 + (n & 1)];
+    }
+    return n != kNil;
+  }
+  // For a packet that will likely create an entry: the entry AllocEntry() will hand out next
+  // and its links, which the new connection writes.
+  void PrefetchAlloc() const {
+    if (free_list_ != kNil) {
+      __builtin_prefetch(&links_[free_list_ * 2], 1);
+      __builtin_prefetch(&at(free_list_), 1);
     }
   }
 

@@ -137,6 +137,7 @@ std::string MakeWorkload(const std::string& name, const WorkloadOptions& opt, Wo
       PcapWriter pw;
       pw.OpenMemory(kLinkEthernet);
       GenerateW1(&pw, n, 1000);
+      w->timed.Reserve(static_cast<size_t>(n) * 10, pw.buffer().size());
       AddPcapFrames(pw.buffer(), &w->timed);
     }
   } else if (name == "w2") {
@@ -177,6 +178,7 @@ std::string MakeWorkload(const std::string& name, const WorkloadOptions& opt, Wo
       Add(&w->setup, UdpFlow(fs, i, true, v6), t += 100);
     }
     const uint32_t kPool = 1u << 20;
+    w->timed.Reserve(kPool, static_cast<size_t>(kPool) * 140);
     std::mt19937 rng(11);
     for (uint32_t i = 0; i < kPool; ++i) {
       uint32_t f = rng() % n;
@@ -191,6 +193,7 @@ std::string MakeWorkload(const std::string& name, const WorkloadOptions& opt, Wo
       w->what = "first fill: SYNs of " + std::to_string(n) +
                 " distinct TCP flows into an empty table (fresh memory)";
       w->cfg.nf_conntrack_max = n + 16;
+      w->timed.Reserve(n, static_cast<size_t>(n) * 80);
       for (uint32_t i = 0; i < n; ++i) Add(&w->timed, SynFlow(fs, i), i * 100);
     } else {
       // Arrivals spread over the SYN_SENT timeout: while timing, every new connection arrives
@@ -200,6 +203,8 @@ std::string MakeWorkload(const std::string& name, const WorkloadOptions& opt, Wo
                 " distinct SYNs arrive as the oldest expire";
       w->cfg.nf_conntrack_max = 2 * n;
       Timestamp gap = 120 * kNsPerSec / n;
+      w->setup.Reserve(n, static_cast<size_t>(n) * 80);
+      w->timed.Reserve(n, static_cast<size_t>(n) * 80);
       for (uint32_t i = 0; i < n; ++i) Add(&w->setup, SynFlow(fs, i), i * gap);
       for (uint32_t i = 0; i < n; ++i) Add(&w->timed, SynFlow(fs, n + i), (n + i) * gap);
     }
@@ -338,6 +343,7 @@ FloodResult RunFlood(int repeat) {
   // Setup: the flows talk both ways, then again after 2 s (UDP becomes ASSURED), then the flood
   // fills the table.
   FrameArena setup;
+  setup.Reserve(3 * kFlows + kMax, (3 * kFlows + kMax) * 110);
   Timestamp t = 0;
   for (uint32_t i = 0; i < kFlows; ++i) {
     Add(&setup, UdpFlow(fs, i, false), t += kUs);
@@ -357,6 +363,8 @@ FloodResult RunFlood(int repeat) {
   // Timed: kReps rounds over the flows' packets (both directions), each batch of 32 followed
   // by 32 attack SYNs; one packet per microsecond of virtual time.
   FrameArena est, syn;
+  est.Reserve(2 * kFlows * kReps, 2 * kFlows * kReps * 110);
+  syn.Reserve(2 * kFlows * kReps, 2 * kFlows * kReps * 80);
   for (uint32_t rep = 0; rep < kReps; ++rep) {
     for (uint32_t i = 0; i < 2 * kFlows; i += kB) {
       for (uint32_t k = i; k < i + kB && k < 2 * kFlows; ++k) {
