@@ -17,7 +17,8 @@ endif()
 function(ctrack_add_test name)
   add_executable(${name} ${ARGN})
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/tests)
-  target_link_libraries(${name} PRIVATE ctrack GTest::gtest GTest::gtest_main)
+  target_link_libraries(${name} PRIVATE ctrack_tools ctrack_io ${CTRACK_HOST_LIB} ctrack GTest::gtest
+                                        GTest::gtest_main)
   ctrack_set_warnings(${name})
   gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60
     PROPERTIES ENVIRONMENT "CTRACK_SHARED=${CTRACK_SHARED_DIR}")

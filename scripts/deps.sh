@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages ctrack builds and tests with, when any is missing.
 set -euo pipefail
+# python3: tests/fuzz/make_corpus.py and the scripts; conntrack/nftables/iproute2: the live-host
+# tests compare with the kernel's own tools inside namespaces they create.
 pkgs=(cmake ninja-build g++ pkg-config libpcap-dev libgtest-dev libgmock-dev googletest
-      libbenchmark-dev)
-[ "${CTRACK_WITH_ORACLE_TOOLS:-0}" = 1 ] && pkgs+=(nftables conntrack iproute2)
+      libbenchmark-dev libmnl-dev libcpp-httplib-dev python3 nftables conntrack iproute2)
 # Headless Chromium for the HTML report rendering test (large; opt-in).
 [ "${CTRACK_WITH_CHROMIUM:-0}" = 1 ] && pkgs+=(chromium)
 missing=()
@@ -14,5 +15,5 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "ctrack: installing ${missing[*]}" >&2
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" </dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
 fi

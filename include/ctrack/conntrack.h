@@ -12,6 +12,7 @@
 #define CTRACK_CONNTRACK_H_
 
 #include <ctrack/config.h>
+#include <ctrack/entry.h>
 #include <ctrack/packet.h>
 #include <ctrack/stats.h>
 #include <ctrack/tuple.h>
@@ -70,27 +71,6 @@ struct Frame {
   uint32_t caplen;
   uint32_t wirelen;
   Timestamp ts;
-};
-
-// A snapshot of one entry, for printing and inspection (cold path).
-struct ConnInfo {
-  Tuple orig;
-  Tuple reply;
-  uint32_t id;      // creation sequence number (0, 1, ...)
-  uint16_t status;  // IPS_* bits
-  uint8_t state;    // TCP/SCTP state number, 0 for others
-  uint32_t mark;
-  int64_t timeout_s;  // whole seconds left, floored, clamped at 0
-  Timestamp expires;  // absolute expiry instant (ns)
-  bool has_acct;
-  uint64_t packets[2];
-  uint64_t bytes[2];
-  // GRE per-entry timeouts (printed by /proc).
-  uint32_t gre_timeout_s;
-  uint32_t gre_stream_timeout_s;
-  // TCP per-direction window scale and flags (as ctnetlink reports them).
-  uint8_t tcp_wscale[2];
-  uint8_t tcp_flags[2];
 };
 
 class CountPool;  // <ctrack/sharded.h>
@@ -153,11 +133,6 @@ class Conntrack {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
-
-// Kernel status-bit names, as the oracle lists them ("SEEN_REPLY,ASSURED,CONFIRMED").
-std::string StatusNames(uint16_t status);
-// State name for the oracle's `state` column: TCP/SCTP state, "-" otherwise.
-const char* StateName(uint8_t protonum, uint8_t state);
 
 }  // namespace ctrack
 

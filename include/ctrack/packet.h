@@ -21,6 +21,9 @@ enum LinkType : uint32_t {
   kLinkRawAlt = 12,   // DLT_RAW on some BSDs (LINKTYPE_RAW written with the DLT value)
   kLinkRawAlt2 = 14,  // DLT_RAW on OpenBSD
 };
+// Whether the engine decodes frames of this link type, and its short name ("EN10MB", ...).
+bool LinkTypeSupported(uint32_t linktype);
+const char* LinkTypeName(uint32_t linktype);
 
 // Virtual time in nanoseconds. Every call carries it; the engine never reads a clock.
 using Timestamp = int64_t;

@@ -16,6 +16,7 @@
 #ifndef CTRACK_CORE_CONN_H_
 #define CTRACK_CORE_CONN_H_
 
+#include <ctrack/entry.h>
 #include <ctrack/packet.h>
 #include <ctrack/tuple.h>
 
@@ -25,48 +26,6 @@
 
 namespace ctrack {
 
-// Status bits, numbered as enum ip_conntrack_status (uapi nf_conntrack_common.h). Can be set,
-// not unset.
-enum Status : uint16_t {
-  kExpected = 1u << 0,
-  kSeenReply = 1u << 1,
-  kAssured = 1u << 2,
-  kConfirmed = 1u << 3,
-  kDying = 1u << 9,
-  kFixedTimeout = 1u << 10,
-};
-
-// TCP states, numbered as the kernel exports them.
-enum class TcpState : uint8_t {
-  kNone = 0,
-  kSynSent = 1,
-  kSynRecv = 2,
-  kEstablished = 3,
-  kFinWait = 4,
-  kCloseWait = 5,
-  kLastAck = 6,
-  kTimeWait = 7,
-  kClose = 8,
-  kSynSent2 = 9,
-  kMax = 10,  // also "invalid" in the transition table
-  kIgnore = 11,
-  kRetrans = 12,  // timeout-array index only
-  kUnack = 13,    // timeout-array index only
-};
-
-enum class SctpState : uint8_t {
-  kNone = 0,
-  kClosed,
-  kCookieWait,
-  kCookieEchoed,
-  kEstablished,
-  kShutdownSent,
-  kShutdownRecd,
-  kShutdownAckSent,
-  kHeartbeatSent,
-  kMax,
-};
-
 // Per-direction TCP window data (struct ip_ct_tcp_state). Describes the sender in that direction.
 struct TcpDirState {
   uint32_t td_end;     // highest seq + len sent
@@ -75,18 +34,6 @@ struct TcpDirState {
   uint32_t td_maxack;  // highest ack sent (valid with kTcpMaxackSet)
   uint8_t td_scale;    // window scale shift, 0..14
   uint8_t flags;       // kTcpFlag* below
-};
-
-// TCP per-direction flags (IP_CT_TCP_FLAG_*).
-enum TcpFlag : uint8_t {
-  kTcpWindowScale = 0x01,
-  kTcpSackPerm = 0x02,
-  kTcpCloseInit = 0x04,
-  kTcpBeLiberal = 0x08,
-  kTcpDataUnacknowledged = 0x10,
-  kTcpMaxackSet = 0x20,
-  kTcpExpChallengeAck = 0x40,   // last_flags only
-  kTcpSimultaneousOpen = 0x80,  // last_flags only
 };
 
 struct TcpData {

@@ -682,24 +682,4 @@ const char* VerdictName(Verdict v) {
   return "?";
 }
 
-std::string StatusNames(uint16_t status) {
-  static constexpr const char* kNames[16] = {
-      "EXPECTED",   "SEEN_REPLY",   "ASSURED",      "CONFIRMED", "SRC_NAT",       "DST_NAT",
-      "SEQ_ADJUST", "SRC_NAT_DONE", "DST_NAT_DONE", "DYING",     "FIXED_TIMEOUT", "TEMPLATE",
-      "NAT_CLASH",  "HELPER",       "OFFLOAD",      "HW_OFFLOAD"};
-  std::string out;
-  for (int bit = 0; bit < 16; ++bit) {
-    if (!(status & (1u << bit))) continue;
-    if (!out.empty()) out += ',';
-    out += kNames[bit];
-  }
-  return out.empty() ? "-" : out;
-}
-
-const char* StateName(uint8_t protonum, uint8_t state) {
-  if (protonum == kProtoTcp) return TcpStateName(state);
-  if (protonum == kProtoSctp) return SctpStateName(state);
-  return "-";
-}
-
 }  // namespace ctrack

@@ -1,6 +1,7 @@
 #include "format/conntrack_format.h"
 
 #include <arpa/inet.h>
+#include <ctrack/entry.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -9,16 +10,9 @@
 #include <cstdio>
 #include <string_view>
 
-#include "proto/l4proto.h"
-
 namespace ctrack {
 namespace {
 
-// Status bits used by the printers (uapi enum ip_conntrack_status).
-constexpr uint16_t kSeenReplyBit = 1u << 1;
-constexpr uint16_t kAssuredBit = 1u << 2;
-constexpr uint16_t kOffloadBit = 1u << 14;
-constexpr uint16_t kHwOffloadBit = 1u << 15;
 constexpr uint8_t kProtoDccp = 33;
 
 const char* L3Name(uint8_t l3num) {
@@ -54,12 +48,9 @@ const char* JsonL4Name(uint8_t protonum) {
   }
 }
 
-bool HasState(uint8_t protonum) { return protonum == kProtoTcp || protonum == kProtoSctp; }
+bool HasState(uint8_t protonum) { return ProtoInfo(protonum).has_states; }
 
-bool HasPorts(uint8_t protonum) {
-  return protonum == kProtoTcp || protonum == kProtoUdp || protonum == kProtoUdplite ||
-         protonum == kProtoSctp;
-}
+bool HasPorts(uint8_t protonum) { return ProtoInfo(protonum).has_ports; }
 
 bool IsIcmp(uint8_t protonum) { return protonum == kProtoIcmp || protonum == kProtoIcmpv6; }
 
@@ -179,10 +170,10 @@ std::string FormatConntrackLine(const ConnInfo& ci, bool extended) {
   }
   AppendTuple(&out, o, Style::kTool);
   AppendCounters(&out, ci, 0);
-  if (!(ci.status & kSeenReplyBit)) out += "[UNREPLIED] ";
+  if (!(ci.status & kSeenReply)) out += "[UNREPLIED] ";
   AppendTuple(&out, ci.reply, Style::kTool);
   AppendCounters(&out, ci, 1);
-  if (ci.status & kAssuredBit) out += "[ASSURED] ";
+  if (ci.status & kAssured) out += "[ASSURED] ";
   Appendf(&out, "mark=%u ", ci.mark);
   if (o.zone != 0) Appendf(&out, "zone=%u ", o.zone);
   out += "use=1";
@@ -204,14 +195,14 @@ std::string FormatProcLine(const ConnInfo& ci) {
   }
   AppendTuple(&out, o, Style::kProc);
   AppendCounters(&out, ci, 0);
-  if (!(ci.status & kSeenReplyBit)) out += "[UNREPLIED] ";
+  if (!(ci.status & kSeenReply)) out += "[UNREPLIED] ";
   AppendTuple(&out, ci.reply, Style::kProc);
   AppendCounters(&out, ci, 1);
-  if (ci.status & kHwOffloadBit) {
+  if (ci.status & kHwOffload) {
     out += "[HW_OFFLOAD] ";
-  } else if (ci.status & kOffloadBit) {
+  } else if (ci.status & kOffload) {
     out += "[OFFLOAD] ";
-  } else if (ci.status & kAssuredBit) {
+  } else if (ci.status & kAssured) {
     out += "[ASSURED] ";
   }
   Appendf(&out, "mark=%u zone=%u use=2", ci.mark, o.zone);
@@ -223,7 +214,7 @@ std::string FormatJsonLine(const ConnInfo& ci) {
   const Tuple& o = ci.orig;
   std::string out;
   out.reserve(512);
-  Appendf(&out, "{\"assured\": %s", (ci.status & kAssuredBit) ? "true" : "false");
+  Appendf(&out, "{\"assured\": %s", (ci.status & kAssured) ? "true" : "false");
   if (ci.has_acct) {
     Appendf(&out, ", \"counters_orig\": {\"bytes\": %" PRIu64 ", \"packets\": %" PRIu64 "}",
             ci.bytes[0], ci.packets[0]);
@@ -262,7 +253,7 @@ std::string FormatJsonLine(const ConnInfo& ci) {
             ci.tcp_flags[0], ci.tcp_flags[1], ci.tcp_wscale[0], ci.tcp_wscale[1]);
   }
   Appendf(&out, ", \"timeout\": %" PRId64 ", \"unreplied\": %s, \"use\": 1, \"zone\": %u}",
-          ci.timeout_s, (ci.status & kSeenReplyBit) ? "false" : "true", o.zone);
+          ci.timeout_s, (ci.status & kSeenReply) ? "false" : "true", o.zone);
   return out;
 }
 

@@ -8,7 +8,6 @@
 #include <cstdio>
 #include <cstring>
 
-#include "parse/link.h"
 
 namespace ctrack {
 namespace {

@@ -9,9 +9,6 @@
 
 namespace ctrack {
 
-bool LinkTypeSupported(uint32_t linktype);
-const char* LinkTypeName(uint32_t linktype);
-
 // Result of link decoding. `l3` points into the frame; `len` is the number of captured bytes
 // from l3 on. ip_version is 4 or 6, or 0 when the frame carries no IP datagram (ARP, MPLS, ...).
 struct LinkResult {

@@ -7,7 +7,6 @@ namespace ctrack {
 namespace {
 
 // IPS_NAT_CLASH (bit 12): clash-resolved loser entries never become ASSURED.
-constexpr uint16_t kNatClash = 1u << 12;
 
 }  // namespace
 

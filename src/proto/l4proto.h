@@ -76,11 +76,6 @@ L4Verdict GenericPacket(Conn& ct, const ParsedPacket& pkt, TrackCtx& ctx);
 // non-ASSURED entries and for TCP/SCTP closing states.
 bool CanEarlyDropInGc(const Conn& ct);
 
-// Printing helpers (cold path).
-const char* L4ProtoName(uint8_t protonum);  // "tcp", "udp", ... "unknown"
-const char* TcpStateName(uint8_t state);
-const char* SctpStateName(uint8_t state);
-
 }  // namespace ctrack
 
 #endif  // CTRACK_PROTO_L4PROTO_H_

@@ -4,10 +4,12 @@
 // (nf_conntrack_proto_sctp.c), the l4proto names of /proc/net/nf_conntrack
 // (nf_conntrack_standalone.c) and gc_worker_can_early_drop() with tcp_can_early_drop() /
 // sctp_can_early_drop() (net/netfilter, v6.18).
+#include <ctrack/entry.h>
 #include <ctrack/tuple.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "core/conn.h"
 #include "proto/l4proto.h"
@@ -35,27 +37,41 @@ static_assert(sizeof(kSctpStateNames) / sizeof(kSctpStateNames[0]) ==
 
 }  // namespace
 
-const char* L4ProtoName(uint8_t protonum) {
+const ProtoDesc& ProtoInfo(uint8_t protonum) {
+  // has_ports: the kernel prints sport=/dport= for these (their tuple ids are ports); GRE keys and
+  // ICMP ids are printed by their own printers.
+  static constexpr ProtoDesc kTcp{kProtoTcp, "tcp", true, true,
+                                  static_cast<uint8_t>(TcpState::kMax)};
+  static constexpr ProtoDesc kUdp{kProtoUdp, "udp", true, false, 0};
+  static constexpr ProtoDesc kUdplite{kProtoUdplite, "udplite", true, false, 0};
+  static constexpr ProtoDesc kIcmp{kProtoIcmp, "icmp", false, false, 0};
+  static constexpr ProtoDesc kIcmpv6{kProtoIcmpv6, "icmpv6", false, false, 0};
+  static constexpr ProtoDesc kSctp{kProtoSctp, "sctp", true, true,
+                                   static_cast<uint8_t>(SctpState::kMax)};
+  static constexpr ProtoDesc kGre{kProtoGre, "gre", false, false, 0};
+  // Every other protocol is handled by the generic tracker, which the kernel names so.
+  static constexpr ProtoDesc kGeneric{0, "unknown", false, false, 0};
   switch (protonum) {
     case kProtoTcp:
-      return "tcp";
+      return kTcp;
     case kProtoUdp:
-      return "udp";
+      return kUdp;
     case kProtoUdplite:
-      return "udplite";
+      return kUdplite;
     case kProtoIcmp:
-      return "icmp";
+      return kIcmp;
     case kProtoIcmpv6:
-      return "icmpv6";
+      return kIcmpv6;
     case kProtoSctp:
-      return "sctp";
+      return kSctp;
     case kProtoGre:
-      return "gre";
+      return kGre;
     default:
-      // Every other protocol is handled by the generic tracker, which the kernel names so.
-      return "unknown";
+      return kGeneric;
   }
 }
+
+const char* L4ProtoName(uint8_t protonum) { return ProtoInfo(protonum).name; }
 
 const char* TcpStateName(uint8_t state) {
   if (state >= sizeof(kTcpStateNames) / sizeof(kTcpStateNames[0])) return "UNKNOWN";
@@ -67,22 +83,46 @@ const char* SctpStateName(uint8_t state) {
   return kSctpStateNames[state];
 }
 
+const char* StateName(uint8_t protonum, uint8_t state) {
+  if (protonum == kProtoTcp) return TcpStateName(state);
+  if (protonum == kProtoSctp) return SctpStateName(state);
+  return "-";
+}
+
+std::string StatusNames(uint16_t status) {
+  static constexpr const char* kNames[16] = {
+      "EXPECTED",   "SEEN_REPLY",   "ASSURED",      "CONFIRMED", "SRC_NAT",       "DST_NAT",
+      "SEQ_ADJUST", "SRC_NAT_DONE", "DST_NAT_DONE", "DYING",     "FIXED_TIMEOUT", "TEMPLATE",
+      "NAT_CLASH",  "HELPER",       "OFFLOAD",      "HW_OFFLOAD"};
+  std::string out;
+  for (int bit = 0; bit < 16; ++bit) {
+    if (!(status & (1u << bit))) continue;
+    if (!out.empty()) out += ',';
+    out += kNames[bit];
+  }
+  return out.empty() ? "-" : out;
+}
+
+bool TcpClosing(TcpState s) {
+  switch (s) {
+    case TcpState::kFinWait:
+    case TcpState::kCloseWait:
+    case TcpState::kLastAck:
+    case TcpState::kTimeWait:
+    case TcpState::kClose:
+      return true;
+    default:
+      return false;
+  }
+}
+
 bool CanEarlyDropInGc(const Conn& ct) {
   // Unassured entries of any protocol may go; ASSURED ones only in the closing states the TCP and
   // SCTP trackers name. (OFFLOAD never occurs here: there is no flowtable.)
   if (!ct.assured()) return true;
   switch (ct.orig.protonum) {
     case kProtoTcp:
-      switch (ct.tcp_state()) {
-        case TcpState::kFinWait:
-        case TcpState::kCloseWait:
-        case TcpState::kLastAck:
-        case TcpState::kTimeWait:
-        case TcpState::kClose:
-          return true;
-        default:
-          return false;
-      }
+      return TcpClosing(ct.tcp_state());
     case kProtoSctp:
       switch (static_cast<SctpState>(ct.state)) {
         case SctpState::kShutdownSent:

@@ -251,18 +251,7 @@ uint32_t TimeoutOf(const Config& cfg, uint8_t state) {
 }
 
 // Mirrors tcp_can_early_drop(): the closing states.
-bool InClosingState(uint8_t state) {
-  switch (static_cast<TcpState>(state)) {
-    case TcpState::kFinWait:
-    case TcpState::kLastAck:
-    case TcpState::kTimeWait:
-    case TcpState::kClose:
-    case TcpState::kCloseWait:
-      return true;
-    default:
-      return false;
-  }
-}
+bool InClosingState(uint8_t state) { return TcpClosing(static_cast<TcpState>(state)); }
 
 // Mirrors nf_conntrack_tcp_established().
 bool EstablishedAndAssured(const Conn& ct) { return ct.state == sES && ct.assured(); }

@@ -15,7 +15,6 @@ namespace {
 
 constexpr uint32_t kUdpHeaderLen = 8;
 // IPS_NAT_CLASH (bit 12): clash-resolved loser entries never become ASSURED.
-constexpr uint16_t kNatClash = 1u << 12;
 // A replied flow becomes a "stream" (long timeout, ASSURED) only when it is still active this
 // long after its first packet; filters out request/response exchanges such as DNS.
 constexpr Timestamp kUdpStreamDelay = 2 * kNsPerSec;

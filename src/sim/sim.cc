@@ -11,8 +11,6 @@
 #include <memory>
 #include <unordered_map>
 
-#include "core/conn.h"
-#include "proto/l4proto.h"
 #include "sim/internal.h"
 
 namespace ctrack {
@@ -46,9 +44,7 @@ const char* ProtoName(uint8_t p) {
   return std::strcmp(n, "unknown") == 0 ? "other" : n;
 }
 
-bool HasPorts(uint8_t p) {
-  return p == kProtoTcp || p == kProtoUdp || p == kProtoUdplite || p == kProtoSctp;
-}
+bool HasPorts(uint8_t p) { return ProtoInfo(p).has_ports; }
 
 std::string Describe(const ConnInfo& ci) {
   std::string s = ProtoName(ci.orig.protonum);
@@ -262,8 +258,8 @@ std::vector<StaleClass> DetectStale(const std::vector<ConnInfo>& snap,
         add(syn, ci, "");
         ++syn_victims[Addr(ci.orig.l3num, ci.orig.dst) + " port " + std::to_string(ci.orig.dst_id)];
       } else if (now - last > idle_limit &&
-                 (st == TcpState::kFinWait || st == TcpState::kCloseWait ||
-                  st == TcpState::kLastAck || (st == TcpState::kEstablished && fin_one_way))) {
+                 ((TcpClosing(st) && st != TcpState::kTimeWait && st != TcpState::kClose) ||
+                  (st == TcpState::kEstablished && fin_one_way))) {
         add(half, ci, " idle " + secs(now - last));
       } else if (now - last > idle_limit && st == TcpState::kEstablished) {
         add(idle, ci, " idle " + secs(now - last));

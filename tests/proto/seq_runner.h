@@ -29,9 +29,10 @@
 
 namespace ctrack::testing::seq {
 
-inline constexpr uint16_t kSeen = 1u << 1;
-inline constexpr uint16_t kAssd = 1u << 2;
-inline constexpr uint16_t kConf = 1u << 3;
+// Short names for the status bits in sequence tables.
+inline constexpr uint16_t kSeen = kSeenReply;
+inline constexpr uint16_t kAssd = kAssured;
+inline constexpr uint16_t kConf = kConfirmed;
 inline constexpr int kAny = -1000;  // timeout / entry not checked
 
 struct Step {

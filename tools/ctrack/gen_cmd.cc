@@ -8,7 +8,6 @@
 
 #include "ctrack/commands.h"
 #include "gen/traffic.h"
-#include "parse/link.h"
 
 namespace ctrack::cli {
 namespace {

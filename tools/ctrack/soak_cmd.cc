@@ -3,6 +3,7 @@
 // it checks: after the table fills, resident memory is flat and the table never holds more than
 // its budget (Conntrack::memory_bytes() once full; the defragmenter adds at most its two
 // high-threshold settings).
+#include <ctrack/packet.h>
 #include <ctrack/config.h>
 #include <ctrack/conntrack.h>
 
@@ -18,7 +19,6 @@
 
 #include "ctrack/commands.h"
 #include "gen/traffic.h"
-#include "parse/link.h"
 
 namespace ctrack::cli {
 namespace {
