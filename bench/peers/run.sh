@@ -2,7 +2,7 @@
 # Runs ctrack and its peers side by side on the same frames, interleaved, and prints
 # min / median / max per side and the ratio of medians.
 #
-#   bash bench/peers/run.sh [--runs N] [--no-install] [--only "w1 w4 ..."]
+#   bash bench/peers/run.sh [--runs N] [--no-install] [--no-build] [--only "w1 w4 ..."]
 #
 # Peers: Open vSwitch 3.1's user-space conntrack (Debian openvswitch-source, built by
 # build_ovs.sh; harness ovs_harness.c around conntrack_execute) and DPDK 22.11's rte_hash
@@ -16,13 +16,15 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 runs=5
 install=1
+build=1
 only=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) runs=$2; shift 2 ;;
     --no-install) install=0; shift ;;
+    --no-build) build=0; shift ;;
     --only) only=$2; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -43,17 +45,23 @@ if [ "$install" = 1 ]; then
 fi
 
 cd "$root"
-[ -f build/release/build.ninja ] || cmake --preset release > /dev/null
-# Reconfigure so that the peer targets appear once their packages are there.
-cmake build/release > /dev/null
-nice cmake --build build/release --target ctrack ctrack_peer_dpdk ctrack_peer_ovs > /dev/null
+if [ "$build" = 1 ]; then
+  [ -f build/release/build.ninja ] || cmake --preset release > /dev/null
+  # Reconfigure so that the peer targets appear once their packages are there.
+  cmake build/release > /dev/null
+  nice cmake --build build/release --target ctrack ctrack_peer_dpdk ctrack_peer_ovs > /dev/null
+fi
 ctrack=build/release/ctrack
 ovs=build/peers/ovs_harness
-dpdk=build/release/bench/dpdk_harness
+dpdk=build/peers/dpdk_harness
+for b in "$ctrack" "$ovs" "$dpdk"; do
+  [ -x "$b" ] || { echo "run.sh: $b missing (run without --no-build)" >&2; exit 1; }
+done
 wl=build/peers/wl
 mkdir -p "$wl"
 raw=build/peers/results.raw
 : > "$raw"
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
 
 want() { [ -z "$only" ] || [[ " $only " == *" $1 "* ]]; }
 
@@ -88,6 +96,7 @@ ncpu=$(nproc)
 l3=$(lscpu 2>/dev/null | sed -n 's/^L3 cache:[[:space:]]*//p' | head -1)
 {
   echo "machine: $cpu, $ncpu CPUs, L3 ${l3:-?}; kernel $(uname -r); $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo "load average at start $load0, at end $(cut -d' ' -f1-3 /proc/loadavg) (other processes share the CPUs)"
   echo "ctrack $(git rev-parse --short HEAD 2>/dev/null || echo ?); OVS $(dpkg-query -W -f='${Version}' openvswitch-source 2>/dev/null); DPDK $(dpkg-query -W -f='${Version}' libdpdk-dev 2>/dev/null); $runs processes per side, interleaved"
   python3 "$root/bench/peers/summarize.py" "$raw"
 } | tee build/peers/results.txt
