@@ -7,7 +7,9 @@
  * then `passes` timed passes over the timed frames in batches of `batch` (at most
  * NETDEV_MAX_BURST = 32), with commit and zone 0, on the frames' own clock (milliseconds, each
  * pass shifted by pass_dt as ctrack does), offset so that the first frame is at time_msec(): OVS's
- * clean thread expires connections against the real clock, which thus stays near the virtual one.
+ * clean thread expires connections against the real clock, which runs ahead of the frames' clock
+ * on a slow or shared machine. So that no connection expires on either side while timing (none
+ * does on ctrack's virtual clock), the default timeout policy is set to one hour for every state.
  * What is timed is conntrack_execute() alone: flow extraction (which sets the packets' L3/L4
  * offsets, as the datapath's miniflow_extract does before the ct action) and the per-pass reset of
  * packet metadata happen before the clock starts. OVS takes one dl_type per call, so each batch is
@@ -22,11 +24,14 @@
 #include <unistd.h>
 
 #include "conntrack.h"
+#include "ct-dpif.h"
 #include "dp-packet.h"
 #include "flow.h"
 #include "packets.h"
 #include "peer_common.h"
 #include "timeval.h"
+/* After conntrack.h, whose declarations it uses. */
+#include "conntrack-tp.h"
 
 static struct dp_packet *make_packet(const struct peer_frame *f) {
   struct dp_packet *p = dp_packet_new(f->len + 64);
@@ -42,6 +47,18 @@ static int is_ipv6(const struct dp_packet *p) {
   if (dp_packet_size(p) < 14) return 0;
   uint16_t et = (uint16_t)(d[12] << 8 | d[13]);
   return et == 0x86dd;
+}
+
+/* Every timeout of the default policy (tp_id 0) to one hour. */
+static void long_timeouts(struct conntrack *ct) {
+  struct timeout_policy tp;
+  memset(&tp, 0, sizeof tp);
+  tp.policy.id = DEFAULT_TP_ID;
+  for (int i = 0; i < CT_DPIF_TP_ATTR_MAX; ++i) {
+    tp.policy.attrs[i] = 3600;
+    tp.policy.present |= 1u << i;
+  }
+  timeout_policy_update(ct, &tp);
 }
 
 static unsigned long long verdicts[3];
@@ -101,6 +118,7 @@ int main(int argc, char **argv) {
   struct conntrack *ct = conntrack_init();
   /* nf_conntrack_max of the workload (OVS's default limit is 3,000,000). */
   if (m.max) conntrack_set_maxconns(ct, m.max);
+  long_timeouts(ct);
 
   for (size_t i = 0; i < setup.n; i += m.batch) {
     size_t n = setup.n - i < m.batch ? setup.n - i : m.batch;

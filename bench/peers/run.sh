@@ -68,7 +68,7 @@ want() { [ -z "$only" ] || [[ " $only " == *" $1 "* ]]; }
 # workload -> peers
 declare -A peers=([w1]="ovs" [w2]="ovs" [w3]="ovs" [w4]="ovs dpdk" [lookup1m]="ovs dpdk"
                   [new]="ovs dpdk")
-for w in w1 w2 w3 w4 lookup1m new; do
+for w in w1 lookup1m new w4 w2 w3; do
   want "$w" || continue
   "$ctrack" bench "$w" --export "$wl"
   for ((i = 1; i <= runs; i++)); do
@@ -81,7 +81,7 @@ for w in w1 w2 w3 w4 lookup1m new; do
   done
   rm -f "$wl/$w".*.pcap
 done
-for spec in "new-steady" "w1 --threads 2" "flood"; do
+for spec in "w1 --threads 2" "flood" "new-steady"; do
   w=${spec%% *}
   want "${spec// /_}" || want "$w" || continue
   for ((i = 1; i <= runs; i++)); do
