@@ -18,8 +18,9 @@ DIFFERS = {
     "ovs": "OVS: conntrack_execute() alone is timed (flow extraction and metadata reset before "
            "the clock; ctrack's figure includes link/IP/L4 parsing); each batch is split by "
            "EtherType (one dl_type per call); clock read per batch; OVS checks L3/L4 checksums "
-           "and TCP sequence windows like ctrack, has no early drop (a full table refuses), and "
-           "expires on its own clean thread",
+           "and TCP sequence windows like ctrack, has no early drop (a full table refuses); its "
+           "timeouts are set to 1 h because its clean thread expires on the real clock (nothing "
+           "expires while timing on either side)",
     "dpdk": "rte_hash: lookup structure only (rte_hash_lookup_bulk; two rte_hash_add_key per "
             "miss); keys extracted before the clock; no parsing, checksum, state or timeout",
 }

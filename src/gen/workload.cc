@@ -329,6 +329,8 @@ ThreadsResult RunThreads(const Workload& w1, unsigned threads, int repeat) {
     r.multi_s.push_back(*std::max_element(ends.begin(), ends.end()) - t0);
     r.shard_packets = counts;
     r.entries = sh.count();
+    r.table_bytes = 0;
+    for (unsigned t = 0; t < threads; ++t) r.table_bytes += sh.shard(t).memory_bytes();
   }
   return r;
 }

@@ -99,6 +99,7 @@ struct ThreadsResult {
   std::vector<double> single_s, multi_s, split_s;  // one per repeat
   std::vector<uint64_t> shard_packets;
   uint32_t entries = 0;
+  size_t table_bytes = 0;  // memory_bytes() of all shards at the end
   uint64_t packets = 0;
 };
 ThreadsResult RunThreads(const Workload& w1, unsigned threads, int repeat);

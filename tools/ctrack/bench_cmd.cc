@@ -115,7 +115,8 @@ int RunThreadsCmd(const BenchOptions& o, const bench::Workload& w) {
   char extra[200];
   std::snprintf(extra, sizeof(extra), " single_ns=%.1f speedup=%.3f split_ns=%.1f runs=%d",
                 s1.median * 1e9 / n, sr.median, sp.median * 1e9 / n, o.repeat);
-  PrintLine(o, sm.median * 1e9 / n, 0, extra);
+  PrintLine(o, sm.median * 1e9 / n,
+            t.entries ? static_cast<double>(t.table_bytes) / t.entries : 0.0, extra);
   return 0;
 }
 
