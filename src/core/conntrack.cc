@@ -282,7 +282,7 @@ PacketResult Conntrack::Impl::ProcessL3(const uint8_t* data, uint32_t caplen, ui
     ++ctr.ip_dropped;
     return r;
   }
-  switch (defrag.Process(data, in.len, zone, now)) {
+  switch (defrag.Process(data, in.len, zone, now, caplen)) {
     case DefragStatus::kNotFragment:
       return ConntrackIn(data, in.len, now, zone, notes);
     case DefragStatus::kHeld:
@@ -508,6 +508,15 @@ PacketResult Conntrack::Impl::Resolve(const ParsedPacket& pkt, const Tuple& tupl
     }
     r.conn = idx;
     r.entry = ct.id;
+    if (Table::Expired(ct, now)) {
+      // A timeout of 0: the entry expired with this packet. The first reader reaps it
+      // (kernel-ct's GET right after the packet: nf_conntrack_find_get() -> nf_ct_gc_expired()),
+      // so it is gone before the next packet: the verdict and entry number stand, nothing is left
+      // to read, count or list.
+      table.Delete(idx);
+      ++ctr.expired;
+      r.conn = kNoConn;
+    }
     return r;
   }
   // A second re-open in one packet cannot happen: the fresh entry is new.
@@ -669,6 +678,9 @@ void Conntrack::ForEach(Timestamp now, const std::function<void(const ConnInfo&)
 bool Conntrack::Get(uint32_t conn, Timestamp now, ConnInfo* out) const {
   const Impl& m = *impl_;
   if (conn >= m.table.high_water() || !(m.table.at(conn).status & kConfirmed)) return false;
+  // A ctnetlink GET finds no expired entry (nf_conntrack_find_get() skips and reaps it): with a
+  // timeout sysctl at 0 the entry a packet just refreshed is already gone when it is read.
+  if (Table::Expired(m.table.at(conn), now)) return false;
   m.FillInfo(conn, now, out);
   return true;
 }

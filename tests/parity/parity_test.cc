@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "format/conntrack_format.h"
-#include "io/pcap_reader.h"
+#include "io/capture.h"
 #include "testing/json.h"
 
 namespace ctrack {
@@ -273,7 +273,7 @@ CaseResult RunCountersCase(const Case& c, const Json& meta, Config cfg,
       {"entries", static_cast<uint64_t>(meta["counts"]["table_entries"].integer()), {}}};
   for (int seed = 1; seed <= kCounterSeeds; ++seed) {
     cfg.hash_seed = static_cast<uint32_t>(seed);
-    PcapReader reader;
+    CaptureReader reader;
     if (std::string e = reader.Open(c.pcap.string()); !e.empty()) {
       r.error = e;
       return r;
@@ -285,7 +285,7 @@ CaseResult RunCountersCase(const Case& c, const Json& meta, Config cfg,
       if (i < rows.size() && rows[i][9] != "-") {
         now = RowTime(rows[i][9]);
       }
-      ct.ProcessFrame(reader.linktype(), rec.data, rec.caplen, rec.wirelen, now);
+      ct.ProcessFrame(rec.linktype, rec.data, rec.caplen, rec.wirelen, now);
     }
     size_t entries = 0;
     ct.ForEach(now, [&](const ConnInfo&) { ++entries; });
@@ -347,7 +347,7 @@ CaseResult RunCase(const Case& c) {
 
   if (c.counters_only) return RunCountersCase(c, meta, cfg, rows, std::move(r));
 
-  PcapReader reader;
+  CaptureReader reader;
   if (std::string e = reader.Open(c.pcap.string()); !e.empty()) {
     r.error = e;
     return r;
@@ -364,7 +364,7 @@ CaseResult RunCase(const Case& c) {
     }
     const std::vector<std::string>& k = rows[i];
     if (k[9] != "-") now = RowTime(k[9]);
-    PacketResult res = ct.ProcessFrame(reader.linktype(), rec.data, rec.caplen, rec.wirelen, now);
+    PacketResult res = ct.ProcessFrame(rec.linktype, rec.data, rec.caplen, rec.wirelen, now);
     if (c.counters_only) continue;
     ConnInfo ci;
     bool have = res.conn != kNoConn && ct.Get(res.conn, now, &ci);
@@ -395,6 +395,10 @@ CaseResult RunCase(const Case& c) {
                       " entry=" + (res.entry != kNoConn ? std::to_string(res.entry) : "-") +
                       " fwd=" + fwd);
     }
+  }
+  if (!reader.error().empty()) {
+    r.error = reader.error();
+    return r;
   }
   if (i != rows.size()) {
     r.error = "capture has " + std::to_string(i) + " packets, verdicts.tsv " +
