@@ -33,7 +33,7 @@ done
 if [ "$install" = 1 ]; then
   bash "$root/scripts/deps.sh"
   missing=()
-  for p in openvswitch-source libdpdk-dev python3; do
+  for p in openvswitch-source libdpdk-dev libpcap-dev python3; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   if [ ${#missing[@]} -gt 0 ]; then
