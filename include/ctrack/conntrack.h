@@ -118,6 +118,10 @@ class Conntrack {
   };
   ImportResult Import(const ConnInfo& ci, Timestamp now);
 
+  // Advances the clock to `now` without a packet: the garbage collector runs as it would have
+  // meanwhile (gc_worker's pacing), so count() falls as the kernel's nf_conntrack_count would.
+  void AdvanceTo(Timestamp now);
+
   // Advances the clock to `now` and reaps every expired entry, as a listing does.
   void ExpireAll(Timestamp now);
 

@@ -690,6 +690,8 @@ Conntrack::ImportResult Conntrack::Import(const ConnInfo& ci, Timestamp now) {
   return ImportResult::kOk;
 }
 
+void Conntrack::AdvanceTo(Timestamp now) { impl_->GcCatchUp(now); }
+
 void Conntrack::ExpireAll(Timestamp now) {
   Impl& m = *impl_;
   m.GcCatchUp(now);

@@ -163,6 +163,49 @@ class Replayer {
   const SimOptions& opt_;
 };
 
+// The instant the simulation starts: the first packet's time, 0 without packets.
+Timestamp StartTime(const std::vector<LoadedCapture>& caps, const SimOptions& opt) {
+  Timestamp t0 = 0;
+  Replayer(caps, opt).Run([&](uint64_t, uint32_t, const Frame&, Timestamp now) {
+    t0 = now;
+    return false;
+  });
+  return t0;
+}
+
+// Listings floor the seconds left; the true remainder is on average half a second more.
+constexpr Timestamp kImportSlack = kNsPerSec / 2;
+
+void ImportInitial(Conntrack& ct, const SimOptions& opt, Timestamp t0, InitialTable* out) {
+  InitialTable tally;
+  tally.entries = opt.initial->size();
+  for (const ConnInfo& ci : *opt.initial) {
+    ConnInfo c = ci;
+    switch (ct.Import(c, t0 - kImportSlack)) {
+      case Conntrack::ImportResult::kOk: {
+        ++tally.imported;
+        Tuple inv;
+        if (InvertTuple(c.orig, &inv) && !(inv == c.reply)) {
+          Tuple r = c.reply;
+          r.zone = c.orig.zone;
+          if (!(inv == r)) ++tally.nat;
+        }
+        break;
+      }
+      case Conntrack::ImportResult::kTableFull:
+        ++tally.refused_full;
+        break;
+      case Conntrack::ImportResult::kExists:
+        ++tally.refused_exists;
+        break;
+      case Conntrack::ImportResult::kInvalid:
+        ++tally.refused_invalid;
+        break;
+    }
+  }
+  if (out != nullptr) *out = tally;
+}
+
 Config Unlimited(const Config& cfg) {
   Config c = cfg;
   c.nf_conntrack_max = 0;
@@ -177,6 +220,7 @@ namespace sim_internal {
 Baseline RunBaseline(const std::vector<LoadedCapture>& caps, const SimOptions& opt) {
   Baseline b;
   Conntrack ct(Unlimited(opt.cfg));
+  if (opt.initial != nullptr) ImportInitial(ct, opt, StartTime(caps, opt), nullptr);
   Replayer(caps, opt).Run([&](uint64_t, uint32_t lt, const Frame& f, Timestamp now) {
     PacketResult r = ct.ProcessFrame(lt, f.data, f.caplen, f.wirelen, now);
     bool attached = r.verdict == Verdict::kNew || r.verdict == Verdict::kEstablished ||
@@ -365,8 +409,18 @@ SimCounters sim_internal::RunCounters(const std::vector<LoadedCapture>& caps, co
       t1 = now;
       return true;
     });
+    t1 = std::max(t1, t0 + opt.horizon);
     rep->t0 = t0;
     rep->t1 = t1;
+  }
+  InitialTable initial;
+  if (opt.initial != nullptr) {
+    if (!detail) t0 = StartTime(caps, opt);
+    ImportInitial(ct, opt, t0, &initial);
+    c.peak = ct.count();
+    c.peak_t = 0;
+    c.peak_at_start = true;
+    if (cfg.nf_conntrack_max != 0 && c.peak >= cfg.nf_conntrack_max) c.first_full = 0;
   }
   uint32_t nsamples = std::max<uint32_t>(opt.samples, 1);
   Timestamp step = std::max<Timestamp>((t1 - t0) / nsamples, 1);
@@ -389,7 +443,7 @@ SimCounters sim_internal::RunCounters(const std::vector<LoadedCapture>& caps, co
   ConnInfo info;
   Replayer(caps, opt).Run([&](uint64_t i, uint32_t lt, const Frame& f, Timestamp now) {
     if (first) {
-      if (!detail) t0 = now;
+      if (!detail && opt.initial == nullptr) t0 = now;
       first = false;
     }
     if (detail) {
@@ -428,6 +482,7 @@ SimCounters sim_internal::RunCounters(const std::vector<LoadedCapture>& caps, co
       c.peak = count;
       c.peak_t = now - t0;
       c.peak_packet = i;
+      c.peak_at_start = false;
     }
     if (!c.first_full && cfg.nf_conntrack_max != 0 && count >= cfg.nf_conntrack_max) {
       c.first_full = now - t0;
@@ -462,12 +517,30 @@ SimCounters sim_internal::RunCounters(const std::vector<LoadedCapture>& caps, co
     if (opt.progress && (c.packets & 0xffff) == 0) opt.progress(c.packets);
     return true;
   });
+  if (first) now_end = t0;  // no packets
+  // Age the table past the last packet up to the horizon (the garbage collector reaps as it goes).
+  Timestamp t_end = std::max(now_end, t0 + opt.horizon);
   if (detail) {
-    while (rep->samples.size() < nsamples && next_sample <= now_end) {
+    while (rep->samples.size() < nsamples && next_sample <= t_end) {
+      ct.AdvanceTo(next_sample);
       take_sample(next_sample);
       next_sample += step;
     }
-    take_sample(now_end);
+  }
+  ct.AdvanceTo(t_end);
+  now_end = t_end;
+  if (detail) take_sample(now_end);
+  if (detail && opt.initial != nullptr) {
+    // Drain milestones from the samples: live entries against the imported count.
+    for (const Sample& s : rep->samples) {
+      uint64_t live = 0;
+      for (uint32_t k : s.by_cat) live += k;
+      if (!initial.half_t && live * 2 <= initial.imported) initial.half_t = s.t;
+      if (!initial.tenth_t && live * 10 <= initial.imported) initial.tenth_t = s.t;
+      if (!initial.empty_t && live == 0) initial.empty_t = s.t;
+      initial.live_end = static_cast<uint32_t>(live);
+    }
+    rep->initial = initial;
   }
   const Stats& s = ct.stats();
   const EngineCounters& e = ct.counters();
@@ -492,14 +565,22 @@ SimCounters sim_internal::RunCounters(const std::vector<LoadedCapture>& caps, co
     rep->stats = s;
     std::vector<ConnInfo> snap = Snapshot(ct, now_end);
     rep->stale = DetectStale(snap, ids, now_end, opt, t0);
+    if (opt.keep_final) rep->final_table = std::move(snap);
   }
   return c;
 }
 
 // Replays packets [0, last] and returns the table at that moment (for the peak snapshot).
+// With `at_start`, only the imported initial table.
 static std::unique_ptr<Conntrack> ReplayUntil(const std::vector<LoadedCapture>& caps,
-                                              const SimOptions& opt, uint64_t last, Timestamp* at) {
+                                              const SimOptions& opt, uint64_t last, bool at_start,
+                                              Timestamp* at) {
   auto ct = std::make_unique<Conntrack>(opt.cfg);
+  if (opt.initial != nullptr) {
+    *at = StartTime(caps, opt);
+    ImportInitial(*ct, opt, *at, nullptr);
+  }
+  if (at_start) return ct;
   Replayer(caps, opt).Run([&](uint64_t i, uint32_t lt, const Frame& f, Timestamp now) {
     if (i > last) return false;
     ct->ProcessFrame(lt, f.data, f.caplen, f.wirelen, now);
@@ -517,9 +598,10 @@ SimReport Simulate(const std::vector<LoadedCapture>& caps, const SimOptions& opt
   sim_internal::Baseline base;
   if (opt.baseline) base = sim_internal::RunBaseline(caps, opt);
   rep.c = sim_internal::RunCounters(caps, opt, opt.cfg, opt.baseline ? &base : nullptr, &rep);
-  if (opt.detail && rep.c.packets > 0) {
+  if (opt.detail && (rep.c.packets > 0 || opt.initial != nullptr)) {
     Timestamp at = 0;
-    std::unique_ptr<Conntrack> ct = ReplayUntil(caps, opt, rep.c.peak_packet, &at);
+    std::unique_ptr<Conntrack> ct =
+        ReplayUntil(caps, opt, rep.c.peak_packet, rep.c.peak_at_start, &at);
     std::vector<ConnInfo> snap = Snapshot(*ct, at);
     Attribution a = Attribute(snap, opt.top);
     a.why = "peak";
