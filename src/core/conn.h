@@ -2,7 +2,9 @@
 //
 // Layout (128 bytes, two cache lines; the first holds everything a lookup touches):
 //   [0..40)    Tuple orig       original-direction tuple incl. zone; reply tuple is derived
-//   [40..48)   spare[2]         unused (chain links live in the table's own array)
+//   [40..44)   reply_slot       0: the reply is the inverse of orig; else 1 + the slot of the
+//                               stored reply tuple (NAT entries imported from a snapshot)
+//   [44..48)   spare            unused (chain links live in the table's own array)
 //   [48..56)   expires          absolute expiry instant (ns)
 //   [56..60)   id               creation sequence number, given at confirmation
 //   [60..64)   mark
@@ -73,8 +75,13 @@ struct SctpData {
 struct alignas(64) Conn {
   // Identity. Set once at creation; never changes.
   Tuple orig;
+  // 0 for every entry the engine creates from a packet (its reply is InvertTuple(orig)); an
+  // imported entry whose reply tuple is not the inverse (NAT) holds 1 + its slot in the table's
+  // side store of reply tuples (Table::SetStoredReply). In the first cache line, so the reply
+  // comparison of a lookup reads no other line to tell.
+  uint32_t reply_slot;
   // Unused; keeps the layout below stable.
-  uint32_t spare[2];
+  uint32_t spare;
   // Absolute expiry instant. The kernel keeps a relative timeout until confirmation; here the
   // packet that creates an entry also confirms it at the same virtual instant, so the two agree.
   Timestamp expires;
