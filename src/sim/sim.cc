@@ -11,6 +11,7 @@
 #include <memory>
 #include <unordered_map>
 
+#include "sim/breakdown.h"
 #include "sim/internal.h"
 
 namespace ctrack {
@@ -21,81 +22,11 @@ uint32_t Le32(const uint8_t* p) {
          static_cast<uint32_t>(p[2]) << 16 | static_cast<uint32_t>(p[3]) << 24;
 }
 
-std::string Addr(uint8_t l3num, const uint8_t* a) {
-  char buf[INET6_ADDRSTRLEN];
-  inet_ntop(l3num == kAfInet ? AF_INET : AF_INET6, a, buf, sizeof buf);
-  return buf;
-}
-
-// "a.b.c.0/24" or "x:x:x:x::/64".
-std::string Prefix(uint8_t l3num, const uint8_t* a) {
-  uint8_t m[16] = {};
-  if (l3num == kAfInet) {
-    std::memcpy(m, a, 3);
-    return Addr(l3num, m) + "/24";
-  }
-  std::memcpy(m, a, 8);
-  return Addr(l3num, m) + "/64";
-}
-
-// The kernel's protocol names; "other" for the generic tracker's protocols in summaries.
-const char* ProtoName(uint8_t p) {
-  const char* n = L4ProtoName(p);
-  return std::strcmp(n, "unknown") == 0 ? "other" : n;
-}
-
-bool HasPorts(uint8_t p) { return ProtoInfo(p).has_ports; }
-
-std::string Describe(const ConnInfo& ci) {
-  std::string s = ProtoName(ci.orig.protonum);
-  s += ' ';
-  bool ports = HasPorts(ci.orig.protonum);
-  bool v6 = ci.orig.l3num == kAfInet6;
-  auto ep = [&](const uint8_t* a, uint16_t port) {
-    std::string e = v6 ? "[" + Addr(ci.orig.l3num, a) + "]" : Addr(ci.orig.l3num, a);
-    if (ports) e += ":" + std::to_string(port);
-    return e;
-  };
-  s += ep(ci.orig.src, ci.orig.src_id) + " -> " + ep(ci.orig.dst, ci.orig.dst_id);
-  if (ci.orig.protonum == kProtoTcp || ci.orig.protonum == kProtoSctp) {
-    s += std::string(" ") + StateName(ci.orig.protonum, ci.state);
-  }
-  s += " [" + StatusNames(ci.status) + "]";
-  return s;
-}
-
-Ranked Top(const std::unordered_map<std::string, uint64_t>& m, uint32_t k) {
-  Ranked v(m.begin(), m.end());
-  std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) {
-    return a.second != b.second ? a.second > b.second : a.first < b.first;
-  });
-  if (v.size() > k) v.resize(k);
-  return v;
-}
-
+// The same streaming breakdown `ctrack status` runs on a live dump (sim/breakdown.h).
 Attribution Attribute(const std::vector<ConnInfo>& snap, uint32_t top) {
-  std::unordered_map<std::string, uint64_t> state, proto, src, dst, port, host;
-  for (const ConnInfo& ci : snap) {
-    ++state[CategoryName(CategoryOf(ci))];
-    ++proto[ProtoName(ci.orig.protonum)];
-    ++src[Prefix(ci.orig.l3num, ci.orig.src)];
-    ++dst[Prefix(ci.orig.l3num, ci.orig.dst)];
-    if (HasPorts(ci.orig.protonum)) {
-      ++port[std::string(ProtoName(ci.orig.protonum)) + "/" + std::to_string(ci.orig.dst_id)];
-    } else {
-      ++port[ProtoName(ci.orig.protonum)];
-    }
-    ++host[Addr(ci.orig.l3num, ci.orig.src)];
-  }
-  Attribution a;
-  a.entries = static_cast<uint32_t>(snap.size());
-  a.by_state = Top(state, kCatCount);
-  a.by_proto = Top(proto, top);
-  a.src_prefix = Top(src, top);
-  a.dst_prefix = Top(dst, top);
-  a.dst_port = Top(port, top);
-  a.heaviest_sources = Top(host, top);
-  return a;
+  TableBreakdown b(Config(), 3, 60, 0);
+  for (const ConnInfo& ci : snap) b.Add(ci, EntryTimes{});
+  return b.Result(top);
 }
 
 // The kernel hashes each tuple with a random per-boot seed, so chain depths are a property of the
@@ -245,13 +176,6 @@ struct IdInfo {
   uint8_t assured = 0;
 };
 
-StaleClass MakeClass(std::string name, std::string description) {
-  StaleClass c;
-  c.name = std::move(name);
-  c.description = std::move(description);
-  return c;
-}
-
 std::vector<ConnInfo> Snapshot(const Conntrack& ct, Timestamp now) {
   std::vector<ConnInfo> v;
   v.reserve(ct.count());
@@ -262,60 +186,16 @@ std::vector<ConnInfo> Snapshot(const Conntrack& ct, Timestamp now) {
 std::vector<StaleClass> DetectStale(const std::vector<ConnInfo>& snap,
                                     const std::vector<IdInfo>& ids, Timestamp now,
                                     const SimOptions& opt, Timestamp t0) {
-  StaleClass udp = MakeClass(
-      "udp_unreplied_kept_alive",
-      "UDP [UNREPLIED] entries older than " + std::to_string(opt.stale_factor).substr(0, 4) +
-          " x nf_conntrack_udp_timeout, alive only through one-way refreshes");
-  StaleClass idle =
-      MakeClass("tcp_idle_established",
-                "TCP ESTABLISHED entries idle for more than " +
-                    std::to_string(static_cast<int>(opt.orphan_idle_s)) +
-                    " s: peers gone, RST/FIN lost (kept for nf_conntrack_tcp_timeout_established)");
-  StaleClass half =
-      MakeClass("tcp_half_closed",
-                "TCP entries closed in one direction only (FIN or RST one way), idle for more "
-                "than " +
-                    std::to_string(static_cast<int>(opt.orphan_idle_s)) + " s");
-  StaleClass syn =
-      MakeClass("tcp_syn_only", "TCP SYN_SENT entries never answered (SYN-only flood or scan)");
-  std::unordered_map<std::string, uint64_t> syn_victims;
-  Timestamp udp_limit = static_cast<Timestamp>(
-      opt.stale_factor * static_cast<double>(opt.cfg.nf_conntrack_udp_timeout) * 1e9);
-  Timestamp idle_limit = static_cast<Timestamp>(opt.orphan_idle_s * 1e9);
-  auto add = [&](StaleClass& c, const ConnInfo& ci, const std::string& extra) {
-    ++c.count;
-    if (c.examples.size() < opt.examples) c.examples.push_back(Describe(ci) + extra);
-  };
+  TableBreakdown b(opt.cfg, opt.stale_factor, opt.orphan_idle_s, opt.examples);
   for (const ConnInfo& ci : snap) {
     const IdInfo* info = ci.id < ids.size() ? &ids[ci.id] : nullptr;
-    Timestamp created = info ? info->created : t0;
-    Timestamp last = info ? info->last : t0;
-    auto secs = [](Timestamp d) { return std::to_string(d / kNsPerSec) + " s"; };
-    uint8_t p = ci.orig.protonum;
-    if ((p == kProtoUdp || p == kProtoUdplite) && !(ci.status & kSeenReply) &&
-        now - created > udp_limit) {
-      add(udp, ci, " age " + secs(now - created) + ", last refresh " + secs(now - last) + " ago");
-    } else if (p == kProtoTcp) {
-      auto st = static_cast<TcpState>(ci.state);
-      bool fin_one_way = ((ci.tcp_flags[0] ^ ci.tcp_flags[1]) & kTcpCloseInit) != 0;
-      if (st == TcpState::kSynSent && !(ci.status & kSeenReply)) {
-        add(syn, ci, "");
-        ++syn_victims[Addr(ci.orig.l3num, ci.orig.dst) + " port " + std::to_string(ci.orig.dst_id)];
-      } else if (now - last > idle_limit &&
-                 ((TcpClosing(st) && st != TcpState::kTimeWait && st != TcpState::kClose) ||
-                  (st == TcpState::kEstablished && fin_one_way))) {
-        add(half, ci, " idle " + secs(now - last));
-      } else if (now - last > idle_limit && st == TcpState::kEstablished) {
-        add(idle, ci, " idle " + secs(now - last));
-      }
-    }
+    EntryTimes t;
+    t.known_created = t.known_idle = true;
+    t.age_ns = now - (info ? info->created : t0);
+    t.idle_ns = now - (info ? info->last : t0);
+    b.Add(ci, t);
   }
-  if (syn.count) {
-    std::string v = "top targets:";
-    for (auto& [k, n] : Top(syn_victims, 3)) v += " " + k + " (" + std::to_string(n) + ")";
-    syn.description += "; " + v;
-  }
-  return {syn, idle, half, udp};
+  return b.Stale();
 }
 
 }  // namespace
