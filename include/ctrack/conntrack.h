@@ -116,7 +116,9 @@ class Conntrack {
     kExists,     // one of the tuples is already in the table (ctnetlink: EEXIST)
     kTableFull,  // over nf_conntrack_max and early drop found nothing to evict
   };
-  ImportResult Import(const ConnInfo& ci, Timestamp now);
+  // `extra_ns` is added to the remaining timeout (listings floor the seconds left; a caller
+  // may add back the expected fraction).
+  ImportResult Import(const ConnInfo& ci, Timestamp now, Timestamp extra_ns = 0);
 
   // Advances the clock to `now` without a packet: the garbage collector runs as it would have
   // meanwhile (gc_worker's pacing), so count() falls as the kernel's nf_conntrack_count would.

@@ -589,7 +589,7 @@ void NormalizeTuple(Tuple* t) {
 
 }  // namespace
 
-Conntrack::ImportResult Conntrack::Import(const ConnInfo& ci, Timestamp now) {
+Conntrack::ImportResult Conntrack::Import(const ConnInfo& ci, Timestamp now, Timestamp extra_ns) {
   Impl& m = *impl_;
   m.GcCatchUp(now);
   Tuple orig = ci.orig;
@@ -637,7 +637,8 @@ Conntrack::ImportResult Conntrack::Import(const ConnInfo& ci, Timestamp now) {
   ct.status = static_cast<uint16_t>((ci.status & ~(kDying | kTemplate)) | kConfirmed);
   ct.state = (orig.protonum == kProtoTcp || orig.protonum == kProtoSctp) ? ci.state : 0;
   ct.mark = ci.mark;
-  ct.expires = now + std::max<int64_t>(ci.timeout_s, 0) * kNsPerSec;
+  ct.expires =
+      now + std::max<int64_t>(ci.timeout_s, 0) * kNsPerSec + std::max<Timestamp>(extra_ns, 0);
   switch (orig.protonum) {
     case kProtoTcp: {
       // nlattr_to_tcp(): flags as given; the scale only when both sides announced one.
@@ -706,7 +707,7 @@ void Conntrack::ExpireAll(Timestamp now) {
 
 void Conntrack::Impl::FillInfo(uint32_t idx, Timestamp now, ConnInfo* out) const {
   const Conn& ct = table.at(idx);
-  std::memset(static_cast<void*>(out), 0, sizeof(*out));
+  *out = ConnInfo{};  // not memset: ConnInfo holds strings and non-zero defaults
   out->orig = ct.orig;
   out->reply = table.Reply(ct);
   out->id = ct.id;

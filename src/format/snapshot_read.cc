@@ -325,6 +325,16 @@ uint16_t NatBits(const Tuple& orig, const Tuple& reply) {
   return bits;
 }
 
+// The kernel-only fields are carried twice (SnapshotEntry for the file, ConnInfo for the
+// printers); the readers fill both.
+void MirrorKernelFields(SnapshotEntry* e) {
+  if (e->use != 0) e->ci.use = e->use;
+  e->ci.has_timestamp = e->has_timestamp;
+  e->ci.ts_start_ns = static_cast<uint64_t>(std::max<int64_t>(e->start_ns, 0));
+  e->ci.ts_stop_ns = static_cast<uint64_t>(std::max<int64_t>(e->stop_ns, 0));
+  e->ci.helper = e->helper;
+}
+
 std::string CheckEntry(const SnapshotEntry& e) {
   const ConnInfo& ci = e.ci;
   Tuple inv;
@@ -540,6 +550,7 @@ std::string EntryFromJson(const JValue& j, SnapshotEntry* out) {
   out->use = static_cast<uint32_t>(v);
   if (std::string e = GetString(j, "helper", &out->helper); !e.empty()) return e;
   if (std::string e = GetString(j, "labels", &out->labels); !e.empty()) return e;
+  MirrorKernelFields(out);
   return CheckEntry(*out);
 }
 
@@ -712,11 +723,16 @@ std::string ParseConntrackListLine(const std::string& line, SnapshotEntry* out) 
       uint64_t x = 0;
       if (!num(0xffffffffu, &x)) return bad;
       ci.mark = static_cast<uint32_t>(x);
-    } else if (k == "zone" || k == "orig-zone" || k == "reply-zone") {
+    } else if (k == "zone") {
       uint64_t x = 0;
       if (!num(0xffff, &x)) return bad;
       zone = static_cast<uint16_t>(x);
       have_zone = true;
+    } else if (k == "zone-orig" || k == "zone-reply") {
+      // Directional zones (CTA_TUPLE_ZONE): the lookup zone stays the entry's.
+      uint64_t x = 0;
+      if (!num(0xffff, &x)) return bad;
+      ci.tuple_zone[k == "zone-orig" ? 0 : 1] = static_cast<int32_t>(x);
     } else if (k == "use") {
       uint64_t x = 0;
       if (!num(0xffffffffu, &x)) return bad;
@@ -777,6 +793,7 @@ std::string ParseConntrackListLine(const std::string& line, SnapshotEntry* out) 
   if (offload) ci.status |= kOffload;
   if (hw_offload) ci.status |= kHwOffload | kOffload;
   ci.status |= NatBits(ci.orig, ci.reply);
+  MirrorKernelFields(out);
   return CheckEntry(*out);
 }
 

@@ -112,7 +112,7 @@ void ImportInitial(Conntrack& ct, const SimOptions& opt, Timestamp t0, InitialTa
   tally.entries = opt.initial->size();
   for (const ConnInfo& ci : *opt.initial) {
     ConnInfo c = ci;
-    switch (ct.Import(c, t0 - kImportSlack)) {
+    switch (ct.Import(c, t0, kImportSlack)) {
       case Conntrack::ImportResult::kOk: {
         ++tally.imported;
         Tuple inv;
