@@ -20,7 +20,7 @@
 #include "ctrack/commands.h"
 #include "format/conntrack_format.h"
 #include "format/snapshot.h"
-#include "io/pcap_reader.h"
+#include "io/capture.h"
 #include "sim/sim.h"
 
 namespace ctrack::cli {
