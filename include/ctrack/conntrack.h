@@ -104,6 +104,34 @@ class Conntrack {
   void ProcessBatch(uint32_t linktype, std::span<const Frame> frames, std::span<PacketResult> out,
                     uint16_t zone = 0);
 
+  // Inserts a confirmed entry taken from another table (a snapshot, a pasted `conntrack -L`),
+  // as ctnetlink's create does (ctnetlink_create_conntrack(), net/netfilter/
+  // nf_conntrack_netlink.c): both tuples, status (plus CONFIRMED), TCP/SCTP state, mark, zone,
+  // counters (when nf_conntrack_acct is on here) and a remaining timeout of ci.timeout_s
+  // seconds from `now`. ci.reply is kept as given: when it is not the inverse of ci.orig (NAT),
+  // it is stored beside the entry and matched by reply-direction lookups.
+  //
+  // What a dump does not carry starts as for an entry the kernel did not see begin: TCP window
+  // data is uninitialised (td_maxwin 0 in both directions, so tcp_in_window() takes the next
+  // packet of each direction as its starting point), with the window scale and flags from
+  // ci.tcp_wscale / ci.tcp_flags (the scale only when both directions have WINDOW_SCALE, as
+  // nlattr_to_tcp() does); a replied UDP entry is past its two-second stream delay; GRE takes
+  // ci.gre_*_timeout_s (the settings' when 0); SCTP verification tags are unknown (0).
+  // The count rule applies: over nf_conntrack_max, early drop must make room first.
+  enum class ImportResult : uint8_t {
+    kOk,
+    kInvalid,    // malformed: address family, protocol mismatch, ICMP type without reply, state
+    kExists,     // one of the tuples is already in the table (ctnetlink: EEXIST)
+    kTableFull,  // over nf_conntrack_max and early drop found nothing to evict
+  };
+  // `extra_ns` is added to the remaining timeout (listings floor the seconds left; a caller
+  // may add back the expected fraction).
+  ImportResult Import(const ConnInfo& ci, Timestamp now, Timestamp extra_ns = 0);
+
+  // Advances the clock to `now` without a packet: the garbage collector runs as it would have
+  // meanwhile (gc_worker's pacing), so count() falls as the kernel's nf_conntrack_count would.
+  void AdvanceTo(Timestamp now);
+
   // Advances the clock to `now` and reaps every expired entry, as a listing does.
   void ExpireAll(Timestamp now);
 

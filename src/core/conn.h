@@ -5,7 +5,8 @@
 //   [40..42)   status           IPS_* bits (kernel numbering)
 //   [42]       state            TCP or SCTP state; 0 for stateless protocols
 //   [43]       l4flags          tracker-private bits
-//   [44..48)   spare            unused
+//   [44..48)   reply_slot       0: the reply is the inverse of orig; else 1 + the slot of the
+//                               stored reply tuple (NAT entries imported from a snapshot)
 //   [48..56)   expires          absolute expiry instant (ns)
 //   [56..60)   id               creation sequence number, given at confirmation
 //   [60..64)   mark
@@ -80,8 +81,11 @@ struct alignas(64) Conn {
   uint16_t status;
   uint8_t state;
   uint8_t l4flags;
-  // Unused; keeps the layout below stable.
-  uint32_t spare;
+  // 0 for every entry the engine creates from a packet (its reply is InvertTuple(orig)); an
+  // imported entry whose reply tuple is not the inverse (NAT) holds 1 + its slot in the table's
+  // side store of reply tuples (Table::SetStoredReply). In the first cache line, so the reply
+  // comparison of a lookup reads no other line to tell.
+  uint32_t reply_slot;
   // Absolute expiry instant. The kernel keeps a relative timeout until confirmation; here the
   // packet that creates an entry also confirms it at the same virtual instant, so the two agree.
   Timestamp expires;

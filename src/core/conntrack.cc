@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <vector>
 
 #include "core/table.h"
@@ -623,6 +624,127 @@ void Conntrack::Impl::GcRun(Timestamp at) {
   gc_early_drop_wanted = false;
 }
 
+namespace {
+
+// Zeroes the bytes a tuple of this family and protocol does not use, so that an imported tuple
+// compares and hashes like one the engine built from a packet.
+void NormalizeTuple(Tuple* t) {
+  if (t->l3num == kAfInet) {
+    std::memset(t->src + 4, 0, sizeof(t->src) - 4);
+    std::memset(t->dst + 4, 0, sizeof(t->dst) - 4);
+  }
+  const uint8_t p = t->protonum;
+  if (!ProtoInfo(p).has_ports && p != kProtoIcmp && p != kProtoIcmpv6 && p != kProtoGre) {
+    t->src_id = t->dst_id = 0;
+  }
+}
+
+}  // namespace
+
+Conntrack::ImportResult Conntrack::Import(const ConnInfo& ci, Timestamp now, Timestamp extra_ns) {
+  Impl& m = *impl_;
+  m.GcCatchUp(now);
+  Tuple orig = ci.orig;
+  Tuple reply = ci.reply;
+  reply.zone = orig.zone;
+  if ((orig.l3num != kAfInet && orig.l3num != kAfInet6) || reply.l3num != orig.l3num ||
+      reply.protonum != orig.protonum) {
+    return ImportResult::kInvalid;
+  }
+  NormalizeTuple(&orig);
+  NormalizeTuple(&reply);
+  Tuple inverse;
+  if (!InvertTuple(orig, &inverse)) return ImportResult::kInvalid;
+  if (orig.protonum == kProtoTcp && ci.state >= static_cast<uint8_t>(TcpState::kMax)) {
+    return ImportResult::kInvalid;
+  }
+  if (orig.protonum == kProtoSctp && ci.state >= static_cast<uint8_t>(SctpState::kMax)) {
+    return ImportResult::kInvalid;
+  }
+
+  // A tuple already present in either direction is a clash (__nf_conntrack_hash_check_insert).
+  uint64_t reaped = 0;
+  uint32_t first = kNoConn;
+  const uint64_t ho = m.table.Hash(orig);
+  bool clash = m.table.FindHashed(ho, orig, now, &reaped, &first) != kNil ||
+               m.table.Find(reply, now, &reaped, &first) != kNil;
+  m.ctr.expired += reaped;
+  if (clash) return ImportResult::kExists;
+
+  // nf_conntrack_alloc(): the count goes up first; over max, early drop must make room.
+  m.table.IncCount();
+  if (m.table.max() != 0 && m.table.count() > m.table.max()) {
+    PacketResult r;
+    bool room = m.policy && m.policy->ReplacesEarlyDrop() ? m.PolicyEvict(now, &r)
+                                                          : m.EarlyDrop(orig, now, &r);
+    if (!room) {
+      m.table.DecCount();
+      return ImportResult::kTableFull;
+    }
+  }
+  uint32_t idx = m.table.AllocEntry();
+  Conn& ct = m.table.at(idx);
+  ct.orig = orig;
+  if (reply != inverse) m.table.SetStoredReply(idx, reply);
+  ct.status = static_cast<uint16_t>((ci.status & ~(kDying | kTemplate)) | kConfirmed);
+  ct.state = (orig.protonum == kProtoTcp || orig.protonum == kProtoSctp) ? ci.state : 0;
+  ct.mark = ci.mark;
+  ct.expires =
+      now + std::max<int64_t>(ci.timeout_s, 0) * kNsPerSec + std::max<Timestamp>(extra_ns, 0);
+  switch (orig.protonum) {
+    case kProtoTcp: {
+      // nlattr_to_tcp(): flags as given; the scale only when both sides announced one.
+      TcpData& tcp = ct.l4.tcp;
+      bool scale = (ci.tcp_flags[0] & kTcpWindowScale) && (ci.tcp_flags[1] & kTcpWindowScale);
+      for (int d = 0; d < 2; ++d) {
+        tcp.seen[d].flags = ci.tcp_flags[d];
+        tcp.seen[d].td_scale = scale ? std::min<uint8_t>(ci.tcp_wscale[d], 14) : 0;
+      }
+      break;
+    }
+    case kProtoUdp:
+    case kProtoUdplite:
+      // Confirmed without passing udp_packet()'s unconfirmed branch: stream_ts stays 0, which
+      // the kernel's clock is always after.
+      ct.l4.udp.set_stream(std::numeric_limits<Timestamp>::min());
+      break;
+    case kProtoGre:
+      ct.l4.gre.timeout_s = ci.gre_timeout_s ? ci.gre_timeout_s : m.cfg.nf_conntrack_gre_timeout;
+      ct.l4.gre.stream_timeout_s =
+          ci.gre_stream_timeout_s ? ci.gre_stream_timeout_s : m.cfg.nf_conntrack_gre_timeout_stream;
+      break;
+    default:
+      break;
+  }
+  if (m.acct_on) {
+    if (idx >= m.has_acct.size()) {
+      m.has_acct.resize(idx + 1024, 0);
+      m.acct.resize(idx + 1024);
+    }
+    m.has_acct[idx] = 1;
+    m.acct[idx] = ConnCounters{};
+    if (ci.has_acct) {
+      for (int d = 0; d < 2; ++d) {
+        m.acct[idx].packets[d] = ci.packets[d];
+        m.acct[idx].bytes[d] = ci.bytes[d];
+      }
+    }
+  } else if (idx < m.has_acct.size()) {
+    m.has_acct[idx] = 0;
+  }
+  ct.id = m.next_id++;
+  m.table.Link(idx, ho);
+  if (m.policy) m.policy->OnConfirm(idx, ct);
+  if (!m.gc_started) {
+    m.gc_started = true;
+    m.gc_next_run = now + kNsPerSec;
+    m.gc_cycle_start = m.gc_next_run;
+  }
+  return ImportResult::kOk;
+}
+
+void Conntrack::AdvanceTo(Timestamp now) { impl_->GcCatchUp(now); }
+
 void Conntrack::ExpireAll(Timestamp now) {
   Impl& m = *impl_;
   m.GcCatchUp(now);
@@ -637,9 +759,9 @@ void Conntrack::ExpireAll(Timestamp now) {
 
 void Conntrack::Impl::FillInfo(uint32_t idx, Timestamp now, ConnInfo* out) const {
   const Conn& ct = table.at(idx);
-  std::memset(static_cast<void*>(out), 0, sizeof(*out));
+  *out = ConnInfo{};  // not memset: ConnInfo holds strings and non-zero defaults
   out->orig = ct.orig;
-  out->reply = ReplyTuple(ct);
+  out->reply = table.Reply(ct);
   out->id = ct.id;
   out->status = ct.status;
   out->state = ct.state;

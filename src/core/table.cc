@@ -26,23 +26,42 @@ inline uint64_t Mum(uint64_t a, uint64_t b) {
   return static_cast<uint64_t>(r) ^ static_cast<uint64_t>(r >> 64);
 }
 
-// True when `t` equals the reply tuple of `ct`, without building it: only ICMP maps ids
-// differently from a plain swap.
-inline bool ReplyMatches(const Conn& ct, const Tuple& t) {
+}  // namespace
+
+// Only ICMP maps ids differently from a plain swap; stored (NAT) replies compare whole.
+inline bool Table::ReplyMatches(const Conn& ct, const Tuple& t) const {
+  if (__builtin_expect(ct.reply_slot != 0, 0)) return stored_reply_[ct.reply_slot - 1] == t;
   const Tuple& o = ct.orig;
   if (t.protonum != o.protonum || t.l3num != o.l3num || t.zone != o.zone) return false;
-  if (o.protonum == kProtoIcmp || o.protonum == kProtoIcmpv6) return ReplyTuple(ct) == t;
+  if (o.protonum == kProtoIcmp || o.protonum == kProtoIcmpv6) return Reply(ct) == t;
   return t.src_id == o.dst_id && t.dst_id == o.src_id &&
          std::memcmp(t.src, o.dst, sizeof(t.src)) == 0 &&
          std::memcmp(t.dst, o.src, sizeof(t.dst)) == 0;
 }
 
-}  // namespace
-
-Tuple ReplyTuple(const Conn& ct) {
+Tuple Table::Reply(const Conn& ct) const {
+  if (ct.reply_slot != 0) return stored_reply_[ct.reply_slot - 1];
   Tuple r;
   InvertTuple(ct.orig, &r);
   return r;
+}
+
+void Table::SetStoredReply(uint32_t idx, const Tuple& reply) {
+  Conn& ct = at(idx);
+  if (ct.reply_slot != 0) {
+    stored_reply_[ct.reply_slot - 1] = reply;
+    return;
+  }
+  uint32_t slot;
+  if (!free_reply_slots_.empty()) {
+    slot = free_reply_slots_.back();
+    free_reply_slots_.pop_back();
+    stored_reply_[slot] = reply;
+  } else {
+    slot = static_cast<uint32_t>(stored_reply_.size());
+    stored_reply_.push_back(reply);
+  }
+  ct.reply_slot = slot + 1;
 }
 
 Table::Table(const Config& cfg) : nbuckets_(cfg.nf_conntrack_buckets), max_(cfg.nf_conntrack_max) {
@@ -79,7 +98,7 @@ NodeRef Table::FindHashed(uint64_t h, const Tuple& t, Timestamp now, uint64_t* r
     if (Expired(ct, now)) {
       // Reaping may unlink `next` too (when both nodes share this bucket); restart from the head
       // then, which is rare and bounded by the chain length.
-      bool other_here = Bucket(NodeDir(n) == Dir::kOriginal ? ReplyTuple(ct) : ct.orig) == b;
+      bool other_here = Bucket(NodeDir(n) == Dir::kOriginal ? Reply(ct) : ct.orig) == b;
       if (*first_reaped == kNil) *first_reaped = ct.id;
       Delete(idx);
       ++*reaped;
@@ -138,6 +157,10 @@ uint32_t Table::AllocEntry() {
 void Table::FreeEntry(uint32_t idx) {
   Conn& ct = at(idx);
   ct.status = 0;
+  if (ct.reply_slot != 0) {
+    free_reply_slots_.push_back(ct.reply_slot - 1);
+    ct.reply_slot = 0;
+  }
   links_[idx * 2] = free_list_;
   free_list_ = idx;
 }
@@ -147,7 +170,7 @@ void Table::Link(uint32_t idx, uint64_t ho) {
   uint32_t bo = BucketOf(ho);
   links_[idx * 2] = heads_[bo];
   heads_[bo] = MakeNode(idx, Dir::kOriginal, TagOf(ho));
-  uint64_t hr = Hash(ReplyTuple(ct));
+  uint64_t hr = Hash(Reply(ct));
   uint32_t br = BucketOf(hr);
   links_[idx * 2 + 1] = heads_[br];
   heads_[br] = MakeNode(idx, Dir::kReply, TagOf(hr));
@@ -168,7 +191,7 @@ void Table::Delete(uint32_t idx) {
   Conn& ct = at(idx);
   if (ct.status & kConfirmed) {
     if (policy_ != nullptr) policy_->OnDelete(idx, ct);
-    uint64_t ho = Hash(ct.orig), hr = Hash(ReplyTuple(ct));
+    uint64_t ho = Hash(ct.orig), hr = Hash(Reply(ct));
     Unlink(BucketOf(ho), MakeNode(idx, Dir::kOriginal, TagOf(ho)));
     Unlink(BucketOf(hr), MakeNode(idx, Dir::kReply, TagOf(hr)));
   }
@@ -184,7 +207,8 @@ uint32_t Table::ChainLength(uint32_t b) const {
 
 size_t Table::memory_bytes() const {
   return heads_.capacity() * sizeof(NodeRef) + links_.capacity() * sizeof(NodeRef) + chunk_bytes_ +
-         chunks_.capacity() * sizeof(chunks_[0]);
+         chunks_.capacity() * sizeof(chunks_[0]) + stored_reply_.capacity() * sizeof(Tuple) +
+         free_reply_slots_.capacity() * sizeof(uint32_t);
 }
 
 }  // namespace ctrack

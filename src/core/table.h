@@ -17,7 +17,9 @@
 // original-direction node in the bucket of its original tuple, the reply node in the bucket of its
 // reply tuple. Chains are singly linked through links[2 * idx + dir]; new nodes go to the head. The
 // reply tuple is not stored: it is derived from the original when a reply node is compared,
-// which keeps an entry at 128 bytes.
+// which keeps an entry at 128 bytes. The exception are imported NAT entries (their reply is not
+// the inverse of the original): their reply tuple lives in a side store (stored_reply_), marked
+// by Conn::reply_slot, and Reply() / the reply-node comparison read it from there.
 //
 // Bucket choice: a keyed 64-bit hash of the 40-byte tuple (zone included), scaled to the bucket
 // count with a multiply-shift (no modulo, any bucket count). Keys come from Config::hash_seed, so
@@ -64,9 +66,6 @@ inline constexpr Dir NodeDir(NodeRef n) { return static_cast<Dir>(n & 1); }
 // Entry indices fit in 26 bits; the all-ones index is kNil's.
 inline constexpr uint32_t kMaxEntries = (1u << 26) - 1;
 
-// The reply tuple of an entry (InvertTuple of its original, which succeeded at creation).
-Tuple ReplyTuple(const Conn& ct);
-
 class Table {
  public:
   explicit Table(const Config& cfg);
@@ -99,6 +98,17 @@ class Table {
   }
   // nf_conntrack_max, at most kMaxEntries - 1 (also for 0, "no limit").
   uint32_t max() const { return max_; }
+
+  // The reply tuple of an entry: the stored one for imported NAT entries, else InvertTuple of
+  // its original (which succeeded at creation).
+  Tuple Reply(const Conn& ct) const;
+  // Gives entry `idx` (allocated, not yet linked) a reply tuple that is not the inverse of its
+  // original. Must precede Link(); the slot is released when the entry is freed.
+  void SetStoredReply(uint32_t idx, const Tuple& reply);
+  // Entries holding a stored reply tuple.
+  uint32_t stored_replies() const {
+    return static_cast<uint32_t>(stored_reply_.size() - free_reply_slots_.size());
+  }
 
   uint64_t Hash(const Tuple& t) const;
   uint32_t BucketOf(uint64_t h) const { return static_cast<uint32_t>((h >> 32) * nbuckets_ >> 32); }
@@ -199,6 +209,8 @@ class Table {
 
   void Unlink(uint32_t b, NodeRef node);
   void AddChunk();
+  // True when `t` equals the reply tuple of `ct`, without building it in the common case.
+  bool ReplyMatches(const Conn& ct, const Tuple& t) const;
 
   uint32_t nbuckets_;
   uint32_t max_;
@@ -216,6 +228,9 @@ class Table {
   std::vector<NodeRef> links_;
   std::vector<std::unique_ptr<Conn, ChunkFree>> chunks_;
   size_t chunk_bytes_ = 0;  // bytes held by chunks_
+  // Reply tuples of imported NAT entries, by Conn::reply_slot - 1; freed slots are reused.
+  std::vector<Tuple> stored_reply_;
+  std::vector<uint32_t> free_reply_slots_;
 };
 
 }  // namespace ctrack

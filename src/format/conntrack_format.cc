@@ -8,6 +8,7 @@
 #include <cinttypes>
 #include <cstdarg>
 #include <cstdio>
+#include <ctime>
 #include <string_view>
 
 namespace ctrack {
@@ -169,14 +170,26 @@ std::string FormatConntrackLine(const ConnInfo& ci, bool extended) {
     out += ' ';
   }
   AppendTuple(&out, o, Style::kTool);
+  if (ci.tuple_zone[0] >= 0) Appendf(&out, "zone-orig=%d ", ci.tuple_zone[0]);
   AppendCounters(&out, ci, 0);
   if (!(ci.status & kSeenReply)) out += "[UNREPLIED] ";
   AppendTuple(&out, ci.reply, Style::kTool);
+  if (ci.tuple_zone[1] >= 0) Appendf(&out, "zone-reply=%d ", ci.tuple_zone[1]);
   AppendCounters(&out, ci, 1);
   if (ci.status & kAssured) out += "[ASSURED] ";
   Appendf(&out, "mark=%u ", ci.mark);
+  if (ci.secmark != 0) Appendf(&out, "secmark=%u ", ci.secmark);
+  if (!ci.secctx.empty()) out += "secctx=" + ci.secctx + " ";
   if (o.zone != 0) Appendf(&out, "zone=%u ", o.zone);
-  out += "use=1";
+  if (ci.has_timestamp) {
+    // Seconds since creation, up to the stop time or now (libnetfilter_conntrack's delta-time).
+    int64_t start = static_cast<int64_t>(ci.ts_start_ns / 1000000000u);
+    int64_t stop = ci.ts_stop_ns ? static_cast<int64_t>(ci.ts_stop_ns / 1000000000u)
+                                 : static_cast<int64_t>(std::time(nullptr));
+    Appendf(&out, "delta-time=%" PRId64 " ", stop - start);
+  }
+  if (!ci.helper.empty()) out += "helper=" + ci.helper + " ";
+  Appendf(&out, "use=%u", ci.use);
   return out;
 }
 

@@ -95,11 +95,20 @@ std::string SettingsJson(const Config& c) {
          ",\"ctrack_per_source_max\":" + U(c.ctrack_per_source_max) + "}";
 }
 
+std::string InitialJson(const InitialTable& t) {
+  return "{\"entries\":" + U(t.entries) + ",\"imported\":" + U(t.imported) +
+         ",\"refused_full\":" + U(t.refused_full) + ",\"refused_exists\":" + U(t.refused_exists) +
+         ",\"refused_invalid\":" + U(t.refused_invalid) + ",\"nat\":" + U(t.nat) +
+         ",\"half_t\":" + Opt(t.half_t) + ",\"tenth_t\":" + Opt(t.tenth_t) +
+         ",\"empty_t\":" + Opt(t.empty_t) + ",\"live_end\":" + U(t.live_end) + "}";
+}
+
 std::string SimJson(const SimReport& r) {
   std::string o = "{\"inputs\":[";
   for (size_t i = 0; i < r.inputs.size(); ++i) o += (i ? "," : "") + Q(r.inputs[i]);
   o += "],\"settings\":" + SettingsJson(r.cfg) + ",\"duration_s\":" + Secs(r.t1 - r.t0) +
        ",\"counters\":" + CountersJson(r.cfg, r.c);
+  if (r.initial) o += ",\"initial_table\":" + InitialJson(*r.initial);
   o += ",\"stats\":{\"found\":" + U(r.stats.found) + ",\"invalid\":" + U(r.stats.invalid) +
        ",\"insert_failed\":" + U(r.stats.insert_failed) + ",\"drop\":" + U(r.stats.drop) +
        ",\"early_drop\":" + U(r.stats.early_drop) + ",\"error\":" + U(r.stats.error) + "}";
@@ -225,6 +234,20 @@ std::string ReportText(const SimReport* sim, const std::vector<PolicyRow>* polic
     o += "simulation: " + U(r.c.packets) + " packets over " + Secs(r.t1 - r.t0) +
          " s of capture time, nf_conntrack_max " + U(r.cfg.nf_conntrack_max) + ", buckets " +
          U(r.cfg.nf_conntrack_buckets) + Fmt(" (%.2f s wall)\n", r.wall_s);
+    if (r.initial) {
+      const InitialTable& t = *r.initial;
+      auto when = [](const std::optional<Timestamp>& x) {
+        return x ? "t=" + Secs(*x) + " s" : std::string("not within the run");
+      };
+      o += "  initial table: " + U(t.imported) + " of " + U(t.entries) + " entries imported";
+      if (t.refused_full) o += ", " + U(t.refused_full) + " did not fit (nf_conntrack_max)";
+      if (t.refused_exists) o += ", " + U(t.refused_exists) + " duplicate";
+      if (t.refused_invalid) o += ", " + U(t.refused_invalid) + " invalid";
+      o += " (" + U(t.nat) + " NAT with their own reply tuple)\n";
+      o += "  drains to half " + when(t.half_t) + ", to a tenth " + when(t.tenth_t) + ", empty " +
+           when(t.empty_t) + "; " + U(t.live_end) + " live entries at t=" + Secs(r.t1 - r.t0) +
+           " s\n";
+    }
     CountersText(o, r.cfg, r.c);
     if (r.peak) AttrText(o, *r.peak);
     for (const Attribution& a : r.overflows) AttrText(o, a);

@@ -11,86 +11,17 @@
 #include <memory>
 #include <unordered_map>
 
+#include "sim/breakdown.h"
 #include "sim/internal.h"
 
 namespace ctrack {
 namespace {
 
-std::string Addr(uint8_t l3num, const uint8_t* a) {
-  char buf[INET6_ADDRSTRLEN];
-  inet_ntop(l3num == kAfInet ? AF_INET : AF_INET6, a, buf, sizeof buf);
-  return buf;
-}
-
-// "a.b.c.0/24" or "x:x:x:x::/64".
-std::string Prefix(uint8_t l3num, const uint8_t* a) {
-  uint8_t m[16] = {};
-  if (l3num == kAfInet) {
-    std::memcpy(m, a, 3);
-    return Addr(l3num, m) + "/24";
-  }
-  std::memcpy(m, a, 8);
-  return Addr(l3num, m) + "/64";
-}
-
-// The kernel's protocol names; "other" for the generic tracker's protocols in summaries.
-const char* ProtoName(uint8_t p) {
-  const char* n = L4ProtoName(p);
-  return std::strcmp(n, "unknown") == 0 ? "other" : n;
-}
-
-bool HasPorts(uint8_t p) { return ProtoInfo(p).has_ports; }
-
-std::string Describe(const ConnInfo& ci) {
-  std::string s = ProtoName(ci.orig.protonum);
-  s += ' ';
-  bool ports = HasPorts(ci.orig.protonum);
-  bool v6 = ci.orig.l3num == kAfInet6;
-  auto ep = [&](const uint8_t* a, uint16_t port) {
-    std::string e = v6 ? "[" + Addr(ci.orig.l3num, a) + "]" : Addr(ci.orig.l3num, a);
-    if (ports) e += ":" + std::to_string(port);
-    return e;
-  };
-  s += ep(ci.orig.src, ci.orig.src_id) + " -> " + ep(ci.orig.dst, ci.orig.dst_id);
-  if (ci.orig.protonum == kProtoTcp || ci.orig.protonum == kProtoSctp) {
-    s += std::string(" ") + StateName(ci.orig.protonum, ci.state);
-  }
-  s += " [" + StatusNames(ci.status) + "]";
-  return s;
-}
-
-Ranked Top(const std::unordered_map<std::string, uint64_t>& m, uint32_t k) {
-  Ranked v(m.begin(), m.end());
-  std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) {
-    return a.second != b.second ? a.second > b.second : a.first < b.first;
-  });
-  if (v.size() > k) v.resize(k);
-  return v;
-}
-
+// The same streaming breakdown `ctrack status` runs on a live dump (sim/breakdown.h).
 Attribution Attribute(const std::vector<ConnInfo>& snap, uint32_t top) {
-  std::unordered_map<std::string, uint64_t> state, proto, src, dst, port, host;
-  for (const ConnInfo& ci : snap) {
-    ++state[CategoryName(CategoryOf(ci))];
-    ++proto[ProtoName(ci.orig.protonum)];
-    ++src[Prefix(ci.orig.l3num, ci.orig.src)];
-    ++dst[Prefix(ci.orig.l3num, ci.orig.dst)];
-    if (HasPorts(ci.orig.protonum)) {
-      ++port[std::string(ProtoName(ci.orig.protonum)) + "/" + std::to_string(ci.orig.dst_id)];
-    } else {
-      ++port[ProtoName(ci.orig.protonum)];
-    }
-    ++host[Addr(ci.orig.l3num, ci.orig.src)];
-  }
-  Attribution a;
-  a.entries = static_cast<uint32_t>(snap.size());
-  a.by_state = Top(state, kCatCount);
-  a.by_proto = Top(proto, top);
-  a.src_prefix = Top(src, top);
-  a.dst_prefix = Top(dst, top);
-  a.dst_port = Top(port, top);
-  a.heaviest_sources = Top(host, top);
-  return a;
+  TableBreakdown b(Config(), 3, 60, 0);
+  for (const ConnInfo& ci : snap) b.Add(ci, EntryTimes{});
+  return b.Result(top);
 }
 
 // The kernel hashes each tuple with a random per-boot seed, so chain depths are a property of the
@@ -156,6 +87,49 @@ class Replayer {
   const SimOptions& opt_;
 };
 
+// The instant the simulation starts: the first packet's time, 0 without packets.
+Timestamp StartTime(const std::vector<LoadedCapture>& caps, const SimOptions& opt) {
+  Timestamp t0 = 0;
+  Replayer(caps, opt).Run([&](uint64_t, uint32_t, const Frame&, Timestamp now) {
+    t0 = now;
+    return false;
+  });
+  return t0;
+}
+
+// Listings floor the seconds left; the true remainder is on average half a second more.
+constexpr Timestamp kImportSlack = kNsPerSec / 2;
+
+void ImportInitial(Conntrack& ct, const SimOptions& opt, Timestamp t0, InitialTable* out) {
+  InitialTable tally;
+  tally.entries = opt.initial->size();
+  for (const ConnInfo& ci : *opt.initial) {
+    ConnInfo c = ci;
+    switch (ct.Import(c, t0, kImportSlack)) {
+      case Conntrack::ImportResult::kOk: {
+        ++tally.imported;
+        Tuple inv;
+        if (InvertTuple(c.orig, &inv) && !(inv == c.reply)) {
+          Tuple r = c.reply;
+          r.zone = c.orig.zone;
+          if (!(inv == r)) ++tally.nat;
+        }
+        break;
+      }
+      case Conntrack::ImportResult::kTableFull:
+        ++tally.refused_full;
+        break;
+      case Conntrack::ImportResult::kExists:
+        ++tally.refused_exists;
+        break;
+      case Conntrack::ImportResult::kInvalid:
+        ++tally.refused_invalid;
+        break;
+    }
+  }
+  if (out != nullptr) *out = tally;
+}
+
 Config Unlimited(const Config& cfg) {
   Config c = cfg;
   c.nf_conntrack_max = 0;
@@ -170,6 +144,7 @@ namespace sim_internal {
 Baseline RunBaseline(const std::vector<LoadedCapture>& caps, const SimOptions& opt) {
   Baseline b;
   Conntrack ct(Unlimited(opt.cfg));
+  if (opt.initial != nullptr) ImportInitial(ct, opt, StartTime(caps, opt), nullptr);
   Replayer(caps, opt).Run([&](uint64_t, uint32_t lt, const Frame& f, Timestamp now) {
     PacketResult r = ct.ProcessFrame(lt, f.data, f.caplen, f.wirelen, now);
     bool attached = r.verdict == Verdict::kNew || r.verdict == Verdict::kEstablished ||
@@ -194,13 +169,6 @@ struct IdInfo {
   uint8_t assured = 0;
 };
 
-StaleClass MakeClass(std::string name, std::string description) {
-  StaleClass c;
-  c.name = std::move(name);
-  c.description = std::move(description);
-  return c;
-}
-
 std::vector<ConnInfo> Snapshot(const Conntrack& ct, Timestamp now) {
   std::vector<ConnInfo> v;
   v.reserve(ct.count());
@@ -211,60 +179,16 @@ std::vector<ConnInfo> Snapshot(const Conntrack& ct, Timestamp now) {
 std::vector<StaleClass> DetectStale(const std::vector<ConnInfo>& snap,
                                     const std::vector<IdInfo>& ids, Timestamp now,
                                     const SimOptions& opt, Timestamp t0) {
-  StaleClass udp = MakeClass(
-      "udp_unreplied_kept_alive",
-      "UDP [UNREPLIED] entries older than " + std::to_string(opt.stale_factor).substr(0, 4) +
-          " x nf_conntrack_udp_timeout, alive only through one-way refreshes");
-  StaleClass idle =
-      MakeClass("tcp_idle_established",
-                "TCP ESTABLISHED entries idle for more than " +
-                    std::to_string(static_cast<int>(opt.orphan_idle_s)) +
-                    " s: peers gone, RST/FIN lost (kept for nf_conntrack_tcp_timeout_established)");
-  StaleClass half =
-      MakeClass("tcp_half_closed",
-                "TCP entries closed in one direction only (FIN or RST one way), idle for more "
-                "than " +
-                    std::to_string(static_cast<int>(opt.orphan_idle_s)) + " s");
-  StaleClass syn =
-      MakeClass("tcp_syn_only", "TCP SYN_SENT entries never answered (SYN-only flood or scan)");
-  std::unordered_map<std::string, uint64_t> syn_victims;
-  Timestamp udp_limit = static_cast<Timestamp>(
-      opt.stale_factor * static_cast<double>(opt.cfg.nf_conntrack_udp_timeout) * 1e9);
-  Timestamp idle_limit = static_cast<Timestamp>(opt.orphan_idle_s * 1e9);
-  auto add = [&](StaleClass& c, const ConnInfo& ci, const std::string& extra) {
-    ++c.count;
-    if (c.examples.size() < opt.examples) c.examples.push_back(Describe(ci) + extra);
-  };
+  TableBreakdown b(opt.cfg, opt.stale_factor, opt.orphan_idle_s, opt.examples);
   for (const ConnInfo& ci : snap) {
     const IdInfo* info = ci.id < ids.size() ? &ids[ci.id] : nullptr;
-    Timestamp created = info ? info->created : t0;
-    Timestamp last = info ? info->last : t0;
-    auto secs = [](Timestamp d) { return std::to_string(d / kNsPerSec) + " s"; };
-    uint8_t p = ci.orig.protonum;
-    if ((p == kProtoUdp || p == kProtoUdplite) && !(ci.status & kSeenReply) &&
-        now - created > udp_limit) {
-      add(udp, ci, " age " + secs(now - created) + ", last refresh " + secs(now - last) + " ago");
-    } else if (p == kProtoTcp) {
-      auto st = static_cast<TcpState>(ci.state);
-      bool fin_one_way = ((ci.tcp_flags[0] ^ ci.tcp_flags[1]) & kTcpCloseInit) != 0;
-      if (st == TcpState::kSynSent && !(ci.status & kSeenReply)) {
-        add(syn, ci, "");
-        ++syn_victims[Addr(ci.orig.l3num, ci.orig.dst) + " port " + std::to_string(ci.orig.dst_id)];
-      } else if (now - last > idle_limit &&
-                 ((TcpClosing(st) && st != TcpState::kTimeWait && st != TcpState::kClose) ||
-                  (st == TcpState::kEstablished && fin_one_way))) {
-        add(half, ci, " idle " + secs(now - last));
-      } else if (now - last > idle_limit && st == TcpState::kEstablished) {
-        add(idle, ci, " idle " + secs(now - last));
-      }
-    }
+    EntryTimes t;
+    t.known_created = t.known_idle = true;
+    t.age_ns = now - (info ? info->created : t0);
+    t.idle_ns = now - (info ? info->last : t0);
+    b.Add(ci, t);
   }
-  if (syn.count) {
-    std::string v = "top targets:";
-    for (auto& [k, n] : Top(syn_victims, 3)) v += " " + k + " (" + std::to_string(n) + ")";
-    syn.description += "; " + v;
-  }
-  return {syn, idle, half, udp};
+  return b.Stale();
 }
 
 }  // namespace
@@ -337,8 +261,18 @@ SimCounters sim_internal::RunCounters(const std::vector<LoadedCapture>& caps, co
       t1 = now;
       return true;
     });
+    t1 = std::max(t1, t0 + opt.horizon);
     rep->t0 = t0;
     rep->t1 = t1;
+  }
+  InitialTable initial;
+  if (opt.initial != nullptr) {
+    if (!detail) t0 = StartTime(caps, opt);
+    ImportInitial(ct, opt, t0, &initial);
+    c.peak = ct.count();
+    c.peak_t = 0;
+    c.peak_at_start = true;
+    if (cfg.nf_conntrack_max != 0 && c.peak >= cfg.nf_conntrack_max) c.first_full = 0;
   }
   uint32_t nsamples = std::max<uint32_t>(opt.samples, 1);
   Timestamp step = std::max<Timestamp>((t1 - t0) / nsamples, 1);
@@ -361,7 +295,7 @@ SimCounters sim_internal::RunCounters(const std::vector<LoadedCapture>& caps, co
   ConnInfo info;
   Replayer(caps, opt).Run([&](uint64_t i, uint32_t lt, const Frame& f, Timestamp now) {
     if (first) {
-      if (!detail) t0 = now;
+      if (!detail && opt.initial == nullptr) t0 = now;
       first = false;
     }
     if (detail) {
@@ -400,6 +334,7 @@ SimCounters sim_internal::RunCounters(const std::vector<LoadedCapture>& caps, co
       c.peak = count;
       c.peak_t = now - t0;
       c.peak_packet = i;
+      c.peak_at_start = false;
     }
     if (!c.first_full && cfg.nf_conntrack_max != 0 && count >= cfg.nf_conntrack_max) {
       c.first_full = now - t0;
@@ -434,12 +369,30 @@ SimCounters sim_internal::RunCounters(const std::vector<LoadedCapture>& caps, co
     if (opt.progress && (c.packets & 0xffff) == 0) opt.progress(c.packets);
     return true;
   });
+  if (first) now_end = t0;  // no packets
+  // Age the table past the last packet up to the horizon (the garbage collector reaps as it goes).
+  Timestamp t_end = std::max(now_end, t0 + opt.horizon);
   if (detail) {
-    while (rep->samples.size() < nsamples && next_sample <= now_end) {
+    while (rep->samples.size() < nsamples && next_sample <= t_end) {
+      ct.AdvanceTo(next_sample);
       take_sample(next_sample);
       next_sample += step;
     }
-    take_sample(now_end);
+  }
+  ct.AdvanceTo(t_end);
+  now_end = t_end;
+  if (detail) take_sample(now_end);
+  if (detail && opt.initial != nullptr) {
+    // Drain milestones from the samples: live entries against the imported count.
+    for (const Sample& s : rep->samples) {
+      uint64_t live = 0;
+      for (uint32_t k : s.by_cat) live += k;
+      if (!initial.half_t && live * 2 <= initial.imported) initial.half_t = s.t;
+      if (!initial.tenth_t && live * 10 <= initial.imported) initial.tenth_t = s.t;
+      if (!initial.empty_t && live == 0) initial.empty_t = s.t;
+      initial.live_end = static_cast<uint32_t>(live);
+    }
+    rep->initial = initial;
   }
   const Stats& s = ct.stats();
   const EngineCounters& e = ct.counters();
@@ -464,14 +417,22 @@ SimCounters sim_internal::RunCounters(const std::vector<LoadedCapture>& caps, co
     rep->stats = s;
     std::vector<ConnInfo> snap = Snapshot(ct, now_end);
     rep->stale = DetectStale(snap, ids, now_end, opt, t0);
+    if (opt.keep_final) rep->final_table = std::move(snap);
   }
   return c;
 }
 
 // Replays packets [0, last] and returns the table at that moment (for the peak snapshot).
+// With `at_start`, only the imported initial table.
 static std::unique_ptr<Conntrack> ReplayUntil(const std::vector<LoadedCapture>& caps,
-                                              const SimOptions& opt, uint64_t last, Timestamp* at) {
+                                              const SimOptions& opt, uint64_t last, bool at_start,
+                                              Timestamp* at) {
   auto ct = std::make_unique<Conntrack>(opt.cfg);
+  if (opt.initial != nullptr) {
+    *at = StartTime(caps, opt);
+    ImportInitial(*ct, opt, *at, nullptr);
+  }
+  if (at_start) return ct;
   Replayer(caps, opt).Run([&](uint64_t i, uint32_t lt, const Frame& f, Timestamp now) {
     if (i > last) return false;
     ct->ProcessFrame(lt, f.data, f.caplen, f.wirelen, now);
@@ -489,9 +450,10 @@ SimReport Simulate(const std::vector<LoadedCapture>& caps, const SimOptions& opt
   sim_internal::Baseline base;
   if (opt.baseline) base = sim_internal::RunBaseline(caps, opt);
   rep.c = sim_internal::RunCounters(caps, opt, opt.cfg, opt.baseline ? &base : nullptr, &rep);
-  if (opt.detail && rep.c.packets > 0) {
+  if (opt.detail && (rep.c.packets > 0 || opt.initial != nullptr)) {
     Timestamp at = 0;
-    std::unique_ptr<Conntrack> ct = ReplayUntil(caps, opt, rep.c.peak_packet, &at);
+    std::unique_ptr<Conntrack> ct =
+        ReplayUntil(caps, opt, rep.c.peak_packet, rep.c.peak_at_start, &at);
     std::vector<ConnInfo> snap = Snapshot(*ct, at);
     Attribution a = Attribute(snap, opt.top);
     a.why = "peak";

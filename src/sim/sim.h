@@ -60,6 +60,29 @@ struct SimOptions {
   // Packet i's time (kernel-ct t_replay); nullopt keeps the previous time. Empty: capture times.
   ReplayTimes times;
   std::function<void(uint64_t packets)> progress;  // called every 64Ki packets
+  // Start from this table (simulate --from-snapshot) instead of an empty one: every entry is
+  // imported (Conntrack::Import) at the start instant, the first packet's time (0 without
+  // captures), with its remaining timeout plus half a second (listings floor the seconds left,
+  // so the true remainder is on average that much more). Not owned; must outlive the run.
+  const std::vector<ConnInfo>* initial = nullptr;
+  // Age the table at least this long after the start instant (no packets needed); 0: the
+  // captures' span only.
+  Timestamp horizon = 0;
+  bool keep_final = false;  // SimReport::final_table gets the table at the end
+};
+
+// How the initial table went in, and how it drained (simulate --from-snapshot).
+struct InitialTable {
+  uint64_t entries = 0;  // in the snapshot
+  uint64_t imported = 0;
+  uint64_t refused_full = 0;     // over nf_conntrack_max with nothing to early-drop
+  uint64_t refused_exists = 0;   // duplicate tuples
+  uint64_t refused_invalid = 0;  // malformed entries
+  uint64_t nat = 0;              // imported with a reply tuple that is not the inverse
+  // Live entries of the initial table left at these instants (ns after the start); the first
+  // instants live entries (initial and new) fell to half, a tenth and zero of the imported.
+  std::optional<Timestamp> half_t, tenth_t, empty_t;
+  uint32_t live_end = 0;  // live entries at the end
 };
 
 struct Sample {
@@ -106,6 +129,7 @@ struct SimCounters {
   uint32_t peak = 0;
   Timestamp peak_t = 0;
   uint64_t peak_packet = 0;
+  bool peak_at_start = false;  // the peak is the imported initial table, before any packet
   uint32_t final_count = 0;
   std::optional<Timestamp> first_full;  // first instant count reached max
   std::optional<Timestamp> first_drop;
@@ -130,6 +154,8 @@ struct SimReport {
   std::optional<Attribution> peak;
   ChainReport chains;
   std::vector<StaleClass> stale;
+  std::optional<InitialTable> initial;
+  std::vector<ConnInfo> final_table;  // with SimOptions::keep_final, at t1
   double wall_s = 0;
 };
 

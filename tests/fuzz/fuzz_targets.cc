@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "format/snapshot.h"
 #include "io/capture.h"
 #include "parse/ip_input.h"
 #include "parse/l3.h"
@@ -115,6 +116,32 @@ int FuzzSet(const uint8_t* data, size_t size) {
   std::string err =
       eq == std::string_view::npos ? cfg.Set(s, "") : cfg.Set(s.substr(0, eq), s.substr(eq + 1));
   if (err.empty() && !cfg.Validate().empty()) __builtin_trap();  // Set must keep Config valid
+  return 0;
+}
+
+int FuzzSnapshot(const uint8_t* data, size_t size) {
+  std::string text(reinterpret_cast<const char*>(data), size);
+  Snapshot snap;
+  if (!ReadSnapshotText(text, "fuzz", &snap).empty()) return 0;
+  Config cfg;
+  ApplySysctls(snap.header, &cfg);  // may refuse; the defaults stay valid then
+  if (!cfg.Validate().empty()) cfg = Config{};
+  cfg.nf_conntrack_max = 8;
+  cfg.nf_conntrack_buckets = 4;
+  Conntrack ct(cfg);
+  Timestamp now = 1000 * kNsPerSec;
+  for (const SnapshotEntry& e : snap.entries) {
+    SnapshotEntry back;
+    if (!ParseSnapshotEntryLine(FormatSnapshotEntry(e), &back).empty()) __builtin_trap();
+    if (!(back.ci.orig == e.ci.orig) || !(back.ci.reply == e.ci.reply) ||
+        back.ci.status != e.ci.status || back.ci.timeout_s != e.ci.timeout_s) {
+      __builtin_trap();  // the writer's output must read back as the same entry
+    }
+    ct.Import(e.ci, now, kNsPerSec / 2);
+  }
+  ct.ForEach(now, [](const ConnInfo&) {});
+  ct.ExpireAll(now + 100000 * kNsPerSec);
+  FormatSnapshotHeader(snap.header);
   return 0;
 }
 

@@ -16,6 +16,10 @@ int FuzzTrack(const uint8_t* data, size_t size);
 int FuzzPcap(const uint8_t* data, size_t size);
 // The input as `--set NAME=VALUE` text.
 int FuzzSet(const uint8_t* data, size_t size);
+// The input as a pasted dump or snapshot file (ReadSnapshotText: conntrack -L, /proc, -S,
+// /proc/net/stat, sysctl text, ctrack JSON lines); every entry read is written back and re-read
+// (must round-trip) and imported into a small table.
+int FuzzSnapshot(const uint8_t* data, size_t size);
 
 }  // namespace ctrack::fuzz
 

@@ -10,6 +10,8 @@ int ReplayMain(int argc, char** argv);
 int BenchMain(int argc, char** argv);
 int SimulateMain(int argc, char** argv);
 int SoakMain(int argc, char** argv);
+int StatusMain(int argc, char** argv);
+int SnapshotMain(int argc, char** argv);
 
 }  // namespace ctrack::cli
 

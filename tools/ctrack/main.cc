@@ -21,13 +21,19 @@ constexpr Command kCommands[] = {
      "what-if replay: occupancy, drops, who filled the table, sizing, policies"},
     {"bench", ctrack::cli::BenchMain, "measure tracking speed and memory"},
     {"soak", ctrack::cli::SoakMain, "flood a full table for a while and watch resident memory"},
+    {"status", ctrack::cli::StatusMain,
+     "the running kernel's table on one screen: fill, drops, who fills it, what to change"},
+    {"snapshot", ctrack::cli::SnapshotMain,
+     "save the running kernel's table and counters to a file for simulate"},
 };
 
 void Usage(std::FILE* f) {
-  std::fprintf(f,
-               "usage: ctrack COMMAND [ARGS...]\n"
-               "A user-space Linux nf_conntrack (connection tracking) for packet captures.\n"
-               "Commands:\n");
+  std::fprintf(
+      f,
+      "usage: ctrack COMMAND [ARGS...]\n"
+      "A user-space Linux nf_conntrack (connection tracking) for packet captures, and a reader of\n"
+      "the running kernel's table.\n"
+      "Commands:\n");
   for (const Command& c : kCommands) std::fprintf(f, "  %-8s %s\n", c.name, c.help);
   std::fprintf(f, "Run 'ctrack COMMAND --help' for the options of a command.\n");
 }

@@ -18,6 +18,8 @@
 
 #include "ctrack/cli_util.h"
 #include "ctrack/commands.h"
+#include "format/conntrack_format.h"
+#include "format/snapshot.h"
 #include "io/capture.h"
 #include "sim/sim.h"
 
@@ -26,11 +28,21 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: ctrack simulate [OPTIONS] CAPTURE...\n"
+    "       ctrack simulate --from-snapshot FILE [OPTIONS] [CAPTURE...]\n"
     "Replays captures on their own clock with the given settings and reports occupancy over\n"
     "time by protocol/state, new/expired/early-dropped/dropped entries, the first table-full\n"
     "instant, refused connections, who filled the table (at each overflow and at the peak),\n"
     "kernel hash-chain depth, memory, and stale/orphaned entries.\n"
     "\n"
+    "Starting table:\n"
+    "  --from-snapshot FILE  start from a saved table (ctrack snapshot, or pasted `conntrack -L\n"
+    "                        [-o extended,id,ktimestamp]`, /proc/net/nf_conntrack, `conntrack "
+    "-S`,\n"
+    "                        /proc/net/stat/nf_conntrack, `sysctl net.netfilter` text) under its\n"
+    "                        own settings (then --set/--max/--buckets on top), aged forward with\n"
+    "                        the captures' traffic on top\n"
+    "  --for SECONDS         age the table this long (default without captures: until it drains)\n"
+    "  --final-table FILE    the table at the end, as `conntrack -L -o extended`\n"
     "Settings:\n"
     "  --set NAME=VALUE      any sysctl of `ctrack replay --help` or ctrack_* policy setting\n"
     "  --max N, --buckets N  nf_conntrack_max, nf_conntrack_buckets\n"
@@ -82,6 +94,10 @@ int SimulateMain(int argc, char** argv) {
   unsigned threads = std::max(1u, std::thread::hardware_concurrency());
   uint32_t cores = std::max(1u, std::thread::hardware_concurrency());
   bool quiet = false;
+  std::string snapshot_path, final_table;
+  double for_s = -1;
+  // Settings are applied after the snapshot's own sysctls, so the flags win.
+  std::vector<std::pair<std::string, std::string>> sets;
   for (int i = 0; i < argc; ++i) {
     std::string_view a(argv[i]);
     std::string v;
@@ -101,10 +117,23 @@ int SimulateMain(int argc, char** argv) {
       std::string err =
           opt.cfg.Set(std::string_view(v).substr(0, eq), std::string_view(v).substr(eq + 1));
       if (!err.empty()) return UsageError("--set " + err);
+      sets.emplace_back(v.substr(0, eq), v.substr(eq + 1));
     } else if (a == "--max" || a == "--buckets") {
       if (!value()) return UsageError(need("a value"));
-      std::string err = opt.cfg.Set(a == "--max" ? "nf_conntrack_max" : "nf_conntrack_buckets", v);
+      const char* name = a == "--max" ? "nf_conntrack_max" : "nf_conntrack_buckets";
+      std::string err = opt.cfg.Set(name, v);
       if (!err.empty()) return UsageError(std::string(a) + ": " + err);
+      sets.emplace_back(name, v);
+    } else if (a == "--from-snapshot") {
+      if (!value()) return UsageError(need("a file name"));
+      snapshot_path = v;
+    } else if (a == "--final-table") {
+      if (!value()) return UsageError(need("a file name"));
+      final_table = v;
+    } else if (a == "--for") {
+      if (!value() || !Num(v, &for_s) || !(for_s >= 0) || for_s > 1e8) {
+        return UsageError("--for needs a number of seconds");
+      }
     } else if (a == "--times-from") {
       if (!value()) return UsageError(need("a file name"));
       times_path = v;
@@ -159,7 +188,41 @@ int SimulateMain(int argc, char** argv) {
       captures.emplace_back(a);
     }
   }
-  if (captures.empty()) return UsageError("no capture given");
+  if (captures.empty() && snapshot_path.empty()) return UsageError("no capture given");
+  Snapshot snap;
+  std::vector<ConnInfo> initial;
+  if (!snapshot_path.empty()) {
+    if (std::string err = ReadSnapshotFile(snapshot_path, &snap); !err.empty()) return Fail(err);
+    // The snapshot's settings first, then the flags on top.
+    Config cfg;
+    // Counters in a pasted listing mean the host had accounting on, even when its sysctls were
+    // not pasted.
+    for (const SnapshotEntry& e : snap.entries) {
+      if (e.ci.has_acct) cfg.nf_conntrack_acct = 1;
+    }
+    if (std::string err = ApplySysctls(snap.header, &cfg); !err.empty()) {
+      return Fail(snapshot_path + ": " + err);
+    }
+    for (const auto& [name, value] : sets) {
+      if (std::string err = cfg.Set(name, value); !err.empty()) return UsageError(err);
+    }
+    opt.cfg = cfg;
+    initial.reserve(snap.entries.size());
+    int64_t longest = 0;
+    for (const SnapshotEntry& e : snap.entries) {
+      initial.push_back(e.ci);
+      longest = std::max(longest, e.ci.timeout_s);
+    }
+    opt.initial = &initial;
+    // Without captures or --for: until every entry of the snapshot has timed out.
+    double horizon_s =
+        for_s >= 0 ? for_s : (captures.empty() ? static_cast<double>(longest) + 2 : 0);
+    opt.horizon = static_cast<Timestamp>(horizon_s * 1e9);
+    opt.keep_final = !final_table.empty();
+  } else if (for_s >= 0 || !final_table.empty()) {
+    if (for_s >= 0) opt.horizon = static_cast<Timestamp>(for_s * 1e9);
+    opt.keep_final = !final_table.empty();
+  }
   if (std::string err = opt.cfg.Validate(); !err.empty()) return UsageError(err);
   for (const std::string& p : policies) {
     Config probe;
@@ -216,6 +279,17 @@ int SimulateMain(int argc, char** argv) {
     if (!f || std::rename(tmp.c_str(), report.c_str()) != 0) {
       std::remove(tmp.c_str());
       return Fail(report + ": " + std::strerror(errno));
+    }
+  }
+  if (!final_table.empty()) {
+    std::string tmp = final_table + ".tmp";
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    std::string text = FormatTable(sim.final_table, ListFormat::kExtended);
+    f.write(text.data(), static_cast<std::streamsize>(text.size()));
+    f.close();
+    if (!f || std::rename(tmp.c_str(), final_table.c_str()) != 0) {
+      std::remove(tmp.c_str());
+      return Fail(final_table + ": " + std::strerror(errno));
     }
   }
   if (std::fwrite(out.data(), 1, out.size(), stdout) != out.size() || std::fflush(stdout) != 0) {
