@@ -74,6 +74,8 @@ struct Case {
   const char* names;    // the stderr line must name this (file or argument)
   const char* problem;  // ... and say this
 };
+// gtest prints the parameter beside each test name (ctest lists it): the case's name, not bytes.
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
 
 std::vector<Case> Cases() {
   const std::string good = GoodCapture();
