@@ -7,44 +7,21 @@
 #include <cinttypes>
 #include <cstdio>
 
+#include "format/conntrack_format.h"
+#include "parse/bytes.h"
+
 namespace ctrack {
 namespace {
-
-uint16_t Get16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
 
 void AddNote(std::string* notes, const std::string& note) {
   if (!notes->empty()) *notes += ',';
   *notes += note;
 }
 
-// kernel-ct's short protocol names for summaries.
+// kernel-ct's short protocol names for summaries: "proto<N>" where it has none.
 std::string SummaryProtoName(uint8_t proto) {
-  switch (proto) {
-    case 1:
-      return "icmp";
-    case 2:
-      return "igmp";
-    case 6:
-      return "tcp";
-    case 17:
-      return "udp";
-    case 33:
-      return "dccp";
-    case 47:
-      return "gre";
-    case 50:
-      return "esp";
-    case 51:
-      return "ah";
-    case 58:
-      return "icmpv6";
-    case 132:
-      return "sctp";
-    case 136:
-      return "udplite";
-    default:
-      return "proto" + std::to_string(proto);
-  }
+  const char* n = OracleL4Name(proto);
+  return n != nullptr ? n : "proto" + std::to_string(proto);
 }
 
 // "<proto> <src>[:port]><dst>[:port] [flags]" as kernel-ct decodes it. `l4` is the layer-4
@@ -55,11 +32,11 @@ std::string L4Summary(uint8_t proto, const uint8_t* b, int64_t l4, uint32_t end,
   std::string s = name + " " + src + ">" + dst;
   if (l4 < 0 || l4 >= end) return s;
   uint32_t off = static_cast<uint32_t>(l4);
-  bool ported = proto == 6 || proto == 17 || proto == 132 || proto == 136 || proto == 33;
+  bool ported = ProtoInfo(proto).has_ports || proto == kProtoDccp;
   if (ported && off + 4 <= end) {
-    s = name + " " + src + ":" + std::to_string(Get16(b + off)) + ">" + dst + ":" +
-        std::to_string(Get16(b + off + 2));
-    if (proto == 6 && off + 14 <= end) {
+    s = name + " " + src + ":" + std::to_string(Load16(b + off)) + ">" + dst + ":" +
+        std::to_string(Load16(b + off + 2));
+    if (proto == kProtoTcp && off + 14 <= end) {
       uint8_t fl = b[off + 13];
       s += " [";
       const char* letters = "FSRPAUEC";
@@ -70,7 +47,7 @@ std::string L4Summary(uint8_t proto, const uint8_t* b, int64_t l4, uint32_t end,
     }
     return s;
   }
-  if ((proto == 1 || proto == 58) && off + 2 <= end) {
+  if ((proto == kProtoIcmp || proto == kProtoIcmpv6) && off + 2 <= end) {
     s += " type=" + std::to_string(b[off]) + " code=" + std::to_string(b[off + 1]);
   }
   return s;
@@ -79,8 +56,8 @@ std::string L4Summary(uint8_t proto, const uint8_t* b, int64_t l4, uint32_t end,
 std::string Ipv4Summary(const uint8_t* b, uint32_t len) {
   if (len < 20 || b[0] >> 4 != 4) return "ipv4-malformed";
   uint32_t ihl = (b[0] & 15u) * 4;
-  uint32_t tot = Get16(b + 2);
-  uint16_t fo = Get16(b + 6);
+  uint32_t tot = Load16(b + 2);
+  uint16_t fo = Load16(b + 6);
   uint32_t end = tot >= 20 ? std::min(tot, len) : len;
   char a[INET_ADDRSTRLEN], c[INET_ADDRSTRLEN];
   inet_ntop(AF_INET, b + 12, a, sizeof a);
@@ -95,7 +72,7 @@ std::string Ipv4Summary(const uint8_t* b, uint32_t len) {
 
 std::string Ipv6Summary(const uint8_t* b, uint32_t len) {
   if (len < 40 || b[0] >> 4 != 6) return "ipv6-malformed";
-  uint32_t plen = Get16(b + 4);
+  uint32_t plen = Load16(b + 4);
   uint32_t end = plen ? std::min(40 + plen, len) : len;
   char a[INET6_ADDRSTRLEN], c[INET6_ADDRSTRLEN];
   inet_ntop(AF_INET6, b + 8, a, sizeof a);
@@ -108,7 +85,7 @@ std::string Ipv6Summary(const uint8_t* b, uint32_t len) {
   while ((nh == 0 || nh == 43 || nh == 60 || nh == 44 || nh == 51) && off + 8 <= len) {
     const uint8_t* h = b + off;
     if (nh == 44) {
-      uint16_t fo = Get16(h + 2);
+      uint16_t fo = Load16(h + 2);
       frag = " frag(off=" + std::to_string(fo & 0xfff8) + ((fo & 1) ? ",MF)" : ")");
       nh = h[0];
       if (fo & 0xfff8) {
@@ -146,7 +123,7 @@ FrameInfo DescribeFrame(uint32_t linktype, const uint8_t* data, uint32_t caplen)
         fi.summary = "non-ip";
         return fi;
       }
-      et = Get16(data + 12);
+      et = Load16(data + 12);
       off = 14;
       tagged_link = true;
       break;
@@ -156,7 +133,7 @@ FrameInfo DescribeFrame(uint32_t linktype, const uint8_t* data, uint32_t caplen)
         fi.summary = "non-ip";
         return fi;
       }
-      et = Get16(data + 14);
+      et = Load16(data + 14);
       off = 16;
       tagged_link = true;
       break;
@@ -166,7 +143,7 @@ FrameInfo DescribeFrame(uint32_t linktype, const uint8_t* data, uint32_t caplen)
         fi.summary = "non-ip";
         return fi;
       }
-      et = Get16(data);
+      et = Load16(data);
       off = 20;
       tagged_link = true;
       break;
@@ -200,8 +177,8 @@ FrameInfo DescribeFrame(uint32_t linktype, const uint8_t* data, uint32_t caplen)
         fi.summary = "non-ip";
         return fi;
       }
-      uint32_t be = static_cast<uint32_t>(data[0]) << 24 | data[1] << 16 | data[2] << 8 | data[3];
-      uint32_t le = static_cast<uint32_t>(data[3]) << 24 | data[2] << 16 | data[1] << 8 | data[0];
+      uint32_t be = Load32(data);
+      uint32_t le = Load32Le(data);
       uint32_t fam = linktype == 108 ? be : (le < 256 ? le : be);
       if (fam == 2) {
         et = 0x0800;
@@ -222,7 +199,7 @@ FrameInfo DescribeFrame(uint32_t linktype, const uint8_t* data, uint32_t caplen)
   }
   if (tagged_link) {
     while ((et == 0x8100 || et == 0x88a8 || et == 0x9100) && caplen >= off + 4) {
-      et = Get16(data + off + 2);
+      et = Load16(data + off + 2);
       off += 4;
       if (fi.link_notes.empty()) fi.link_notes = "vlan-stripped";
     }

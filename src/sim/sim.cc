@@ -44,12 +44,10 @@ const char* ProtoName(uint8_t p) {
   return std::strcmp(n, "unknown") == 0 ? "other" : n;
 }
 
-bool HasPorts(uint8_t p) { return ProtoInfo(p).has_ports; }
-
 std::string Describe(const ConnInfo& ci) {
   std::string s = ProtoName(ci.orig.protonum);
   s += ' ';
-  bool ports = HasPorts(ci.orig.protonum);
+  bool ports = ProtoInfo(ci.orig.protonum).has_ports;
   bool v6 = ci.orig.l3num == kAfInet6;
   auto ep = [&](const uint8_t* a, uint16_t port) {
     std::string e = v6 ? "[" + Addr(ci.orig.l3num, a) + "]" : Addr(ci.orig.l3num, a);
@@ -57,7 +55,7 @@ std::string Describe(const ConnInfo& ci) {
     return e;
   };
   s += ep(ci.orig.src, ci.orig.src_id) + " -> " + ep(ci.orig.dst, ci.orig.dst_id);
-  if (ci.orig.protonum == kProtoTcp || ci.orig.protonum == kProtoSctp) {
+  if (ProtoInfo(ci.orig.protonum).has_states) {
     s += std::string(" ") + StateName(ci.orig.protonum, ci.state);
   }
   s += " [" + StatusNames(ci.status) + "]";
@@ -80,7 +78,7 @@ Attribution Attribute(const std::vector<ConnInfo>& snap, uint32_t top) {
     ++proto[ProtoName(ci.orig.protonum)];
     ++src[Prefix(ci.orig.l3num, ci.orig.src)];
     ++dst[Prefix(ci.orig.l3num, ci.orig.dst)];
-    if (HasPorts(ci.orig.protonum)) {
+    if (ProtoInfo(ci.orig.protonum).has_ports) {
       ++port[std::string(ProtoName(ci.orig.protonum)) + "/" + std::to_string(ci.orig.dst_id)];
     } else {
       ++port[ProtoName(ci.orig.protonum)];
@@ -345,155 +343,208 @@ uint64_t KernelBytes(const Config& cfg, uint64_t entries) {
   return entries * per + static_cast<uint64_t>(cfg.nf_conntrack_buckets) * 8;
 }
 
-// The core loop shared by Simulate, ComparePolicies and Sweep.
-SimCounters sim_internal::RunCounters(const std::vector<LoadedCapture>& caps, const SimOptions& opt,
-                                      const Config& cfg, const sim_internal::Baseline* base,
-                                      SimReport* rep) {
-  SimCounters c;
-  Conntrack ct(cfg);
-  std::vector<uint8_t> assured;     // per entry id of this run
-  std::vector<Timestamp> expiry;    // per entry id: expiry as of its last packet
-  std::vector<uint8_t> flow_flags;  // per baseline entry: 1 refused, 2 legit hurt
-  std::vector<IdInfo> ids;
-  bool detail = rep != nullptr && opt.detail;
-  Timestamp t0 = 0, t1 = 0;
-  bool have_t0 = false;
-  // Sample grid over the capture's span (known up front: captures are in memory).
-  if (detail) {
-    Replayer(caps, opt).Run([&](uint64_t, uint32_t, const Frame&, Timestamp now) {
-      if (!have_t0) t0 = now, have_t0 = true;
-      t1 = now;
+namespace {
+
+// One replay for RunCounters(): the engine, the per-entry bookkeeping and the counters it fills.
+class CounterRun {
+ public:
+  CounterRun(const SimOptions& opt, const Config& cfg, const sim_internal::Baseline* base,
+             SimReport* rep)
+      : opt_(opt),
+        cfg_(cfg),
+        base_(base),
+        rep_(rep),
+        ct_(cfg),
+        detail_(rep != nullptr && opt.detail) {}
+
+  SimCounters Run(const std::vector<LoadedCapture>& caps) {
+    if (detail_) FindSpan(caps);
+    nsamples_ = std::max<uint32_t>(opt_.samples, 1);
+    step_ = std::max<Timestamp>((t1_ - t0_) / nsamples_, 1);
+    next_sample_ = t0_;
+    Replayer(caps, opt_).Run([&](uint64_t i, uint32_t lt, const Frame& f, Timestamp now) {
+      OnPacket(i, lt, f, now);
       return true;
     });
-    rep->t0 = t0;
-    rep->t1 = t1;
+    Finish();
+    return c_;
   }
-  uint32_t nsamples = std::max<uint32_t>(opt.samples, 1);
-  Timestamp step = std::max<Timestamp>((t1 - t0) / nsamples, 1);
-  Timestamp next_sample = t0;
-  auto take_sample = [&](Timestamp at) {
+
+ private:
+  // The sample grid spans the capture, known up front since captures are in memory.
+  void FindSpan(const std::vector<LoadedCapture>& caps) {
+    bool have_t0 = false;
+    Replayer(caps, opt_).Run([&](uint64_t, uint32_t, const Frame&, Timestamp now) {
+      if (!have_t0) t0_ = now, have_t0 = true;
+      t1_ = now;
+      return true;
+    });
+    rep_->t0 = t0_;
+    rep_->t1 = t1_;
+  }
+
+  void TakeSample(Timestamp at) {
     Sample s{};
-    s.t = at - t0;
-    s.count = ct.count();
-    ct.ForEach(at, [&](const ConnInfo& ci) { ++s.by_cat[CategoryOf(ci)]; });
-    s.created = ct.counters().created;
-    s.expired = ct.counters().expired;
-    s.early_drop = ct.stats().early_drop + ct.counters().gc_early_drop;
-    s.drop = c.table_full_drops;
-    rep->samples.push_back(s);
-  };
-  Timestamp last_drop = 0;
-  bool any_drop = false;
-  Timestamp now_end = 0;
-  bool first = true;
-  ConnInfo info;
-  Replayer(caps, opt).Run([&](uint64_t i, uint32_t lt, const Frame& f, Timestamp now) {
-    if (first) {
-      if (!detail) t0 = now;
-      first = false;
+    s.t = at - t0_;
+    s.count = ct_.count();
+    ct_.ForEach(at, [&](const ConnInfo& ci) { ++s.by_cat[CategoryOf(ci)]; });
+    s.created = ct_.counters().created;
+    s.expired = ct_.counters().expired;
+    s.early_drop = ct_.stats().early_drop + ct_.counters().gc_early_drop;
+    s.drop = c_.table_full_drops;
+    rep_->samples.push_back(s);
+  }
+
+  void OnPacket(uint64_t i, uint32_t lt, const Frame& f, Timestamp now) {
+    if (first_) {
+      if (!detail_) t0_ = now;
+      first_ = false;
     }
-    if (detail) {
-      while (next_sample <= now && rep->samples.size() < nsamples) {
-        take_sample(next_sample);
-        next_sample += step;
+    if (detail_) {
+      while (next_sample_ <= now && rep_->samples.size() < nsamples_) {
+        TakeSample(next_sample_);
+        next_sample_ += step_;
       }
     }
-    uint64_t invalid_before = ct.stats().invalid;
-    PacketResult r = ct.ProcessFrame(lt, f.data, f.caplen, f.wirelen, now);
-    now_end = now;
-    ++c.packets;
-    bool full_drop = r.verdict == Verdict::kDrop && ct.stats().invalid == invalid_before;
-    if (r.conn != kNoConn && ct.Get(r.conn, now, &info)) {
-      if (r.entry >= assured.size()) {
-        assured.resize(r.entry + 4096, 0);
-        expiry.resize(r.entry + 4096, 0);
+    uint64_t invalid_before = ct_.stats().invalid;
+    PacketResult r = ct_.ProcessFrame(lt, f.data, f.caplen, f.wirelen, now);
+    now_end_ = now;
+    ++c_.packets;
+    // Dropped without being invalid: no room in the table.
+    bool full_drop = r.verdict == Verdict::kDrop && ct_.stats().invalid == invalid_before;
+    NoteEntry(r, now);
+    uint32_t count = ct_.count();
+    if (count > c_.peak) {
+      c_.peak = count;
+      c_.peak_t = now - t0_;
+      c_.peak_packet = i;
+    }
+    if (!c_.first_full && cfg_.nf_conntrack_max != 0 && count >= cfg_.nf_conntrack_max) {
+      c_.first_full = now - t0_;
+    }
+    if (full_drop) NoteTableFull(i, now);
+    if (base_ != nullptr && i < base_->entry.size()) NoteBaseline(i, r, full_drop);
+    if (opt_.progress && (c_.packets & 0xffff) == 0) opt_.progress(c_.packets);
+  }
+
+  // Per entry: ASSURED seen, expiry as of its last packet, first and last packet times.
+  void NoteEntry(const PacketResult& r, Timestamp now) {
+    if (r.conn != kNoConn && ct_.Get(r.conn, now, &info_)) {
+      if (r.entry >= assured_.size()) {
+        assured_.resize(r.entry + 4096, 0);
+        expiry_.resize(r.entry + 4096, 0);
       }
-      if (info.status & kAssured) assured[r.entry] = 1;
-      expiry[r.entry] = info.expires;
-      if (detail) {
-        if (r.entry >= ids.size()) ids.resize(r.entry + 4096);
-        IdInfo& d = ids[r.entry];
+      if (info_.status & kAssured) assured_[r.entry] = 1;
+      expiry_[r.entry] = info_.expires;
+      if (detail_) {
+        if (r.entry >= ids_.size()) ids_.resize(r.entry + 4096);
+        IdInfo& d = ids_[r.entry];
         if (d.created == 0) d.created = now;
         d.last = now;
       }
     }
     // An overload policy may reclaim an expired entry (counted as early drop by the engine): that
     // is not an eviction.
-    if (r.destroyed_reason == DestroyReason::kEarlyDrop && r.destroyed < assured.size() &&
-        assured[r.destroyed] && expiry[r.destroyed] > now) {
-      ++c.assured_evicted;
+    if (r.destroyed_reason == DestroyReason::kEarlyDrop && r.destroyed < assured_.size() &&
+        assured_[r.destroyed] && expiry_[r.destroyed] > now) {
+      ++c_.assured_evicted;
     }
-    uint32_t count = ct.count();
-    if (count > c.peak) {
-      c.peak = count;
-      c.peak_t = now - t0;
-      c.peak_packet = i;
-    }
-    if (!c.first_full && cfg.nf_conntrack_max != 0 && count >= cfg.nf_conntrack_max) {
-      c.first_full = now - t0;
-    }
-    if (full_drop) {
-      ++c.table_full_drops;
-      if (!c.first_drop) c.first_drop = now - t0;
-      if (!any_drop || now - last_drop > opt.overflow_gap) {
-        ++c.overflow_episodes;
-        if (detail && rep->overflows.size() < opt.max_overflows) {
-          Attribution a = Attribute(Snapshot(ct, now), opt.top);
-          a.why = "overflow";
-          a.t = now - t0;
-          a.packet = i;
-          rep->overflows.push_back(std::move(a));
-        }
-      }
-      any_drop = true;
-      last_drop = now;
-    }
-    if (base != nullptr && i < base->entry.size()) {
-      uint32_t e = base->entry[i];
-      if (e != kNoConn) {
-        if (e >= flow_flags.size()) flow_flags.resize(e + 4096, 0);
-        if (full_drop) flow_flags[e] |= 1;
-        bool legit = e < base->legit.size() && base->legit[e];
-        bool hurt = r.verdict == Verdict::kDrop ||
-                    (r.verdict == Verdict::kInvalid && base->verdict[i] != Verdict::kInvalid);
-        if (legit && hurt) flow_flags[e] |= 2;
+  }
+
+  // A drop for lack of room; drops closer than opt.overflow_gap belong to one episode.
+  void NoteTableFull(uint64_t i, Timestamp now) {
+    ++c_.table_full_drops;
+    if (!c_.first_drop) c_.first_drop = now - t0_;
+    if (!any_drop_ || now - last_drop_ > opt_.overflow_gap) {
+      ++c_.overflow_episodes;
+      if (detail_ && rep_->overflows.size() < opt_.max_overflows) {
+        Attribution a = Attribute(Snapshot(ct_, now), opt_.top);
+        a.why = "overflow";
+        a.t = now - t0_;
+        a.packet = i;
+        rep_->overflows.push_back(std::move(a));
       }
     }
-    if (opt.progress && (c.packets & 0xffff) == 0) opt.progress(c.packets);
-    return true;
-  });
-  if (detail) {
-    while (rep->samples.size() < nsamples && next_sample <= now_end) {
-      take_sample(next_sample);
-      next_sample += step;
+    any_drop_ = true;
+    last_drop_ = now;
+  }
+
+  // Against the unlimited run: the baseline connection of this packet was refused (1) or, if
+  // answered there, hurt (2).
+  void NoteBaseline(uint64_t i, const PacketResult& r, bool full_drop) {
+    uint32_t e = base_->entry[i];
+    if (e == kNoConn) return;
+    if (e >= flow_flags_.size()) flow_flags_.resize(e + 4096, 0);
+    if (full_drop) flow_flags_[e] |= 1;
+    bool legit = e < base_->legit.size() && base_->legit[e];
+    bool hurt = r.verdict == Verdict::kDrop ||
+                (r.verdict == Verdict::kInvalid && base_->verdict[i] != Verdict::kInvalid);
+    if (legit && hurt) flow_flags_[e] |= 2;
+  }
+
+  void Finish() {
+    if (detail_) {
+      while (rep_->samples.size() < nsamples_ && next_sample_ <= now_end_) {
+        TakeSample(next_sample_);
+        next_sample_ += step_;
+      }
+      TakeSample(now_end_);
     }
-    take_sample(now_end);
+    const Stats& s = ct_.stats();
+    const EngineCounters& e = ct_.counters();
+    c_.created = e.created;
+    c_.expired = e.expired;
+    c_.early_drop = s.early_drop;
+    c_.gc_early_drop = e.gc_early_drop;
+    c_.drop = s.drop;
+    c_.invalid = s.invalid;
+    c_.final_count = ct_.count();
+    for (uint8_t fl : flow_flags_) {
+      if (fl & 1) ++c_.refused_flows;
+      if (fl & 2) ++c_.legit_hurt;
+    }
+    if (base_ != nullptr) {
+      c_.demand_peak = base_->peak;
+      for (uint8_t l : base_->legit) c_.legit_flows += l;
+    }
+    c_.ctrack_bytes = ct_.memory_bytes();
+    c_.kernel_bytes_peak = KernelBytes(cfg_, c_.peak);
+    if (detail_) {
+      rep_->stats = s;
+      std::vector<ConnInfo> snap = Snapshot(ct_, now_end_);
+      rep_->stale = DetectStale(snap, ids_, now_end_, opt_, t0_);
+    }
   }
-  const Stats& s = ct.stats();
-  const EngineCounters& e = ct.counters();
-  c.created = e.created;
-  c.expired = e.expired;
-  c.early_drop = s.early_drop;
-  c.gc_early_drop = e.gc_early_drop;
-  c.drop = s.drop;
-  c.invalid = s.invalid;
-  c.final_count = ct.count();
-  for (uint8_t fl : flow_flags) {
-    if (fl & 1) ++c.refused_flows;
-    if (fl & 2) ++c.legit_hurt;
-  }
-  if (base != nullptr) {
-    c.demand_peak = base->peak;
-    for (uint8_t l : base->legit) c.legit_flows += l;
-  }
-  c.ctrack_bytes = ct.memory_bytes();
-  c.kernel_bytes_peak = KernelBytes(cfg, c.peak);
-  if (detail) {
-    rep->stats = s;
-    std::vector<ConnInfo> snap = Snapshot(ct, now_end);
-    rep->stale = DetectStale(snap, ids, now_end, opt, t0);
-  }
-  return c;
+
+  const SimOptions& opt_;
+  const Config& cfg_;
+  const sim_internal::Baseline* base_;
+  SimReport* rep_;
+  Conntrack ct_;
+  const bool detail_;
+  SimCounters c_;
+  std::vector<uint8_t> assured_;     // per entry id of this run
+  std::vector<Timestamp> expiry_;    // per entry id: expiry as of its last packet
+  std::vector<uint8_t> flow_flags_;  // per baseline entry: 1 refused, 2 legit hurt
+  std::vector<IdInfo> ids_;
+  ConnInfo info_;
+  Timestamp t0_ = 0, t1_ = 0;
+  uint32_t nsamples_ = 1;
+  Timestamp step_ = 1;
+  Timestamp next_sample_ = 0;
+  Timestamp last_drop_ = 0;
+  bool any_drop_ = false;
+  Timestamp now_end_ = 0;
+  bool first_ = true;
+};
+
+}  // namespace
+
+// The core loop shared by Simulate, ComparePolicies and Sweep.
+SimCounters sim_internal::RunCounters(const std::vector<LoadedCapture>& caps, const SimOptions& opt,
+                                      const Config& cfg, const sim_internal::Baseline* base,
+                                      SimReport* rep) {
+  return CounterRun(opt, cfg, base, rep).Run(caps);
 }
 
 // Replays packets [0, last] and returns the table at that moment (for the peak snapshot).

@@ -71,9 +71,8 @@ bool Num(std::string_view s, T* out) {
   return ec == std::errc() && p == s.data() + s.size();
 }
 
-}  // namespace
-
-int SimulateMain(int argc, char** argv) {
+// Everything the command line says.
+struct SimArgs {
   SimOptions opt;
   std::vector<std::string> captures, policies;
   std::vector<SweepDim> dims;
@@ -82,6 +81,22 @@ int SimulateMain(int argc, char** argv) {
   unsigned threads = std::max(1u, std::thread::hardware_concurrency());
   uint32_t cores = std::max(1u, std::thread::hardware_concurrency());
   bool quiet = false;
+};
+
+// Parses and checks the arguments. Returns the exit status when the command ends here (--help,
+// a usage error), nullopt to go on.
+std::optional<int> ParseArgs(int argc, char** argv, SimArgs* args) {
+  SimOptions& opt = args->opt;
+  std::vector<std::string>& captures = args->captures;
+  std::vector<std::string>& policies = args->policies;
+  std::vector<SweepDim>& dims = args->dims;
+  std::string& format = args->format;
+  std::string& report = args->report;
+  std::string& times_path = args->times_path;
+  double& headroom = args->headroom;
+  unsigned& threads = args->threads;
+  uint32_t& cores = args->cores;
+  bool& quiet = args->quiet;
   for (int i = 0; i < argc; ++i) {
     std::string_view a(argv[i]);
     std::string v;
@@ -169,7 +184,35 @@ int SimulateMain(int argc, char** argv) {
     if (std::string err = LoadReplayTimes(times_path, &opt.times); !err.empty()) return Fail(err);
   }
 
-  Progress progress("ctrack simulate", !quiet && isatty(STDERR_FILENO));
+  return std::nullopt;
+}
+
+// Writes the HTML report to `path` through a temporary file, so that a failure leaves none.
+int WriteHtmlReport(const std::string& report, const SimReport& sim,
+                    const std::vector<PolicyRow>* pp, const SweepReport* sp) {
+  std::string tmp = report + ".tmp";
+  std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+  std::string html = ReportHtml(&sim, pp, sp);
+  f.write(html.data(), static_cast<std::streamsize>(html.size()));
+  f.close();
+  if (!f || std::rename(tmp.c_str(), report.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    return Fail(report + ": " + std::strerror(errno));
+  }
+  return 0;
+}
+
+}  // namespace
+
+int SimulateMain(int argc, char** argv) {
+  SimArgs args;
+  if (std::optional<int> status = ParseArgs(argc, argv, &args)) return *status;
+  SimOptions& opt = args.opt;
+  const std::vector<std::string>& captures = args.captures;
+  const std::vector<std::string>& policies = args.policies;
+  const std::vector<SweepDim>& dims = args.dims;
+
+  Progress progress("ctrack simulate", !args.quiet && isatty(STDERR_FILENO));
   std::vector<LoadedCapture> caps(captures.size());
   uint64_t total = 0;
   for (size_t i = 0; i < captures.size(); ++i) {
@@ -181,7 +224,7 @@ int SimulateMain(int argc, char** argv) {
     total += caps[i].frames.size();
   }
   if (!opt.times.empty() && opt.times.size() < total) {
-    return Fail(times_path + ": fewer rows than packets");
+    return Fail(args.times_path + ": fewer rows than packets");
   }
 
   // The detailed run replays three times (unlimited baseline, the run, up to the peak).
@@ -195,28 +238,20 @@ int SimulateMain(int argc, char** argv) {
   std::vector<PolicyRow> pol;
   if (!policies.empty()) {
     progress.Note(("comparing " + std::to_string(policies.size()) + " policies").c_str());
-    pol = ComparePolicies(caps, opt, policies, threads);
+    pol = ComparePolicies(caps, opt, policies, args.threads);
   }
   SweepReport sweep;
   if (!dims.empty()) {
     progress.Note("sweeping");
-    sweep = Sweep(caps, opt, dims, threads, headroom, cores);
+    sweep = Sweep(caps, opt, dims, args.threads, args.headroom, args.cores);
   }
   progress.Done();
 
   const std::vector<PolicyRow>* pp = policies.empty() ? nullptr : &pol;
   const SweepReport* sp = dims.empty() ? nullptr : &sweep;
-  std::string out = format == "json" ? ReportJson(&sim, pp, sp) : ReportText(&sim, pp, sp);
-  if (!report.empty()) {
-    std::string tmp = report + ".tmp";
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    std::string html = ReportHtml(&sim, pp, sp);
-    f.write(html.data(), static_cast<std::streamsize>(html.size()));
-    f.close();
-    if (!f || std::rename(tmp.c_str(), report.c_str()) != 0) {
-      std::remove(tmp.c_str());
-      return Fail(report + ": " + std::strerror(errno));
-    }
+  std::string out = args.format == "json" ? ReportJson(&sim, pp, sp) : ReportText(&sim, pp, sp);
+  if (!args.report.empty()) {
+    if (int status = WriteHtmlReport(args.report, sim, pp, sp); status != 0) return status;
   }
   if (std::fwrite(out.data(), 1, out.size(), stdout) != out.size() || std::fflush(stdout) != 0) {
     return Fail(std::string("standard output: ") + std::strerror(errno));
