@@ -76,7 +76,7 @@ bool L4Ids(uint8_t protonum, const uint8_t* l4, uint32_t avail, Tuple* t) {
     case kProtoIcmpv6:
       if (avail < 8) return false;
       t->src_id = Load16(l4 + 4);  // identifier, whatever the type
-      t->dst_id = static_cast<uint16_t>(l4[0] << 8 | l4[1]);
+      t->dst_id = Load16(l4);      // type << 8 | code
       return true;
     case kProtoTcp:
     case kProtoUdp:
