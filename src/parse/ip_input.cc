@@ -209,8 +209,8 @@ bool OracleRewriteApplies(uint8_t protonum, uint32_t l4_len) {
 }
 
 bool Ipv4OwnHeaderForwards(const uint8_t* data) {
-  const uint32_t saddr = Be32(data + 12);
-  const uint32_t daddr = Be32(data + 16);
+  const uint32_t saddr = Load32(data + 12);
+  const uint32_t daddr = Load32(data + 16);
   auto multicast = [](uint32_t a) { return (a >> 28) == 0xe; };
   auto loopback = [](uint32_t a) { return (a >> 24) == 127; };
   constexpr uint32_t kLimitedBroadcast = 0xffffffffu;
