@@ -79,6 +79,8 @@ struct Frame {
   Timestamp ts;
 };
 
+class CountPool;  // <ctrack/sharded.h>
+
 class Conntrack {
  public:
   // `cfg` must be valid (Config::Validate() returns an empty string).
@@ -126,9 +128,9 @@ class Conntrack {
   // Bytes of memory the table holds (entries, buckets, side arrays).
   size_t memory_bytes() const;
 
-  // Makes this table one shard of a larger one: the max rule applies to `count`, shared by all
-  // shards (see ShardedConntrack). Call before the first packet.
-  void ShareCountForShards(std::atomic<uint32_t>* count);
+  // Makes this table one shard of a larger one: the max rule applies to the entries reserved in
+  // `pool`, shared by all shards (see ShardedConntrack). Call before the first packet.
+  void ShareCountForShards(CountPool* pool);
 
   // Test hook: forces every tuple to one bucket (hash constant) to exercise chain handling.
   void SetConstantHashForTest(bool on);

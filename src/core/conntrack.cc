@@ -168,9 +168,7 @@ Conntrack::~Conntrack() = default;
 
 const Config& Conntrack::config() const { return impl_->cfg; }
 uint32_t Conntrack::count() const { return impl_->table.local_count(); }
-void Conntrack::ShareCountForShards(std::atomic<uint32_t>* count) {
-  impl_->table.ShareCount(count);
-}
+void Conntrack::ShareCountForShards(CountPool* pool) { impl_->table.ShareCount(pool); }
 const Stats& Conntrack::stats() const { return impl_->stats; }
 const EngineCounters& Conntrack::counters() const { return impl_->ctr; }
 void Conntrack::SetConstantHashForTest(bool on) { impl_->table.SetConstantHashForTest(on); }
@@ -258,7 +256,11 @@ void Conntrack::ProcessBatch(uint32_t linktype, std::span<const Frame> frames,
       if (prep[i].fast) m.table.PrefetchHead(prep[i].hash);
     }
     for (size_t i = 0; i < n; ++i) {
-      if (prep[i].fast) m.table.PrefetchFirst(prep[i].hash);
+      if (!prep[i].fast || m.table.PrefetchFirst(prep[i].hash)) continue;
+      // Probably a new connection: confirmation will link its reply node at the head of the
+      // reply tuple's bucket, so fetch that head too.
+      Tuple reply;
+      if (InvertTuple(prep[i].tuple, &reply)) m.table.PrefetchHead(m.table.Hash(reply));
     }
     for (size_t i = 0; i < n; ++i) {
       const Frame& f = frames[base + i];
@@ -393,7 +395,7 @@ PacketResult Conntrack::Impl::Resolve(const ParsedPacket& pkt, const Tuple& tupl
       }
       // __nf_conntrack_alloc: the count goes up first; over max, early drop must make room.
       table.IncCount();
-      if (table.max() != 0 && table.count() > table.max()) {
+      if (table.OverMax()) {
         if (!(policy && policy->ReplacesEarlyDrop() ? PolicyEvict(now, &r)
                                                     : EarlyDrop(tuple, now, &r))) {
           table.DecCount();
