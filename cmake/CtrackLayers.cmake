@@ -4,11 +4,15 @@
 
 # ctrack_layer_includes(TARGET ROOT DIR...): gives TARGET the private include root
 # ${CMAKE_BINARY_DIR}/layers/ROOT with a link to src/DIR for each DIR, so "DIR/x.h" resolves for
-# the listed folders only.
+# the listed folders only. An entry naming one header ("parse/bytes.h") links that header alone.
 function(ctrack_layer_includes target root)
   set(dir ${CMAKE_BINARY_DIR}/layers/${root})
   file(MAKE_DIRECTORY ${dir})
   foreach(sub ${ARGN})
+    if(sub MATCHES "/")
+      get_filename_component(parent ${dir}/${sub} DIRECTORY)
+      file(MAKE_DIRECTORY ${parent})
+    endif()
     if(EXISTS ${PROJECT_SOURCE_DIR}/src/${sub} AND NOT EXISTS ${dir}/${sub})
       file(CREATE_LINK ${PROJECT_SOURCE_DIR}/src/${sub} ${dir}/${sub} SYMBOLIC)
     endif()

@@ -5,7 +5,7 @@
 # against a 1024-entry table, with ctrack explaining what filled it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/build.sh release
+bash scripts/build.sh release ctrack_cli  # the CLI only: no tests or benchmarks to wait for
 bin=build/release/ctrack
 out=${CTRACK_DEMO_DIR:-build/demo}
 mkdir -p "$out"

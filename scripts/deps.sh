@@ -2,9 +2,11 @@
 # Installs the Debian packages ctrack builds and tests with, when any is missing.
 set -euo pipefail
 # python3: tests/fuzz/make_corpus.py and the scripts; conntrack/nftables/iproute2: the live-host
-# tests compare with the kernel's own tools inside namespaces they create.
+# tests compare with the kernel's own tools inside namespaces they create; help2man: the man
+# pages, generated from --help.
 pkgs=(cmake ninja-build g++ pkg-config libgtest-dev libgmock-dev googletest
-      libbenchmark-dev libmnl-dev libcpp-httplib-dev python3 nftables conntrack iproute2 iptables)
+      libbenchmark-dev libmnl-dev libcpp-httplib-dev python3 nftables conntrack iproute2 iptables
+      help2man)
 # Headless Chromium for the HTML report rendering test (large; opt-in).
 [ "${CTRACK_WITH_CHROMIUM:-0}" = 1 ] && pkgs+=(chromium)
 missing=()

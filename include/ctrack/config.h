@@ -82,7 +82,8 @@ struct Config {
   // success, else a one-line description of the problem (unknown name, not a number, range).
   std::string Set(std::string_view name, std::string_view value);
 
-  // Checks cross-field rules; empty string when valid.
+  // Checks every field against its range in CTRACK_SYSCTLS (fields assigned directly bypass
+  // Set()'s checks); empty string when valid, else the first field out of range.
   std::string Validate() const;
 
   // Lists "name = value" lines for every setting.

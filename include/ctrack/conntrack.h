@@ -1,9 +1,9 @@
 // The connection tracker: nf_conntrack's table and per-packet algorithm in user space.
 //
-// Usage:
+// Usage (examples/embed/main.cc is the whole program, built against the installed library):
 //   ctrack::Config cfg;                       // kernel defaults
 //   ctrack::Conntrack ct(cfg);
-//   ctrack::PacketResult r = ct.ProcessFrame(ctrack::kLinkEthernet, frame, caplen, ts_ns);
+//   ctrack::PacketResult r = ct.ProcessFrame(ctrack::kLinkEthernet, frame, caplen, wirelen, now);
 //   if (r.verdict == ctrack::Verdict::kInvalid) { ... }
 //
 // The engine is single-writer: one thread calls Process*/Expire at a time. Time is virtual: each
@@ -83,7 +83,7 @@ class CountPool;  // <ctrack/sharded.h>
 
 class Conntrack {
  public:
-  // `cfg` must be valid (Config::Validate() empty).
+  // `cfg` must be valid (Config::Validate() returns an empty string).
   explicit Conntrack(const Config& cfg);
   ~Conntrack();
   Conntrack(const Conntrack&) = delete;

@@ -8,6 +8,7 @@
 #ifndef CTRACK_ENTRY_H_
 #define CTRACK_ENTRY_H_
 
+#include <ctrack/config.h>
 #include <ctrack/packet.h>
 #include <ctrack/tuple.h>
 
@@ -80,16 +81,34 @@ enum TcpFlag : uint8_t {
   kTcpSimultaneousOpen = 0x80,  // last_flags only
 };
 
-// One protocol as the tools see it. One row per protocol the kernel has a tracker for; every
-// other protocol number is the generic tracker's ("unknown").
+// One protocol: the one place that says what its entries mean. One row per protocol the kernel
+// has a tracker for; every other protocol number is the generic tracker's ("unknown").
 struct ProtoDesc {
   uint8_t protonum;
   const char* name;     // as /proc/net/nf_conntrack and conntrack -L print it
   bool has_ports;       // the tuple's ids are ports (printed sport=/dport=)
   bool has_states;      // entries carry a state (TCP, SCTP) printed after the timeout
   uint8_t state_count;  // number of named states (0 when !has_states)
+  // Early drop: an entry that is not ASSURED may always be evicted (early_drop(),
+  // net/netfilter/nf_conntrack_core.c); an ASSURED one only by the GC in its early-drop mode and
+  // only in the states whose bit (1 << state) is set here (gc_worker_can_early_drop() with the
+  // tracker's can_early_drop: tcp_can_early_drop(), sctp_can_early_drop()).
+  uint32_t assured_drop_states;
+  // Seconds an entry keeps after an accepted packet, from the protocol's sysctls in `cfg`,
+  // indexed as the kernel's per-protocol timeout arrays: by state for TCP (including the
+  // TcpState::kRetrans and kUnack clamp slots) and SCTP; 0 unreplied, 1 replied (stream) for UDP,
+  // UDP-Lite and GRE; 0 for ICMP, ICMPv6 and the generic tracker.
+  uint32_t (*timeout)(const Config& cfg, uint8_t state);
 };
 const ProtoDesc& ProtoInfo(uint8_t protonum);
+// Whether early drop may evict an entry: never a DYING one; any protocol's unassured entry; an
+// assured one only in the GC's early-drop mode (`in_gc`) and in its protocol's
+// assured_drop_states.
+inline bool CanEarlyDrop(uint8_t protonum, uint16_t status, uint8_t state, bool in_gc) {
+  if (status & kDying) return false;
+  if (!(status & kAssured)) return true;
+  return in_gc && state < 32 && ((ProtoInfo(protonum).assured_drop_states >> state) & 1u);
+}
 
 // "tcp", "udp", ... "unknown" (the generic tracker's name).
 const char* L4ProtoName(uint8_t protonum);

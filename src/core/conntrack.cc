@@ -10,6 +10,7 @@
 #include <limits>
 #include <vector>
 
+#include "core/policy.h"
 #include "core/table.h"
 #include "parse/defrag.h"
 #include "parse/ip_input.h"
@@ -20,9 +21,6 @@
 
 namespace ctrack {
 namespace {
-
-// Early drop scans this many buckets from the new tuple's bucket (NF_CT_EVICTION_RANGE).
-constexpr uint32_t kEvictionRange = 8;
 
 // GC pacing, from gc_worker(): a run stops after reaping more than 256 nodes (64000 / HZ at
 // HZ=250) and resumes one jiffy later; a full cycle is followed by a pause of the running average
@@ -78,7 +76,7 @@ bool ReachesConfirm(const uint8_t* data, uint32_t len, bool from_defrag, const P
 struct Conntrack::Impl {
   explicit Impl(const Config& c) : cfg(c), table(c), defrag(c), policy(MakeOverloadPolicy(c)) {
     if (cfg.nf_conntrack_acct) acct_on = true;
-    table.set_policy(policy.get());
+    table.set_delete_observer(policy.get());
   }
 
   Config cfg;
@@ -103,6 +101,13 @@ struct Conntrack::Impl {
   // Reused by early drop and the GC so that a flood allocates nothing per packet.
   std::vector<uint32_t> scratch_a, scratch_b;
 
+  // The prologue of every entry point, for every frame (IP or not): count it, then let the GC
+  // catch up with the packet's clock (the kernel's gc_worker() runs on its own timer; here virtual
+  // time advances only with packets).
+  void Begin(Timestamp now) {
+    ++ctr.packets;
+    GcCatchUp(now);
+  }
   PacketResult ProcessL3(const uint8_t* data, uint32_t caplen, uint8_t version, Timestamp now,
                          uint16_t zone, uint8_t notes);
   PacketResult ConntrackIn(const uint8_t* data, uint32_t len, Timestamp now, uint16_t zone,
@@ -176,8 +181,7 @@ size_t Conntrack::memory_bytes() const {
 PacketResult Conntrack::ProcessFrame(uint32_t linktype, const uint8_t* data, uint32_t caplen,
                                      uint32_t wirelen, Timestamp now, uint16_t zone) {
   Impl& m = *impl_;
-  ++m.ctr.packets;
-  m.GcCatchUp(now);
+  m.Begin(now);
   LinkResult link = DecodeLink(linktype, data, caplen);
   uint8_t notes = link.vlan ? kNoteVlan : 0;
   if (wirelen > caplen) notes |= kNoteTruncated;
@@ -194,8 +198,7 @@ PacketResult Conntrack::ProcessFrame(uint32_t linktype, const uint8_t* data, uin
 
 PacketResult Conntrack::ProcessIp(const uint8_t* data, uint32_t len, Timestamp now, uint16_t zone) {
   Impl& m = *impl_;
-  ++m.ctr.packets;
-  m.GcCatchUp(now);
+  m.Begin(now);
   uint8_t version = len > 0 ? static_cast<uint8_t>(data[0] >> 4) : 0;
   if (version != 4 && version != 6) {
     ++m.ctr.not_ip;
@@ -266,9 +269,8 @@ void Conntrack::ProcessBatch(uint32_t linktype, std::span<const Frame> frames,
         out[base + i] = ProcessFrame(linktype, f.data, f.caplen, f.wirelen, f.ts, zone);
         continue;
       }
-      ++m.ctr.packets;
-      m.GcCatchUp(f.ts);
-      m.defrag.Tick(f.ts);
+      m.Begin(f.ts);
+      m.defrag.Tick(f.ts);  // what defrag.Process() does first on the slow path
       PacketResult r;
       r.notes = prep[i].notes;
       out[base + i] = m.Resolve(prep[i].pkt, prep[i].tuple, prep[i].hash, f.ts, r, prep[i].fwd);
@@ -546,7 +548,7 @@ bool Conntrack::Impl::EarlyDrop(const Tuple& t, Timestamp now, PacketResult* r) 
         }
         return;
       }
-      if (ct.assured() || (ct.status & kDying)) return;
+      if (!CanEarlyDrop(ct.orig.protonum, ct.status, ct.state, /*in_gc=*/false)) return;
       if (std::find(victims.begin(), victims.end(), idx) == victims.end()) victims.push_back(idx);
     });
     for (uint32_t idx : expired) {
@@ -597,7 +599,9 @@ void Conntrack::Impl::GcRun(Timestamp at) {
       Timestamp left = std::clamp<Timestamp>(ct.expires - at, kNsPerSec, kGcMaxSample);
       ++gc_samples;
       gc_avg += (left - gc_avg) / static_cast<Timestamp>(gc_samples);
-      if (early_drop_mode && (!ct.assured() || CanEarlyDropInGc(ct))) doomed.push_back(idx);
+      if (early_drop_mode && CanEarlyDrop(ct.orig.protonum, ct.status, ct.state, /*in_gc=*/true)) {
+        doomed.push_back(idx);
+      }
     });
     std::sort(doomed.begin(), doomed.end());
     doomed.erase(std::unique(doomed.begin(), doomed.end()), doomed.end());

@@ -90,11 +90,13 @@ class CtrackPolicy final : public OverloadPolicy {
     uint32_t nb = table.buckets();
     cursor_ = cursor_ * 6364136223846793005ull + 1442695040888963407ull;
     uint32_t start = static_cast<uint32_t>((cursor_ >> 32) * nb >> 32);
-    for (uint32_t i = 0; i < 8 && i < nb; ++i) {
+    for (uint32_t i = 0; i < kEvictionRange && i < nb; ++i) {
       uint32_t victim = kNoVictim;
       table.ForEachNode((start + i) % nb, [&](NodeRef n) {
         const Conn& ct = table.at(NodeIndex(n));
-        if (victim == kNoVictim && !ct.assured() && !(ct.status & kDying)) victim = NodeIndex(n);
+        if (victim == kNoVictim && CanEarlyDrop(ct.orig.protonum, ct.status, ct.state, false)) {
+          victim = NodeIndex(n);
+        }
       });
       if (victim != kNoVictim) return victim;
     }

@@ -11,12 +11,12 @@
 #include <memory>
 
 #include "core/conn.h"
+#include "core/table.h"
 
 namespace ctrack {
 
-class Table;
-
-class OverloadPolicy {
+// The policy sees the table (to pick victims); the table sees only the DeleteObserver side.
+class OverloadPolicy : public DeleteObserver {
  public:
   virtual ~OverloadPolicy() = default;
 
@@ -46,7 +46,7 @@ class OverloadPolicy {
     (void)idx;
     (void)ct;
   }
-  virtual void OnDelete(uint32_t idx, const Conn& ct) {
+  void OnDelete(uint32_t idx, const Conn& ct) override {
     (void)idx;
     (void)ct;
   }

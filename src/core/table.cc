@@ -5,6 +5,8 @@
 #include <cstring>
 #include <new>
 
+#include "core/dcheck.h"
+
 namespace ctrack {
 namespace {
 
@@ -105,6 +107,9 @@ NodeRef Table::FindHashed(uint64_t h, const Tuple& t, Timestamp now, uint64_t* r
       n = other_here ? heads_[b] : next;
       continue;
     }
+    // Chain membership: a linked node is confirmed and lies in the bucket of its own tuple.
+    CTRACK_DCHECK(ct.confirmed());
+    CTRACK_DCHECK(Bucket(NodeDir(n) == Dir::kOriginal ? ct.orig : Reply(ct)) == b);
     if (NodeDir(n) == Dir::kOriginal) {
       if (ct.orig == t) return n;
     } else if (ReplyMatches(ct, t)) {
@@ -138,6 +143,7 @@ uint32_t Table::AllocEntry() {
   if (free_list_ != kNil) {
     idx = free_list_;
     free_list_ = links_[idx * 2];
+    CTRACK_DCHECK(at(idx).status == 0);  // a free entry has status 0
     // Freed entries come back in no useful order: fetch the next one now, for the next new
     // connection, instead of missing twice (its link, then the entry) when it comes.
     PrefetchAlloc();
@@ -167,6 +173,9 @@ void Table::FreeEntry(uint32_t idx) {
 
 void Table::Link(uint32_t idx, uint64_t ho) {
   Conn& ct = at(idx);
+  // Linked iff confirmed: the caller confirms first; `ho` is the hash of the original tuple.
+  CTRACK_DCHECK(ct.confirmed());
+  CTRACK_DCHECK(ho == Hash(ct.orig));
   uint32_t bo = BucketOf(ho);
   links_[idx * 2] = heads_[bo];
   heads_[bo] = MakeNode(idx, Dir::kOriginal, TagOf(ho));
@@ -176,24 +185,29 @@ void Table::Link(uint32_t idx, uint64_t ho) {
   heads_[br] = MakeNode(idx, Dir::kReply, TagOf(hr));
 }
 
-void Table::Unlink(uint32_t b, NodeRef node) {
+bool Table::Unlink(uint32_t b, NodeRef node) {
   NodeRef* link = &heads_[b];
   while (*link != kNil) {
     if (*link == node) {
       *link = links_[NodeIndex(node) * 2 + (node & 1)];
-      return;
+      return true;
     }
     link = &links_[NodeIndex(*link) * 2 + (*link & 1)];
   }
+  return false;
 }
 
 void Table::Delete(uint32_t idx) {
   Conn& ct = at(idx);
   if (ct.status & kConfirmed) {
-    if (policy_ != nullptr) policy_->OnDelete(idx, ct);
+    if (observer_ != nullptr) observer_->OnDelete(idx, ct);
     uint64_t ho = Hash(ct.orig), hr = Hash(Reply(ct));
-    Unlink(BucketOf(ho), MakeNode(idx, Dir::kOriginal, TagOf(ho)));
-    Unlink(BucketOf(hr), MakeNode(idx, Dir::kReply, TagOf(hr)));
+    // A confirmed entry is in both chains (linked iff confirmed).
+    const bool orig_found = Unlink(BucketOf(ho), MakeNode(idx, Dir::kOriginal, TagOf(ho)));
+    const bool reply_found = Unlink(BucketOf(hr), MakeNode(idx, Dir::kReply, TagOf(hr)));
+    CTRACK_DCHECK(orig_found && reply_found);
+    (void)orig_found;
+    (void)reply_found;
   }
   FreeEntry(idx);
   DecCount();

@@ -3,15 +3,16 @@
 // Memory layout:
 //
 //   struct Table {
-//     uint32_t heads[nf_conntrack_buckets];  // NodeRef of the first node in each chain
-//     Conn*    chunks[];                     // entries, kChunk (16384 = 2 MiB) per chunk,
-//     allocated
-//                                           // on demand as transparent huge pages; the first
-//                                           // chunk of a small table holds only max + 1
-//     NodeRef  links[2 * entries];           // next node after (idx, dir); free-list chain
+//     NodeRef heads[nf_conntrack_buckets];  // first node of each chain, kNil when empty
+//     Conn*   chunks[];                     // entries, kChunk (16384 = 2 MiB) per chunk, added on
+//                                           // demand as transparent huge pages; the first chunk
+//                                           // of a small table holds only max + 1
+//     NodeRef links[2 * entries];           // node after (idx, dir); links[2 * idx] also chains
+//                                           // the free list
 //     uint32_t free_list;
 //   };
-//   NodeRef = entry_index << 1 | dir         // kNil ends a chain
+//   NodeRef = entry_index << 6 | tag << 1 | dir  // tag: 5 hash bits the bucket does not use;
+//                                                // kNil (all ones) ends a chain
 //
 // Every confirmed entry sits in the table twice, like the kernel's two hlist nodes: the
 // original-direction node in the bucket of its original tuple, the reply node in the bucket of its
@@ -28,7 +29,8 @@
 // Invariants:
 //  - count() counts every allocated entry: confirmed ones (in both chains) and the one
 //    unconfirmed entry a packet may hold while its tracker runs. It never exceeds max + 1, and
-//    exceeds max only inside Allocate() before early drop decides.
+//    exceeds max only between the caller's IncCount() and its early drop (or DecCount() when
+//    nothing could be dropped), as in __nf_conntrack_alloc(); AllocEntry() follows.
 //  - An entry is in the chains iff it is confirmed. A free entry has status 0.
 //  - Expired entries stay linked (and counted) until a walker reaps them: lookups, early drop,
 //    the GC and listings, as in the kernel.
@@ -47,7 +49,7 @@
 #include <vector>
 
 #include "core/conn.h"
-#include "core/policy.h"
+#include "core/dcheck.h"
 
 namespace ctrack {
 
@@ -63,8 +65,21 @@ inline constexpr NodeRef MakeNode(uint32_t idx, Dir d, uint32_t tag) {
 inline constexpr uint32_t NodeIndex(NodeRef n) { return n >> 6; }
 inline constexpr uint32_t NodeTag(NodeRef n) { return (n >> 1) & kTagMask; }
 inline constexpr Dir NodeDir(NodeRef n) { return static_cast<Dir>(n & 1); }
+// Early drop scans this many buckets from the new tuple's bucket (NF_CT_EVICTION_RANGE,
+// net/netfilter/nf_conntrack_core.c); the overload policies' fallback scans as many.
+inline constexpr uint32_t kEvictionRange = 8;
 // Entry indices fit in 26 bits; the all-ones index is kNil's.
 inline constexpr uint32_t kMaxEntries = (1u << 26) - 1;
+
+// Told about every deletion of a confirmed entry, before its nodes are unlinked (the overload
+// policies keep their indexes this way). The table knows nothing else of who listens.
+class DeleteObserver {
+ public:
+  virtual void OnDelete(uint32_t idx, const Conn& ct) = 0;
+
+ protected:
+  ~DeleteObserver() = default;
+};
 
 class Table {
  public:
@@ -167,8 +182,14 @@ class Table {
   // Unlinks both nodes and frees the entry.
   void Delete(uint32_t idx);
 
-  void IncCount() { count_.store(local_count() + 1, std::memory_order_relaxed); }
+  void IncCount() {
+    count_.store(local_count() + 1, std::memory_order_relaxed);
+    // count <= max + 1 (see the invariants above); a shard of a pooled count is bounded by its
+    // quota instead.
+    CTRACK_DCHECK(pool_ != nullptr || max_ == 0 || local_count() <= max_ + 1);
+  }
   void DecCount() {
+    CTRACK_DCHECK(local_count() > 0);
     uint32_t c = local_count() - 1;
     count_.store(c, std::memory_order_relaxed);
     // Hysteresis: a grant goes back only once two are unused, so that a shard hovering around
@@ -196,8 +217,8 @@ class Table {
   size_t memory_bytes() const;
 
   void SetConstantHashForTest(bool on) { constant_hash_ = on; }
-  // Told about every deletion of a confirmed entry (overload policies keep indexes).
-  void set_policy(OverloadPolicy* p) { policy_ = p; }
+  // `o` (may be null) is told about every deletion of a confirmed entry; it outlives the table.
+  void set_delete_observer(DeleteObserver* o) { observer_ = o; }
 
  private:
   // Entries per chunk: 2 MiB, one transparent huge page, so a growing table takes one page fault
@@ -207,7 +228,8 @@ class Table {
     void operator()(Conn* p) const { std::free(p); }
   };
 
-  void Unlink(uint32_t b, NodeRef node);
+  // False when `node` is not in bucket b's chain.
+  bool Unlink(uint32_t b, NodeRef node);
   void AddChunk();
   // True when `t` equals the reply tuple of `ct`, without building it in the common case.
   bool ReplyMatches(const Conn& ct, const Tuple& t) const;
@@ -221,7 +243,7 @@ class Table {
   uint32_t free_list_ = kNil;
   uint64_t key_[6];
   bool constant_hash_ = false;
-  OverloadPolicy* policy_ = nullptr;
+  DeleteObserver* observer_ = nullptr;
   std::vector<NodeRef> heads_;
   // Chain links: links_[2 * idx + dir] follows node (idx, dir); links_[2 * idx] also chains the
   // free list. Kept apart from the entries so that walks read 8 bytes per foreign node.

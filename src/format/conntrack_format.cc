@@ -14,8 +14,6 @@
 namespace ctrack {
 namespace {
 
-constexpr uint8_t kProtoDccp = 33;
-
 const char* L3Name(uint8_t l3num) {
   switch (l3num) {
     case kAfInet:
@@ -28,30 +26,16 @@ const char* L3Name(uint8_t l3num) {
 }
 
 // libnetfilter_conntrack's names: the kernel's plus DCCP, which it knows even though the kernel
-// here tracks DCCP as generic (§9.2).
+// here tracks DCCP as generic.
 const char* ToolL4Name(uint8_t protonum) {
   return protonum == kProtoDccp ? "dccp" : L4ProtoName(protonum);
 }
 
-// kernel-ct's protocol names in table.jsonl.
+// kernel-ct's protocol names in table.jsonl; "unknown" (the kernel's) where it has none.
 const char* JsonL4Name(uint8_t protonum) {
-  switch (protonum) {
-    case 2:
-      return "igmp";
-    case kProtoDccp:
-      return "dccp";
-    case 50:
-      return "esp";
-    case 51:
-      return "ah";
-    default:
-      return L4ProtoName(protonum);
-  }
+  const char* n = OracleL4Name(protonum);
+  return n != nullptr ? n : L4ProtoName(protonum);
 }
-
-bool HasState(uint8_t protonum) { return ProtoInfo(protonum).has_states; }
-
-bool HasPorts(uint8_t protonum) { return ProtoInfo(protonum).has_ports; }
 
 bool IsIcmp(uint8_t protonum) { return protonum == kProtoIcmp || protonum == kProtoIcmpv6; }
 
@@ -74,7 +58,7 @@ void AppendTuple(std::string* out, const Tuple& t, Style style) {
   *out += " dst=";
   *out += FormatAddress(t.l3num, t.dst, full);
   *out += ' ';
-  if (HasPorts(t.protonum)) {
+  if (ProtoInfo(t.protonum).has_ports) {
     Appendf(out, "sport=%u dport=%u ", t.src_id, t.dst_id);
   } else if (IsIcmp(t.protonum)) {
     Appendf(out, "type=%u code=%u id=%u ", t.icmp_type(), t.icmp_code(), t.src_id);
@@ -108,7 +92,7 @@ void JsonTuple(std::string* out, const Tuple& t) {
             t.icmp_type());
     Appendf(out, ", \"protonum\": %u, \"src\": ", t.protonum);
     JsonStr(out, FormatAddress(t.l3num, t.src));
-  } else if (HasPorts(t.protonum) || t.protonum == kProtoGre) {
+  } else if (ProtoInfo(t.protonum).has_ports || t.protonum == kProtoGre) {
     Appendf(out, "\"dport\": %u, \"dst\": ", t.dst_id);
     JsonStr(out, FormatAddress(t.l3num, t.dst));
     Appendf(out, ", \"protonum\": %u, \"sport\": %u, \"src\": ", t.protonum, t.src_id);
@@ -123,6 +107,24 @@ void JsonTuple(std::string* out, const Tuple& t) {
 }
 
 }  // namespace
+
+const char* OracleL4Name(uint8_t protonum) {
+  // The protocols kernel-ct names without the kernel tracking them (generic entries).
+  switch (protonum) {
+    case 2:
+      return "igmp";
+    case kProtoDccp:
+      return "dccp";
+    case 50:
+      return "esp";
+    case 51:
+      return "ah";
+    default:
+      break;
+  }
+  const ProtoDesc& d = ProtoInfo(protonum);
+  return d.protonum == protonum && protonum != 0 ? d.name : nullptr;
+}
 
 bool ParseListFormat(const std::string& name, ListFormat* out) {
   if (name == "default") {
@@ -165,7 +167,7 @@ std::string FormatConntrackLine(const ConnInfo& ci, bool extended) {
   if (extended) Appendf(&out, "%-8s %u ", L3Name(o.l3num), o.l3num);
   Appendf(&out, "%-8s %u ", ToolL4Name(o.protonum), o.protonum);
   Appendf(&out, "%" PRId64 " ", ci.timeout_s);
-  if (HasState(o.protonum)) {
+  if (ProtoInfo(o.protonum).has_states) {
     out += StateName(o.protonum, ci.state);
     out += ' ';
   }
@@ -200,7 +202,7 @@ std::string FormatProcLine(const ConnInfo& ci) {
   out.reserve(320);
   Appendf(&out, "%-8s %u %-8s %u ", L3Name(o.l3num), o.l3num, L4ProtoName(o.protonum), o.protonum);
   Appendf(&out, "%" PRId64 " ", ci.timeout_s);
-  if (HasState(o.protonum)) {
+  if (ProtoInfo(o.protonum).has_states) {
     out += StateName(o.protonum, ci.state);
     out += ' ';
   } else if (o.protonum == kProtoGre) {
@@ -242,7 +244,7 @@ std::string FormatJsonLine(const ConnInfo& ci) {
   JsonStr(&out, JsonL4Name(o.protonum));
   Appendf(&out, ", \"protonum\": %u, \"reply\": ", o.protonum);
   JsonTuple(&out, ci.reply);
-  if (HasState(o.protonum)) {
+  if (ProtoInfo(o.protonum).has_states) {
     out += ", \"state\": ";
     JsonStr(&out, StateName(o.protonum, ci.state));
   }

@@ -1,6 +1,7 @@
 // Text forms of the table and counters, as the kernel and conntrack-tools 1.4.7 print them
-// (semantics doc §9): `conntrack -L [-o extended]`, /proc/net/nf_conntrack, JSON lines,
-// `conntrack -S`, `conntrack -C` and /proc/net/stat/nf_conntrack.
+// (ct_seq_show() in nf_conntrack_standalone.c, conntrack-tools src/conntrack.c): `conntrack -L [-o
+// extended]`, /proc/net/nf_conntrack, JSON lines, `conntrack -S`, `conntrack -C` and
+// /proc/net/stat/nf_conntrack.
 #ifndef CTRACK_FORMAT_CONNTRACK_FORMAT_H_
 #define CTRACK_FORMAT_CONNTRACK_FORMAT_H_
 
@@ -26,6 +27,12 @@ bool ParseListFormat(const std::string& name, ListFormat* out);
 
 // An address in text form: IPv4 dotted quad; IPv6 compressed (RFC 5952, as inet_ntop) or, with
 // `full`, eight groups of four hex digits as /proc prints them.
+// DCCP: the generic tracker's here (no DCCP tracker), but the tools know its ports.
+inline constexpr uint8_t kProtoDccp = 33;
+// kernel-ct's name for a protocol number: the kernel's for the protocols it tracks (ProtoInfo),
+// plus igmp, dccp, esp and ah; nullptr for any other.
+const char* OracleL4Name(uint8_t protonum);
+
 std::string FormatAddress(uint8_t l3num, const uint8_t* addr, bool full = false);
 
 // One line without the newline.

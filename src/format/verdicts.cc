@@ -6,45 +6,23 @@
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
+#include <utility>
+
+#include "format/conntrack_format.h"
+#include "parse/bytes.h"
 
 namespace ctrack {
 namespace {
-
-uint16_t Get16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
 
 void AddNote(std::string* notes, const std::string& note) {
   if (!notes->empty()) *notes += ',';
   *notes += note;
 }
 
-// kernel-ct's short protocol names for summaries.
+// kernel-ct's short protocol names for summaries: "proto<N>" where it has none.
 std::string SummaryProtoName(uint8_t proto) {
-  switch (proto) {
-    case 1:
-      return "icmp";
-    case 2:
-      return "igmp";
-    case 6:
-      return "tcp";
-    case 17:
-      return "udp";
-    case 33:
-      return "dccp";
-    case 47:
-      return "gre";
-    case 50:
-      return "esp";
-    case 51:
-      return "ah";
-    case 58:
-      return "icmpv6";
-    case 132:
-      return "sctp";
-    case 136:
-      return "udplite";
-    default:
-      return "proto" + std::to_string(proto);
-  }
+  const char* n = OracleL4Name(proto);
+  return n != nullptr ? n : "proto" + std::to_string(proto);
 }
 
 // "<proto> <src>[:port]><dst>[:port] [flags]" as kernel-ct decodes it. `l4` is the layer-4
@@ -55,11 +33,11 @@ std::string L4Summary(uint8_t proto, const uint8_t* b, int64_t l4, uint32_t end,
   std::string s = name + " " + src + ">" + dst;
   if (l4 < 0 || l4 >= end) return s;
   uint32_t off = static_cast<uint32_t>(l4);
-  bool ported = proto == 6 || proto == 17 || proto == 132 || proto == 136 || proto == 33;
+  bool ported = ProtoInfo(proto).has_ports || proto == kProtoDccp;
   if (ported && off + 4 <= end) {
-    s = name + " " + src + ":" + std::to_string(Get16(b + off)) + ">" + dst + ":" +
-        std::to_string(Get16(b + off + 2));
-    if (proto == 6 && off + 14 <= end) {
+    s = name + " " + src + ":" + std::to_string(Load16(b + off)) + ">" + dst + ":" +
+        std::to_string(Load16(b + off + 2));
+    if (proto == kProtoTcp && off + 14 <= end) {
       uint8_t fl = b[off + 13];
       s += " [";
       const char* letters = "FSRPAUEC";
@@ -70,7 +48,7 @@ std::string L4Summary(uint8_t proto, const uint8_t* b, int64_t l4, uint32_t end,
     }
     return s;
   }
-  if ((proto == 1 || proto == 58) && off + 2 <= end) {
+  if ((proto == kProtoIcmp || proto == kProtoIcmpv6) && off + 2 <= end) {
     s += " type=" + std::to_string(b[off]) + " code=" + std::to_string(b[off + 1]);
   }
   return s;
@@ -79,8 +57,8 @@ std::string L4Summary(uint8_t proto, const uint8_t* b, int64_t l4, uint32_t end,
 std::string Ipv4Summary(const uint8_t* b, uint32_t len) {
   if (len < 20 || b[0] >> 4 != 4) return "ipv4-malformed";
   uint32_t ihl = (b[0] & 15u) * 4;
-  uint32_t tot = Get16(b + 2);
-  uint16_t fo = Get16(b + 6);
+  uint32_t tot = Load16(b + 2);
+  uint16_t fo = Load16(b + 6);
   uint32_t end = tot >= 20 ? std::min(tot, len) : len;
   char a[INET_ADDRSTRLEN], c[INET_ADDRSTRLEN];
   inet_ntop(AF_INET, b + 12, a, sizeof a);
@@ -95,7 +73,7 @@ std::string Ipv4Summary(const uint8_t* b, uint32_t len) {
 
 std::string Ipv6Summary(const uint8_t* b, uint32_t len) {
   if (len < 40 || b[0] >> 4 != 6) return "ipv6-malformed";
-  uint32_t plen = Get16(b + 4);
+  uint32_t plen = Load16(b + 4);
   uint32_t end = plen ? std::min(40 + plen, len) : len;
   char a[INET6_ADDRSTRLEN], c[INET6_ADDRSTRLEN];
   inet_ntop(AF_INET6, b + 8, a, sizeof a);
@@ -108,7 +86,7 @@ std::string Ipv6Summary(const uint8_t* b, uint32_t len) {
   while ((nh == 0 || nh == 43 || nh == 60 || nh == 44 || nh == 51) && off + 8 <= len) {
     const uint8_t* h = b + off;
     if (nh == 44) {
-      uint16_t fo = Get16(h + 2);
+      uint16_t fo = Load16(h + 2);
       frag = " frag(off=" + std::to_string(fo & 0xfff8) + ((fo & 1) ? ",MF)" : ")");
       nh = h[0];
       if (fo & 0xfff8) {
@@ -133,115 +111,107 @@ const char* VerdictsHeader() {
   return "#index\tverdict\tdir\tstate\tstatus\tentry\tfwd\tnote\tsummary\tt_replay\n";
 }
 
+namespace {
+
+// Where a frame's link header says the IP datagram starts, as kernel-ct's frame_to_l3() reads
+// it: `ethertype` (0x0800 / 0x86dd, or what a tagged link carries) at `offset`. False: the frame
+// is not IP; `fi` then holds the note and summary.
+struct LinkView {
+  uint16_t ethertype = 0;
+  uint32_t offset = 0;
+  bool tagged = false;  // Ethernet and the cooked formats carry VLAN tags and other EtherTypes
+};
+
+bool NotIp(FrameInfo* fi, std::string note) {
+  fi->link_notes = std::move(note);
+  fi->summary = "non-ip";
+  return false;
+}
+
+bool ReadLinkHeader(uint32_t linktype, const uint8_t* data, uint32_t caplen, FrameInfo* fi,
+                    LinkView* v) {
+  switch (linktype) {
+    case kLinkEthernet:  // EtherType at 12 of a 14-byte header
+      if (caplen < 14) return NotIp(fi, "short-frame");
+      *v = {Load16(data + 12), 14, true};
+      return true;
+    case kLinkSll:  // protocol at 14 of a 16-byte header
+      if (caplen < 16) return NotIp(fi, "short-frame");
+      *v = {Load16(data + 14), 16, true};
+      return true;
+    case kLinkSll2:  // protocol at 0 of a 20-byte header
+      if (caplen < 20) return NotIp(fi, "short-frame");
+      *v = {Load16(data), 20, true};
+      return true;
+    case kLinkRawAlt:
+    case kLinkRawAlt2:
+    case kLinkRaw: {
+      if (caplen == 0) return NotIp(fi, "empty");
+      const uint8_t version = data[0] >> 4;
+      if (version != 4 && version != 6) return NotIp(fi, "raw-not-ip");
+      v->ethertype = version == 4 ? 0x0800 : 0x86dd;
+      return true;
+    }
+    case kLinkIpv4:
+      v->ethertype = 0x0800;
+      return true;
+    case kLinkIpv6:
+      v->ethertype = 0x86dd;
+      return true;
+    case kLinkNull:
+    case kLinkLoop: {
+      if (caplen < 4) return NotIp(fi, "short-frame");
+      // LOOP is in network order; NULL in the capturing host's, read as kernel-ct does.
+      const uint32_t be = Load32(data);
+      const uint32_t le = Load32Le(data);
+      const uint32_t fam = linktype == kLinkLoop ? be : (le < 256 ? le : be);
+      if (fam == 2) {
+        v->ethertype = 0x0800;
+      } else if (fam == 10 || fam == 24 || fam == 28 || fam == 30) {
+        v->ethertype = 0x86dd;
+      } else {
+        return NotIp(fi, "loopback-family-" + std::to_string(fam));
+      }
+      v->offset = 4;
+      return true;
+    }
+    default:
+      return NotIp(fi, "unsupported-linktype-" + std::to_string(linktype));
+  }
+}
+
+// Strips 802.1Q / 802.1ad / QinQ tags; false (with the note) when what remains is not IP.
+bool StripVlanTags(const uint8_t* data, uint32_t caplen, FrameInfo* fi, LinkView* v) {
+  while ((v->ethertype == 0x8100 || v->ethertype == 0x88a8 || v->ethertype == 0x9100) &&
+         caplen >= v->offset + 4) {
+    v->ethertype = Load16(data + v->offset + 2);
+    v->offset += 4;
+    if (fi->link_notes.empty()) fi->link_notes = "vlan-stripped";
+  }
+  if (v->ethertype == 0x0800 || v->ethertype == 0x86dd) return true;
+  char buf[40];
+  if (v->ethertype <= 1500) {
+    std::snprintf(buf, sizeof buf, "non-ip-802.3");
+  } else {
+    std::snprintf(buf, sizeof buf, "non-ip-ethertype-0x%04x", v->ethertype);
+  }
+  AddNote(&fi->link_notes, buf);
+  fi->summary = "non-ip";
+  return false;
+}
+
+}  // namespace
+
 FrameInfo DescribeFrame(uint32_t linktype, const uint8_t* data, uint32_t caplen) {
   // Mirrors kernel-ct's frame_to_l3() and inspect_l3() so that summaries and notes match.
   FrameInfo fi;
-  uint32_t off = 0;
-  uint16_t et = 0;
-  bool tagged_link = false;
-  switch (linktype) {
-    case 1:
-      if (caplen < 14) {
-        fi.link_notes = "short-frame";
-        fi.summary = "non-ip";
-        return fi;
-      }
-      et = Get16(data + 12);
-      off = 14;
-      tagged_link = true;
-      break;
-    case 113:
-      if (caplen < 16) {
-        fi.link_notes = "short-frame";
-        fi.summary = "non-ip";
-        return fi;
-      }
-      et = Get16(data + 14);
-      off = 16;
-      tagged_link = true;
-      break;
-    case 276:
-      if (caplen < 20) {
-        fi.link_notes = "short-frame";
-        fi.summary = "non-ip";
-        return fi;
-      }
-      et = Get16(data);
-      off = 20;
-      tagged_link = true;
-      break;
-    case 12:
-    case 14:
-    case 101: {
-      if (caplen == 0) {
-        fi.link_notes = "empty";
-        fi.summary = "non-ip";
-        return fi;
-      }
-      uint8_t v = data[0] >> 4;
-      if (v != 4 && v != 6) {
-        fi.link_notes = "raw-not-ip";
-        fi.summary = "non-ip";
-        return fi;
-      }
-      et = v == 4 ? 0x0800 : 0x86dd;
-      break;
-    }
-    case 228:
-      et = 0x0800;
-      break;
-    case 229:
-      et = 0x86dd;
-      break;
-    case 0:
-    case 108: {
-      if (caplen < 4) {
-        fi.link_notes = "short-frame";
-        fi.summary = "non-ip";
-        return fi;
-      }
-      uint32_t be = static_cast<uint32_t>(data[0]) << 24 | data[1] << 16 | data[2] << 8 | data[3];
-      uint32_t le = static_cast<uint32_t>(data[3]) << 24 | data[2] << 16 | data[1] << 8 | data[0];
-      uint32_t fam = linktype == 108 ? be : (le < 256 ? le : be);
-      if (fam == 2) {
-        et = 0x0800;
-      } else if (fam == 10 || fam == 24 || fam == 28 || fam == 30) {
-        et = 0x86dd;
-      } else {
-        fi.link_notes = "loopback-family-" + std::to_string(fam);
-        fi.summary = "non-ip";
-        return fi;
-      }
-      off = 4;
-      break;
-    }
-    default:
-      fi.link_notes = "unsupported-linktype-" + std::to_string(linktype);
-      fi.summary = "non-ip";
-      return fi;
-  }
-  if (tagged_link) {
-    while ((et == 0x8100 || et == 0x88a8 || et == 0x9100) && caplen >= off + 4) {
-      et = Get16(data + off + 2);
-      off += 4;
-      if (fi.link_notes.empty()) fi.link_notes = "vlan-stripped";
-    }
-    if (et != 0x0800 && et != 0x86dd) {
-      char buf[40];
-      if (et <= 1500) {
-        std::snprintf(buf, sizeof buf, "non-ip-802.3");
-      } else {
-        std::snprintf(buf, sizeof buf, "non-ip-ethertype-0x%04x", et);
-      }
-      AddNote(&fi.link_notes, buf);
-      fi.summary = "non-ip";
-      return fi;
-    }
-  }
+  LinkView v;
+  if (!ReadLinkHeader(linktype, data, caplen, &fi, &v)) return fi;
+  if (v.tagged && !StripVlanTags(data, caplen, &fi, &v)) return fi;
   fi.ip = true;
-  const uint8_t* l3 = data + off;
-  uint32_t len = caplen - off;
-  fi.summary = et == 0x0800 ? Ipv4Summary(l3, len) : Ipv6Summary(l3, len);
+  const uint8_t* l3 = data + v.offset;
+  uint32_t len = caplen - v.offset;
+  fi.summary = v.ethertype == 0x0800 ? Ipv4Summary(l3, len) : Ipv6Summary(l3, len);
   return fi;
 }
 

@@ -518,4 +518,43 @@ void GenerateW1(PcapWriter* w, uint32_t n_conns, uint32_t window, uint32_t req_l
   }
 }
 
+namespace {
+
+// Rewrites an Ethernet + IPv4 frame into a first fragment (MF set, offset 0) with a new IP id and
+// a fixed header checksum: the defragmenter queues it and never sees the rest.
+void MakeFirstFragment(uint8_t* frame, uint16_t id) {
+  uint8_t* ip = frame + 14;
+  ip[4] = static_cast<uint8_t>(id >> 8);
+  ip[5] = static_cast<uint8_t>(id);
+  ip[6] = 0x20;  // MF
+  ip[7] = 0;
+  ip[10] = ip[11] = 0;
+  uint32_t sum = 0;
+  const uint32_t ihl = (ip[0] & 0x0fu) * 4;
+  for (uint32_t i = 0; i < ihl; i += 2) sum += static_cast<uint32_t>(ip[i] << 8 | ip[i + 1]);
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  ip[10] = static_cast<uint8_t>(~sum >> 8);
+  ip[11] = static_cast<uint8_t>(~sum);
+}
+
+}  // namespace
+
+FrameSynth::View SoakFlood::Next(uint64_t k) {
+  static const uint8_t kMss[4] = {2, 4, 5, 0xb4};
+  static const uint8_t kPayload[64] = {};
+  const uint64_t r = rng_();
+  const Endpoint src =
+      V4(0x64400000u | static_cast<uint32_t>(r & 0x3fffff), static_cast<uint16_t>(r >> 22));
+  const Endpoint dst =
+      V4(0xc6336400u | static_cast<uint32_t>(r >> 38 & 0xff), static_cast<uint16_t>(r >> 46));
+  if (fragments_ && k % 64 == 63) {
+    FrameSynth::View f = synth_.Udp(src, dst, kPayload, sizeof kPayload);
+    frag_.assign(f.data, f.data + f.len);
+    MakeFirstFragment(frag_.data(), static_cast<uint16_t>(r >> 48));
+    return FrameSynth::View{frag_.data(), static_cast<uint32_t>(frag_.size())};
+  }
+  if (k % 3 == 2) return synth_.Udp(src, dst, kPayload, 16);
+  return synth_.Tcp(src, dst, static_cast<uint32_t>(r), 0, 0x02, 64240, kMss, 4, nullptr, 0);
+}
+
 }  // namespace ctrack

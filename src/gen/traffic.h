@@ -6,6 +6,7 @@
 #include <ctrack/packet.h>
 
 #include <cstdint>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,24 @@ class FrameSynth {
   std::vector<uint8_t> buf_;
   uint16_t ip_id_ = 0;
   bool c2s_ = true;
+};
+
+// The flood of `ctrack soak` and of its ctest (tests/unit/soak_test.cc): spoofed SYNs (with an MSS
+// option) from 100.64.0.0/10 and 16-byte UDP datagrams, two to one, to 198.51.100.0/24 on random
+// ports; with `fragments`, every 64th frame an unfinished IPv4 first fragment (MF set, 64 bytes of
+// UDP) that the defragmenter queues and never completes. Deterministic for a seed.
+class SoakFlood {
+ public:
+  SoakFlood(uint64_t seed, bool fragments) : rng_(seed), fragments_(fragments) {}
+  // Frame `k` of the stream: k decides its kind, one draw of the generator its addresses. The
+  // view is valid until the next call.
+  FrameSynth::View Next(uint64_t k);
+
+ private:
+  FrameSynth synth_;
+  std::mt19937_64 rng_;
+  std::vector<uint8_t> frag_;
+  bool fragments_;
 };
 
 struct GenOptions {

@@ -6,6 +6,8 @@
 #include <bit>
 #include <cstring>
 
+#include "parse/bytes.h"
+
 namespace ctrack {
 namespace {
 
@@ -51,7 +53,7 @@ uint64_t CsumPartial(const uint8_t* data, uint32_t len, uint64_t sum) {
     i += 2;
   }
   if (i < len) a1 += data[i];  // a lone last byte is the high byte of its network-order word
-  uint64_t acc = a0 + a1;  // both are far below 2^63
+  uint64_t acc = a0 + a1;      // both are far below 2^63
   while (acc >> 16) acc = (acc & 0xffff) + (acc >> 16);
   return sum + (((acc & 0xff) << 8) | (acc >> 8));
 }
@@ -98,8 +100,7 @@ uint32_t Crc32c(const uint8_t* data, uint32_t len, uint32_t crc) {
 bool VerifySctpChecksum(const ParsedPacket& pkt) {
   if (pkt.l3 == nullptr || pkt.l4_len() < 12) return false;
   const uint8_t* sh = pkt.l4();
-  const uint32_t stored = static_cast<uint32_t>(sh[8]) | static_cast<uint32_t>(sh[9]) << 8 |
-                          static_cast<uint32_t>(sh[10]) << 16 | static_cast<uint32_t>(sh[11]) << 24;
+  const uint32_t stored = Load32Le(sh + 8);  // the CRC32c is stored little-endian
   static constexpr uint8_t kZero[4] = {0, 0, 0, 0};
   uint32_t crc = Crc32c(sh, 8, 0);
   crc = Crc32c(kZero, 4, crc);

@@ -28,10 +28,11 @@
 #include <unordered_map>
 #include <utility>
 
+#include "parse/bytes.h"
+
 namespace ctrack {
 namespace {
 
-uint16_t Be16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
 void Put16(uint8_t* p, uint16_t v) {
   p[0] = static_cast<uint8_t>(v >> 8);
   p[1] = static_cast<uint8_t>(v);
@@ -187,10 +188,7 @@ struct Defrag::Impl {
   std::vector<uint8_t> out;
 
   uint64_t& Mem(const QueueKey& k) { return k.family == 4 ? mem4 : mem6; }
-  static uint32_t Src4(const QueueKey& k) {
-    return static_cast<uint32_t>(k.src[0]) << 24 | static_cast<uint32_t>(k.src[1]) << 16 |
-           static_cast<uint32_t>(k.src[2]) << 8 | k.src[3];
-  }
+  static uint32_t Src4(const QueueKey& k) { return Load32(k.src); }
 
   void Kill(std::unordered_map<QueueKey, Queue, QueueKeyHash>::iterator it) {
     const QueueKey& k = it->first;
@@ -243,7 +241,7 @@ struct Defrag::Impl {
 DefragStatus Defrag::Impl::ProcessV4(const uint8_t* data, uint32_t len, uint16_t zone,
                                      Timestamp now) {
   if (len < 20) return DefragStatus::kNotFragment;
-  const uint16_t frag_field = Be16(data + 6);
+  const uint16_t frag_field = Load16(data + 6);
   if ((frag_field & 0x3fff) == 0) return DefragStatus::kNotFragment;  // neither MF nor offset
   const uint32_t ihl = (data[0] & 0x0f) * 4u;
   if (ihl < 20 || ihl > len) return DefragStatus::kDropped;  // ip_rcv_core() prevents this
@@ -251,7 +249,7 @@ DefragStatus Defrag::Impl::ProcessV4(const uint8_t* data, uint32_t len, uint16_t
   QueueKey key{};
   std::memcpy(key.src, data + 12, 4);
   std::memcpy(key.dst, data + 16, 4);
-  key.id = Be16(data + 4);
+  key.id = Load16(data + 4);
   key.zone = zone;
   key.family = 4;
   key.proto = data[9];
@@ -367,7 +365,7 @@ DefragStatus Defrag::Impl::ProcessV4(const uint8_t* data, uint32_t len, uint16_t
 DefragStatus Defrag::Impl::ProcessV6(const uint8_t* data, uint32_t len, uint16_t zone,
                                      Timestamp now) {
   if (len < 40) return DefragStatus::kNotFragment;
-  const uint32_t payload_len = Be16(data + 4);
+  const uint32_t payload_len = Load16(data + 4);
   if (payload_len == 0) return DefragStatus::kNotFragment;  // jumbogram: no fragment header
 
   // find_prev_fhdr(): walk extension headers up to the first fragment header. The offset of
@@ -407,7 +405,7 @@ DefragStatus Defrag::Impl::ProcessV6(const uint8_t* data, uint32_t len, uint16_t
           ok = false;
           break;
         }
-        frag_off = Be16(data + off + 2);
+        frag_off = Load16(data + off + 2);
         if (frag_off & ~7u) break;
         hdrlen = 8;
       } else if (nh == 51) {
@@ -429,8 +427,7 @@ DefragStatus Defrag::Impl::ProcessV6(const uint8_t* data, uint32_t len, uint16_t
   QueueKey key{};
   std::memcpy(key.src, data + 8, 16);
   std::memcpy(key.dst, data + 24, 16);
-  key.id = static_cast<uint32_t>(fh[4]) << 24 | static_cast<uint32_t>(fh[5]) << 16 |
-           static_cast<uint32_t>(fh[6]) << 8 | fh[7];
+  key.id = Load32(fh + 4);
   key.zone = zone;
   key.family = 6;
   bool created = false;
@@ -439,7 +436,7 @@ DefragStatus Defrag::Impl::ProcessV6(const uint8_t* data, uint32_t len, uint16_t
   Queue& q = *qp;
   auto kill = [&] { Kill(queues.find(key)); };
 
-  const uint16_t frag_field = Be16(fh + 2);
+  const uint16_t frag_field = Load16(fh + 2);
   const uint32_t offset = frag_field & 0xfff8u;
   const uint32_t hdrs = fhoff + 8 - 40;  // bytes of extension headers up to the fragment data
   if (payload_len < hdrs) return DefragStatus::kDropped;

@@ -5,16 +5,11 @@
 // exactly that device.
 #include "parse/ip_input.h"
 
+#include "parse/bytes.h"
 #include "parse/checksum.h"
 
 namespace ctrack {
 namespace {
-
-uint16_t Be16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
-uint32_t Be32(const uint8_t* p) {
-  return static_cast<uint32_t>(p[0]) << 24 | static_cast<uint32_t>(p[1]) << 16 |
-         static_cast<uint32_t>(p[2]) << 8 | p[3];
-}
 
 constexpr uint32_t kIpv6HdrLen = 40;
 constexpr uint8_t kNextHdrHop = 0;
@@ -69,9 +64,9 @@ bool HopOptsOk(const uint8_t* data, uint32_t* len) {
           break;
         case 0xc2: {  // jumbo payload
           if (data[off + 1] != 4 || (off & 3) != 2) return false;
-          const uint32_t pkt_len = Be32(data + off + 2);
+          const uint32_t pkt_len = Load32(data + off + 2);
           if (pkt_len <= 65535) return false;
-          if (Be16(data + 4) != 0) return false;
+          if (Load16(data + 4) != 0) return false;
           if (pkt_len > *len - kIpv6HdrLen) return false;
           *len = pkt_len + kIpv6HdrLen;
           break;
@@ -214,8 +209,8 @@ bool OracleRewriteApplies(uint8_t protonum, uint32_t l4_len) {
 }
 
 bool Ipv4OwnHeaderForwards(const uint8_t* data) {
-  const uint32_t saddr = Be32(data + 12);
-  const uint32_t daddr = Be32(data + 16);
+  const uint32_t saddr = Load32(data + 12);
+  const uint32_t daddr = Load32(data + 16);
   auto multicast = [](uint32_t a) { return (a >> 28) == 0xe; };
   auto loopback = [](uint32_t a) { return (a >> 24) == 127; };
   constexpr uint32_t kLimitedBroadcast = 0xffffffffu;
@@ -248,7 +243,7 @@ IpInputResult Ipv4Input(const uint8_t* data, uint32_t caplen) {
   const uint32_t hlen = ihl * 4;
   if (caplen < hlen) return drop;
   if (!VerifyIpv4HeaderChecksum(data, hlen)) return drop;
-  const uint32_t tot_len = Be16(data + 2);
+  const uint32_t tot_len = Load16(data + 2);
   if (caplen < tot_len) return drop;  // truncated datagram
   if (tot_len < hlen) return drop;
   return {IpInput::kOk, tot_len};  // trailing bytes (Ethernet padding) trimmed off
@@ -269,7 +264,7 @@ IpInputResult Ipv6Input(const uint8_t* data, uint32_t caplen) {
   if (IsMulticast6(saddr)) return drop;  // multicast never is a source (RFC 4291 2.7)
 
   uint32_t len = caplen;
-  const uint32_t pkt_len = Be16(data + 4);
+  const uint32_t pkt_len = Load16(data + 4);
   const uint8_t nexthdr = data[6];
   // A zero payload length is allowed only with a hop-by-hop header (it may carry a jumbo
   // option); then the datagram is not trimmed here.

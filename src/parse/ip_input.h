@@ -20,9 +20,9 @@ struct IpInputResult {
   uint32_t len = 0;  // datagram length after trimming to the IP total / payload length
 };
 
-// `data` holds `caplen` captured bytes starting at the IP header; `wire_short` is true when the
-// capture record was truncated (caplen < original length), in which case a datagram whose total
-// length exceeds the captured bytes is dropped like a short skb.
+// `data` holds `caplen` captured bytes starting at the IP header. A datagram whose total (IPv4) or
+// payload (IPv6) length exceeds the captured bytes is dropped like a short skb, which is what a
+// capture record cut short by its snaplen looks like.
 IpInputResult Ipv4Input(const uint8_t* data, uint32_t caplen);
 IpInputResult Ipv6Input(const uint8_t* data, uint32_t caplen);
 

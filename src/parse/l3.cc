@@ -5,10 +5,10 @@
 
 #include <cstring>
 
+#include "parse/bytes.h"
+
 namespace ctrack {
 namespace {
-
-uint16_t Be16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
 
 constexpr uint8_t kNextHdrHop = 0;
 constexpr uint8_t kNextHdrRouting = 43;
@@ -28,7 +28,7 @@ bool IsIpv6ExtHdr(uint8_t h) {
 // they are).
 int Ipv4L4Offset(const uint8_t* data, uint32_t len, uint8_t* protonum) {
   if (len < 20) return -1;
-  if (Be16(data + 6) & 0x1fff) return -1;
+  if (Load16(data + 6) & 0x1fff) return -1;
   const uint32_t dataoff = (data[0] & 0x0f) * 4u;
   if (dataoff > len) return -1;
   *protonum = data[9];
@@ -49,7 +49,7 @@ int Ipv6L4Offset(const uint8_t* data, uint32_t len, uint8_t* protonum) {
     uint32_t hdrlen;
     if (nexthdr == kNextHdrFragment) {
       if (len - start < 4) return -1;
-      frag_off = Be16(data + start + 2);
+      frag_off = Load16(data + start + 2);
       if (frag_off & ~0x7) break;  // non-first fragment: the chain ends here
       hdrlen = 8;
     } else if (nexthdr == kNextHdrAuth) {
@@ -75,25 +75,25 @@ bool L4Ids(uint8_t protonum, const uint8_t* l4, uint32_t avail, Tuple* t) {
     case kProtoIcmp:
     case kProtoIcmpv6:
       if (avail < 8) return false;
-      t->src_id = Be16(l4 + 4);  // identifier, whatever the type
-      t->dst_id = static_cast<uint16_t>(l4[0] << 8 | l4[1]);
+      t->src_id = Load16(l4 + 4);  // identifier, whatever the type
+      t->dst_id = Load16(l4);      // type << 8 | code
       return true;
     case kProtoTcp:
     case kProtoUdp:
     case kProtoUdplite:
     case kProtoSctp:
       if (avail < 4) return false;
-      t->src_id = Be16(l4);
-      t->dst_id = Be16(l4 + 2);
+      t->src_id = Load16(l4);
+      t->dst_id = Load16(l4 + 2);
       return true;
     case kProtoGre:
       // Mirrors gre_pkt_to_tuple(): anything but a readable version-1 (PPTP) header is keyed
       // 0/0 like a generic protocol; a short v1 header too. A v1 header must carry PPP. The
       // source key would come from the PPTP helper's keymap, which is never set here.
-      if (avail < 4 || (Be16(l4) & 0x7) != 1) return true;
+      if (avail < 4 || (Load16(l4) & 0x7) != 1) return true;
       if (avail < 8) return true;
-      if (Be16(l4 + 2) != 0x880b) return false;
-      t->dst_id = Be16(l4 + 6);  // call id
+      if (Load16(l4 + 2) != 0x880b) return false;
+      t->dst_id = Load16(l4 + 6);  // call id
       return true;
     default:
       return true;  // generic: zero ids

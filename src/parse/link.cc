@@ -3,13 +3,13 @@
 // type) picks IPv4 or IPv6, and the IP input checks then judge the bytes.
 #include "parse/link.h"
 
+#include "parse/bytes.h"
+
 namespace ctrack {
 namespace {
 
 constexpr uint16_t kEthIpv4 = 0x0800;
 constexpr uint16_t kEthIpv6 = 0x86dd;
-
-uint16_t Be16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
 
 bool IsVlanTpid(uint16_t t) { return t == 0x8100 || t == 0x88a8 || t == 0x9100; }
 
@@ -30,7 +30,7 @@ LinkResult FromEtherType(uint16_t type, const uint8_t* l3, size_t len) {
 LinkResult StripTags(uint16_t type, const uint8_t* data, size_t off, size_t caplen) {
   bool vlan = false;
   while (IsVlanTpid(type) && caplen >= off + 4) {
-    type = Be16(data + off + 2);
+    type = Load16(data + off + 2);
     off += 4;
     vlan = true;
   }
@@ -112,13 +112,13 @@ LinkResult DecodeLink(uint32_t linktype, const uint8_t* data, size_t caplen) {
   switch (linktype) {
     case kLinkEthernet:
       if (caplen < 14) return none;
-      return StripTags(Be16(data + 12), data, 14, caplen);
+      return StripTags(Load16(data + 12), data, 14, caplen);
     case kLinkSll:  // protocol at bytes 14-15 of a 16-byte header
       if (caplen < 16) return none;
-      return StripTags(Be16(data + 14), data, 16, caplen);
+      return StripTags(Load16(data + 14), data, 16, caplen);
     case kLinkSll2:  // protocol at bytes 0-1 of a 20-byte header
       if (caplen < 20) return none;
-      return StripTags(Be16(data), data, 20, caplen);
+      return StripTags(Load16(data), data, 20, caplen);
     case kLinkRaw:
     case kLinkRawAlt:
     case kLinkRawAlt2:
@@ -138,12 +138,8 @@ LinkResult DecodeLink(uint32_t linktype, const uint8_t* data, size_t caplen) {
       if (caplen < 4) return none;
       // LOOP is in network order; NULL in the capturing host's order, so (like tcpdump and the
       // oracle) a little-endian value below 256 is taken as is, else the big-endian one.
-      const uint32_t be = static_cast<uint32_t>(data[0]) << 24 |
-                          static_cast<uint32_t>(data[1]) << 16 |
-                          static_cast<uint32_t>(data[2]) << 8 | data[3];
-      const uint32_t le = static_cast<uint32_t>(data[3]) << 24 |
-                          static_cast<uint32_t>(data[2]) << 16 |
-                          static_cast<uint32_t>(data[1]) << 8 | data[0];
+      const uint32_t be = Load32(data);
+      const uint32_t le = Load32Le(data);
       LinkResult r;
       r.l3 = data + 4;
       r.len = static_cast<uint32_t>(caplen - 4);

@@ -7,8 +7,13 @@
 
 namespace ctrack {
 
+// One timeout whatever the state (nf_generic_net's timeout).
+uint32_t GenericTimeout(const Config& cfg, uint8_t /*state*/) {
+  return cfg.nf_conntrack_generic_timeout;
+}
+
 L4Verdict GenericPacket(Conn& /*ct*/, const ParsedPacket& /*pkt*/, TrackCtx& ctx) {
-  ctx.Refresh(ctx.cfg->nf_conntrack_generic_timeout);
+  ctx.Refresh(GenericTimeout(*ctx.cfg, 0));
   return L4Verdict::kAccept;
 }
 

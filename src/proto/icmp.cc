@@ -143,6 +143,12 @@ IcmpErrorResult Icmpv6Error(const ParsedPacket& pkt, uint16_t zone, const Config
   return InnerLookup(pkt, kIcmpHeaderLen, zone);
 }
 
+// One timeout per ICMP family, whatever the state (nf_icmp_net / nf_icmpv6_net).
+uint32_t IcmpTimeout(const Config& cfg, uint8_t /*state*/) { return cfg.nf_conntrack_icmp_timeout; }
+uint32_t Icmpv6Timeout(const Config& cfg, uint8_t /*state*/) {
+  return cfg.nf_conntrack_icmpv6_timeout;
+}
+
 L4Verdict IcmpPacket(Conn& ct, const ParsedPacket& pkt, TrackCtx& ctx) {
   // ICMP carried in IPv6 reaches this tracker by protocol number and is refused here.
   if (pkt.l3num != kAfInet) return L4Verdict::kInvalid;
@@ -158,7 +164,7 @@ L4Verdict IcmpPacket(Conn& ct, const ParsedPacket& pkt, TrackCtx& ctx) {
       return L4Verdict::kInvalid;
   }
   // Not deleted after the reply, so duplicate replies still match; never ASSURED.
-  ctx.Refresh(ctx.cfg->nf_conntrack_icmp_timeout);
+  ctx.Refresh(IcmpTimeout(*ctx.cfg, 0));
   return L4Verdict::kAccept;
 }
 
@@ -168,7 +174,7 @@ L4Verdict Icmpv6Packet(Conn& ct, const ParsedPacket& pkt, TrackCtx& ctx) {
     const uint8_t type = ct.orig.icmp_type();
     if (type != 128 && type != 139) return L4Verdict::kInvalid;  // echo request, NI query
   }
-  ctx.Refresh(ctx.cfg->nf_conntrack_icmpv6_timeout);
+  ctx.Refresh(Icmpv6Timeout(*ctx.cfg, 0));
   return L4Verdict::kAccept;
 }
 

@@ -6,10 +6,10 @@
 #ifndef CTRACK_PROTO_L4PROTO_H_
 #define CTRACK_PROTO_L4PROTO_H_
 
-#include <cstdint>
-
 #include <ctrack/config.h>
 #include <ctrack/packet.h>
+
+#include <cstdint>
 
 #include "core/conn.h"
 
@@ -43,12 +43,12 @@ struct TrackCtx {
   CtInfo ctinfo;
 
   // Outputs (start false / 0).
-  bool refresh = false;         // set expiry = now + timeout_ns and count accounting
-  Timestamp timeout_ns = 0;     // with refresh
-  bool kill = false;            // delete the entry after accepting the packet (e.g. TCP RST
-                                // before any reply); accounting counts the packet first
-  bool set_expiry = false;      // set the absolute expiry to expiry_ns, no accounting
-  Timestamp expiry_ns = 0;      //   (TCP out-of-window FIN/RST shrink rule)
+  bool refresh = false;      // set expiry = now + timeout_ns and count accounting
+  Timestamp timeout_ns = 0;  // with refresh
+  bool kill = false;         // delete the entry after accepting the packet (e.g. TCP RST
+                             // before any reply); accounting counts the packet first
+  bool set_expiry = false;   // set the absolute expiry to expiry_ns, no accounting
+  Timestamp expiry_ns = 0;   //   (TCP out-of-window FIN/RST shrink rule)
 
   void Refresh(uint32_t seconds) {
     refresh = true;
@@ -72,9 +72,14 @@ L4Verdict GenericPacket(Conn& ct, const ParsedPacket& pkt, TrackCtx& ctx);
 // nf_conntrack_in resolves the tuple. Only TCP/UDP/UDP-Lite/SCTP need nothing here (their checks
 // run inside *Packet); ICMP errors are handled by icmp.h.
 
-// Early-drop eligibility in the GC's early-drop mode (gc_worker_can_early_drop): true for
-// non-ASSURED entries and for TCP/SCTP closing states.
-bool CanEarlyDropInGc(const Conn& ct);
+// Timeouts by state, one per tracker (ProtoDesc::timeout; the index is described there).
+uint32_t TcpTimeout(const Config& cfg, uint8_t state);
+uint32_t SctpTimeout(const Config& cfg, uint8_t state);
+uint32_t UdpTimeout(const Config& cfg, uint8_t replied);
+uint32_t GreTimeout(const Config& cfg, uint8_t replied);
+uint32_t IcmpTimeout(const Config& cfg, uint8_t state);
+uint32_t Icmpv6Timeout(const Config& cfg, uint8_t state);
+uint32_t GenericTimeout(const Config& cfg, uint8_t state);
 
 }  // namespace ctrack
 

@@ -1,9 +1,10 @@
-// Printable names and the GC early-drop policy (cold path).
+// The protocol descriptors (names, ports, states, early-drop rule, timeouts), printable names
+// (cold path).
 //
 // Mirrors tcp_conntrack_names[] (nf_conntrack_proto_tcp.c), sctp_conntrack_names[]
 // (nf_conntrack_proto_sctp.c), the l4proto names of /proc/net/nf_conntrack
 // (nf_conntrack_standalone.c) and gc_worker_can_early_drop() with tcp_can_early_drop() /
-// sctp_can_early_drop() (net/netfilter, v6.18).
+// sctp_can_early_drop() (net/netfilter, v6.18). The timeout functions live beside each tracker.
 #include <ctrack/entry.h>
 #include <ctrack/tuple.h>
 
@@ -38,19 +39,29 @@ static_assert(sizeof(kSctpStateNames) / sizeof(kSctpStateNames[0]) ==
 }  // namespace
 
 const ProtoDesc& ProtoInfo(uint8_t protonum) {
+  // (OFFLOAD never occurs in CanEarlyDrop(): there is no flowtable.)
   // has_ports: the kernel prints sport=/dport= for these (their tuple ids are ports); GRE keys and
   // ICMP ids are printed by their own printers.
-  static constexpr ProtoDesc kTcp{kProtoTcp, "tcp", true, true,
-                                  static_cast<uint8_t>(TcpState::kMax)};
-  static constexpr ProtoDesc kUdp{kProtoUdp, "udp", true, false, 0};
-  static constexpr ProtoDesc kUdplite{kProtoUdplite, "udplite", true, false, 0};
-  static constexpr ProtoDesc kIcmp{kProtoIcmp, "icmp", false, false, 0};
-  static constexpr ProtoDesc kIcmpv6{kProtoIcmpv6, "icmpv6", false, false, 0};
-  static constexpr ProtoDesc kSctp{kProtoSctp, "sctp", true, true,
-                                   static_cast<uint8_t>(SctpState::kMax)};
-  static constexpr ProtoDesc kGre{kProtoGre, "gre", false, false, 0};
+  constexpr auto kBit = [](auto s) { return 1u << static_cast<uint32_t>(s); };
+  // tcp_can_early_drop(): the closing states (TcpClosing()).
+  constexpr uint32_t kTcpDrop = kBit(TcpState::kFinWait) | kBit(TcpState::kCloseWait) |
+                                kBit(TcpState::kLastAck) | kBit(TcpState::kTimeWait) |
+                                kBit(TcpState::kClose);
+  // sctp_can_early_drop(): the shutdown states.
+  constexpr uint32_t kSctpDrop = kBit(SctpState::kShutdownSent) | kBit(SctpState::kShutdownRecd) |
+                                 kBit(SctpState::kShutdownAckSent);
+  static constexpr ProtoDesc kTcp{
+      kProtoTcp, "tcp", true, true, static_cast<uint8_t>(TcpState::kMax), kTcpDrop, TcpTimeout};
+  static constexpr ProtoDesc kUdp{kProtoUdp, "udp", true, false, 0, 0, UdpTimeout};
+  static constexpr ProtoDesc kUdplite{kProtoUdplite, "udplite", true, false, 0, 0, UdpTimeout};
+  static constexpr ProtoDesc kIcmp{kProtoIcmp, "icmp", false, false, 0, 0, IcmpTimeout};
+  static constexpr ProtoDesc kIcmpv6{kProtoIcmpv6, "icmpv6", false, false, 0, 0, Icmpv6Timeout};
+  static constexpr ProtoDesc kSctp{
+      kProtoSctp, "sctp",     true, true, static_cast<uint8_t>(SctpState::kMax),
+      kSctpDrop,  SctpTimeout};
+  static constexpr ProtoDesc kGre{kProtoGre, "gre", false, false, 0, 0, GreTimeout};
   // Every other protocol is handled by the generic tracker, which the kernel names so.
-  static constexpr ProtoDesc kGeneric{0, "unknown", false, false, 0};
+  static constexpr ProtoDesc kGeneric{0, "unknown", false, false, 0, 0, GenericTimeout};
   switch (protonum) {
     case kProtoTcp:
       return kTcp;
@@ -111,27 +122,6 @@ bool TcpClosing(TcpState s) {
     case TcpState::kTimeWait:
     case TcpState::kClose:
       return true;
-    default:
-      return false;
-  }
-}
-
-bool CanEarlyDropInGc(const Conn& ct) {
-  // Unassured entries of any protocol may go; ASSURED ones only in the closing states the TCP and
-  // SCTP trackers name. (OFFLOAD never occurs here: there is no flowtable.)
-  if (!ct.assured()) return true;
-  switch (ct.orig.protonum) {
-    case kProtoTcp:
-      return TcpClosing(ct.tcp_state());
-    case kProtoSctp:
-      switch (static_cast<SctpState>(ct.state)) {
-        case SctpState::kShutdownSent:
-        case SctpState::kShutdownRecd:
-        case SctpState::kShutdownAckSent:
-          return true;
-        default:
-          return false;
-      }
     default:
       return false;
   }

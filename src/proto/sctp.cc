@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "parse/bytes.h"
 #include "parse/checksum.h"
 #include "proto/l4proto.h"
 
@@ -40,12 +41,6 @@ enum ChunkType : uint8_t {
   kCookieAck = 11,
   kShutdownComplete = 14,
 };
-
-uint16_t Load16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
-uint32_t Load32(const uint8_t* p) {
-  return static_cast<uint32_t>(p[0]) << 24 | static_cast<uint32_t>(p[1]) << 16 |
-         static_cast<uint32_t>(p[2]) << 8 | p[3];
-}
 
 // Walks the chunks as for_each_sctp_chunk: from just after the common header, while a whole
 // 4-byte chunk header is readable, advancing by the length rounded up to 4. `fn(off, type,
@@ -379,5 +374,7 @@ L4Verdict SctpPacket(Conn& ct, const ParsedPacket& pkt, TrackCtx& ctx) {
   if (!ignore) ctx.Refresh(StateTimeout(cfg, new_state));
   return L4Verdict::kAccept;
 }
+
+uint32_t SctpTimeout(const Config& cfg, uint8_t state) { return StateTimeout(cfg, state); }
 
 }  // namespace ctrack

@@ -7,6 +7,7 @@
 // kernel's CHECKSUM_NONE case), which is what a passive observer sees.
 #include <cstdint>
 
+#include "parse/bytes.h"
 #include "parse/checksum.h"
 #include "proto/l4proto.h"
 
@@ -18,8 +19,6 @@ constexpr uint32_t kUdpHeaderLen = 8;
 // A replied flow becomes a "stream" (long timeout, ASSURED) only when it is still active this
 // long after its first packet; filters out request/response exchanges such as DNS.
 constexpr Timestamp kUdpStreamDelay = 2 * kNsPerSec;
-
-uint16_t Load16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
 
 // True when the packet is malformed: udp_error().
 bool UdpError(const ParsedPacket& pkt, const Config& cfg) {
@@ -56,6 +55,11 @@ bool UdpLiteError(const ParsedPacket& pkt, const Config& cfg) {
 
 }  // namespace
 
+// Mirrors udp_timeouts[UDP_CT_UNREPLIED / UDP_CT_REPLIED] (UDP-Lite shares them).
+uint32_t UdpTimeout(const Config& cfg, uint8_t replied) {
+  return replied ? cfg.nf_conntrack_udp_timeout_stream : cfg.nf_conntrack_udp_timeout;
+}
+
 L4Verdict UdpPacket(Conn& ct, const ParsedPacket& pkt, TrackCtx& ctx) {
   const Config& cfg = *ctx.cfg;
   if (UdpError(pkt, cfg)) return L4Verdict::kInvalid;
@@ -65,16 +69,16 @@ L4Verdict UdpPacket(Conn& ct, const ParsedPacket& pkt, TrackCtx& ctx) {
   // SEEN_REPLY as it was before this packet: the engine sets it after a reply is accepted, so the
   // first reply itself still gets the unreplied timeout.
   if (ct.status & kSeenReply) {
-    uint32_t timeout = cfg.nf_conntrack_udp_timeout;
+    uint32_t timeout = UdpTimeout(cfg, 0);
     bool stream = false;
     if (ctx.now > ct.l4.udp.stream()) {  // strictly after, as time_after()
-      timeout = cfg.nf_conntrack_udp_timeout_stream;
+      timeout = UdpTimeout(cfg, 1);
       stream = !(ct.status & kAssured);
     }
     ctx.Refresh(timeout);
     if (stream && !(ct.status & kNatClash)) ct.status |= kAssured;
   } else {
-    ctx.Refresh(cfg.nf_conntrack_udp_timeout);
+    ctx.Refresh(UdpTimeout(cfg, 0));
   }
   return L4Verdict::kAccept;
 }
@@ -85,10 +89,10 @@ L4Verdict UdpLitePacket(Conn& ct, const ParsedPacket& pkt, TrackCtx& ctx) {
 
   // Same two timeouts as UDP, but no two-second rule: any packet after a reply makes a stream.
   if (ct.status & kSeenReply) {
-    ctx.Refresh(cfg.nf_conntrack_udp_timeout_stream);
+    ctx.Refresh(UdpTimeout(cfg, 1));
     if (!(ct.status & kNatClash)) ct.status |= kAssured;
   } else {
-    ctx.Refresh(cfg.nf_conntrack_udp_timeout);
+    ctx.Refresh(UdpTimeout(cfg, 0));
   }
   return L4Verdict::kAccept;
 }

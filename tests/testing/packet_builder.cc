@@ -10,6 +10,8 @@
 #include <cstring>
 #include <optional>
 
+#include "parse/bytes.h"
+
 namespace ctrack::testing {
 namespace {
 
@@ -28,9 +30,6 @@ void Append16(Bytes& b, uint16_t v) {
 }
 void Append32(Bytes& b, uint32_t v) {
   for (int i = 0; i < 4; ++i) b.push_back(static_cast<uint8_t>(v >> (24 - 8 * i)));
-}
-uint16_t Get16(const Bytes& b, size_t off) {
-  return static_cast<uint16_t>(b[off] << 8 | b[off + 1]);
 }
 
 uint32_t Sum16(const uint8_t* p, size_t n, uint32_t sum) {
@@ -556,9 +555,9 @@ std::vector<Bytes> FragmentIpv4(const Bytes& datagram, uint32_t mtu) {
   std::vector<Bytes> out;
   if (datagram.size() < 20) return {datagram};
   size_t hlen = (datagram[0] & 0xf) * 4u;
-  size_t total = std::min<size_t>(Get16(datagram, 2), datagram.size());
+  size_t total = std::min<size_t>(Load16(datagram.data() + 2), datagram.size());
   if (hlen < 20 || hlen > total || mtu < hlen + 8) return {datagram};
-  uint16_t orig = Get16(datagram, 6);
+  uint16_t orig = Load16(datagram.data() + 6);
   size_t base = (orig & 0x1fff) * 8u;
   bool orig_mf = orig & 0x2000;
   size_t chunk = (mtu - hlen) / 8 * 8;
@@ -598,7 +597,7 @@ std::vector<Bytes> FragmentIpv4(const Bytes& datagram, uint32_t mtu) {
 
 std::vector<Bytes> FragmentIpv6(const Bytes& datagram, uint32_t mtu, uint32_t ident) {
   if (datagram.size() < 40) return {datagram};
-  size_t total = std::min<size_t>(40 + Get16(datagram, 4), datagram.size());
+  size_t total = std::min<size_t>(40 + Load16(datagram.data() + 4), datagram.size());
   // The unfragmentable part: the fixed header plus hop-by-hop and routing headers (and
   // destination options that precede a routing header).
   size_t unfrag = 40;

@@ -81,6 +81,8 @@ struct Case {
   const char* names;    // the stderr line must name this (file or argument)
   std::string problem;  // ... and say this
 };
+// gtest prints the parameter beside each test name (ctest lists it): the case's name, not bytes.
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
 
 // One UDP packet in an Ethernet frame, for the pcapng cases.
 Bytes Udp() {

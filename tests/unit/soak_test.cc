@@ -8,7 +8,6 @@
 
 #include <cstdio>
 #include <fstream>
-#include <random>
 #include <vector>
 
 #include "core/conn.h"
@@ -41,10 +40,7 @@ TEST(Soak, FloodAtMaxStaysWithinBudget) {
   cfg.nf_conntrack_buckets = kMax / 4;
   Conntrack ct(cfg);
   const size_t bound = TableBound(kMax, kMax / 4);
-  FrameSynth synth;
-  std::mt19937_64 rng(3);
-  static const uint8_t kMss[4] = {2, 4, 5, 0xb4};
-  static const uint8_t kPayload[16] = {};
+  SoakFlood flood(/*seed=*/3, /*fragments=*/false);  // the flood of `ctrack soak`
   Timestamp now = 1700000000 * kNsPerSec;
   size_t mem_full = 0;
   long rss_full = 0, rss_max = 0;
@@ -52,14 +48,7 @@ TEST(Soak, FloodAtMaxStaysWithinBudget) {
   std::printf("soak: %8s %8s %12s %10s\n", "packets", "count", "table_bytes", "rss_kb");
   for (uint64_t i = 0; i < 400000; ++i) {
     now += 10 * 1000;  // 100,000 packets per virtual second
-    uint64_t r = rng();
-    Endpoint src =
-        V4(0x64400000u | static_cast<uint32_t>(r & 0x3fffff), static_cast<uint16_t>(r >> 22));
-    Endpoint dst =
-        V4(0xc6336400u | static_cast<uint32_t>(r >> 38 & 0xff), static_cast<uint16_t>(r >> 46));
-    FrameSynth::View f = i % 3 == 2 ? synth.Udp(src, dst, kPayload, sizeof kPayload)
-                                    : synth.Tcp(src, dst, static_cast<uint32_t>(r), 0, 0x02, 64240,
-                                                kMss, 4, nullptr, 0);
+    FrameSynth::View f = flood.Next(i);
     ct.ProcessFrame(kLinkEthernet, f.data, f.len, f.len, now);
     ASSERT_LE(ct.count(), kMax);
     if ((i & 0xfff) != 0) continue;

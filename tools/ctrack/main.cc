@@ -1,5 +1,7 @@
 // ctrack: command-line front end. Each subcommand lives in its own file and is listed in
 // kCommands; main() only dispatches.
+#include <ctrack/version.h>
+
 #include <cstdio>
 #include <cstring>
 
@@ -28,13 +30,12 @@ constexpr Command kCommands[] = {
 };
 
 void Usage(std::FILE* f) {
-  std::fprintf(
-      f,
-      "usage: ctrack COMMAND [ARGS...]\n"
-      "A user-space Linux nf_conntrack (connection tracking) for packet captures, and a reader of\n"
-      "the running kernel's table.\n"
-      "Commands:\n");
-  for (const Command& c : kCommands) std::fprintf(f, "  %-8s %s\n", c.name, c.help);
+  std::fprintf(f,
+               "usage: ctrack COMMAND [ARGS...]\n"
+               "A user-space Linux nf_conntrack (connection tracking) for packet captures, and a reader of\n"
+               "the running kernel's table.\n"
+               "Commands:\n");
+  for (const Command& c : kCommands) std::fprintf(f, "  %-10s  %s\n", c.name, c.help);
   std::fprintf(f, "Run 'ctrack COMMAND --help' for the options of a command.\n");
 }
 
@@ -48,6 +49,10 @@ int main(int argc, char** argv) {
   if (std::strcmp(argv[1], "-h") == 0 || std::strcmp(argv[1], "--help") == 0 ||
       std::strcmp(argv[1], "help") == 0) {
     Usage(stdout);
+    return 0;
+  }
+  if (std::strcmp(argv[1], "--version") == 0) {
+    std::printf("ctrack %s\n", CTRACK_VERSION_STRING);
     return 0;
   }
   for (const Command& c : kCommands) {

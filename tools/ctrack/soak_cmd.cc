@@ -3,16 +3,15 @@
 // it checks: after the table fills, resident memory is flat and the table never holds more than
 // its budget (Conntrack::memory_bytes() once full; the defragmenter adds at most its two
 // high-threshold settings).
-#include <ctrack/packet.h>
 #include <ctrack/config.h>
 #include <ctrack/conntrack.h>
+#include <ctrack/packet.h>
 
 #include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <random>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,23 +46,6 @@ bool ParseU32(std::string_view s, uint32_t* out) {
 int UsageError(const std::string& msg) {
   std::fprintf(stderr, "ctrack soak: %s (try 'ctrack soak --help')\n", msg.c_str());
   return 2;
-}
-
-// Rewrites an Ethernet + IPv4 frame into a first fragment (MF set, offset 0) with a new IP id and
-// a fixed header checksum: the defragmenter queues it and never sees the rest.
-void MakeFirstFragment(uint8_t* frame, uint16_t id) {
-  uint8_t* ip = frame + 14;
-  ip[4] = static_cast<uint8_t>(id >> 8);
-  ip[5] = static_cast<uint8_t>(id);
-  ip[6] = 0x20;  // MF
-  ip[7] = 0;
-  ip[10] = ip[11] = 0;
-  uint32_t sum = 0;
-  const uint32_t ihl = (ip[0] & 0x0fu) * 4;
-  for (uint32_t i = 0; i < ihl; i += 2) sum += static_cast<uint32_t>(ip[i] << 8 | ip[i + 1]);
-  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-  ip[10] = static_cast<uint8_t>(~sum >> 8);
-  ip[11] = static_cast<uint8_t>(~sum);
 }
 
 }  // namespace
@@ -108,11 +90,7 @@ int SoakMain(int argc, char** argv) {
 
   const long rss0 = RssKb();
   Conntrack ct(cfg);
-  FrameSynth synth;
-  std::mt19937_64 rng(1);
-  static const uint8_t kMss[4] = {2, 4, 5, 0xb4};
-  static const uint8_t kPayload[64] = {};
-  std::vector<uint8_t> frag;
+  SoakFlood flood(/*seed=*/1, /*fragments=*/true);
   const uint64_t frag_budget =
       static_cast<uint64_t>(cfg.nf_conntrack_frag_high_thresh) + cfg.nf_conntrack_frag6_high_thresh;
 
@@ -135,22 +113,7 @@ int SoakMain(int argc, char** argv) {
     // 4096 packets per slice between clock reads: 2 SYN : 1 UDP, one unfinished fragment in 64.
     for (int k = 0; k < 4096; ++k, ++packets) {
       now += 10 * 1000;  // 100,000 packets per virtual second
-      uint64_t r = rng();
-      Endpoint src =
-          V4(0x64400000u | static_cast<uint32_t>(r & 0x3fffff), static_cast<uint16_t>(r >> 22));
-      Endpoint dst =
-          V4(0xc6336400u | static_cast<uint32_t>(r >> 38 & 0xff), static_cast<uint16_t>(r >> 46));
-      FrameSynth::View f;
-      if (k % 64 == 63) {
-        f = synth.Udp(src, dst, kPayload, sizeof kPayload);
-        frag.assign(f.data, f.data + f.len);
-        MakeFirstFragment(frag.data(), static_cast<uint16_t>(r >> 48));
-        f = FrameSynth::View{frag.data(), static_cast<uint32_t>(frag.size())};
-      } else if (k % 3 == 2) {
-        f = synth.Udp(src, dst, kPayload, 16);
-      } else {
-        f = synth.Tcp(src, dst, static_cast<uint32_t>(r), 0, 0x02, 64240, kMss, 4, nullptr, 0);
-      }
+      FrameSynth::View f = flood.Next(static_cast<uint64_t>(k));
       ct.ProcessFrame(kLinkEthernet, f.data, f.len, f.len, now);
     }
     if (budget == 0 && ct.count() >= cfg.nf_conntrack_max) {

@@ -1,0 +1,173 @@
+// The table against a model: random inserts, lookups (both directions) and deletes on
+// core/table.h, checked after every step against a std::unordered_map of the live tuples, once
+// with the keyed hash and once with the constant hash that puts every node in one chain (the walk
+// must then pass over every foreign node, tag-matched or not). Then early drop and the GC on a
+// manual clock through the public engine.
+#include <ctrack/config.h>
+#include <ctrack/conntrack.h>
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <random>
+#include <unordered_map>
+#include <vector>
+
+#include "core/conn.h"
+#include "core/table.h"
+#include "testing/packet_builder.h"
+
+namespace ctrack {
+namespace {
+
+struct TupleHash {
+  size_t operator()(const Tuple& t) const {
+    uint64_t w[5];
+    std::memcpy(w, &t, sizeof w);
+    uint64_t h = 0;
+    for (uint64_t x : w) h = (h ^ x) * 0x9e3779b97f4a7c15ull;
+    return static_cast<size_t>(h ^ (h >> 29));
+  }
+};
+
+// A UDP tuple from a small space, so that inserts, hits and misses all occur.
+Tuple RandomTuple(std::mt19937& rng) {
+  Tuple t{};
+  t.l3num = kAfInet;
+  t.protonum = kProtoUdp;
+  t.src[0] = 10;
+  t.src[3] = static_cast<uint8_t>(rng() % 16);
+  t.dst[0] = 192;
+  t.dst[3] = static_cast<uint8_t>(rng() % 4);
+  t.src_id = static_cast<uint16_t>(1000 + rng() % 8);
+  t.dst_id = 53;
+  return t;
+}
+
+constexpr Timestamp kNever = Timestamp{1} << 62;
+
+void RunModel(bool constant_hash, uint32_t seed) {
+  Config cfg;
+  cfg.nf_conntrack_max = 4096;
+  cfg.nf_conntrack_buckets = 64;
+  Table table(cfg);
+  table.SetConstantHashForTest(constant_hash);
+  std::unordered_map<Tuple, uint32_t, TupleHash> model;  // original tuple -> entry index
+  std::mt19937 rng(seed);
+  uint64_t reaped = 0;
+  for (int step = 0; step < 4000; ++step) {
+    const Tuple t = RandomTuple(rng);
+    Tuple reply;
+    ASSERT_TRUE(InvertTuple(t, &reply));
+    uint32_t first = kNoConn;
+    NodeRef n = table.Find(t, 0, &reaped, &first);
+    NodeRef nr = table.Find(reply, 0, &reaped, &first);
+    auto it = model.find(t);
+    auto rit = model.find(reply);
+    // Lookups agree with the model in both directions.
+    if (it != model.end()) {
+      ASSERT_NE(n, kNil) << "step " << step;
+      EXPECT_EQ(NodeIndex(n), it->second);
+      EXPECT_EQ(NodeDir(n), Dir::kOriginal);
+    } else if (rit == model.end()) {
+      ASSERT_EQ(n, kNil) << "step " << step;
+    }
+    if (rit != model.end()) {
+      ASSERT_NE(nr, kNil);
+      EXPECT_EQ(NodeIndex(nr), rit->second);
+    } else if (it != model.end()) {
+      ASSERT_NE(nr, kNil);
+      EXPECT_EQ(NodeIndex(nr), it->second);
+      EXPECT_EQ(NodeDir(nr), Dir::kReply);
+    }
+    const bool present = it != model.end() || rit != model.end();
+    if (!present && rng() % 3 != 0) {
+      table.IncCount();
+      uint32_t idx = table.AllocEntry();
+      Conn& ct = table.at(idx);
+      ct.orig = t;
+      ct.expires = kNever;
+      ct.status = kConfirmed;
+      table.Link(idx, table.Hash(t));
+      model[t] = idx;
+    } else if (present && rng() % 2 == 0) {
+      uint32_t idx = it != model.end() ? it->second : rit->second;
+      table.Delete(idx);
+      model.erase(it != model.end() ? it : rit);
+    }
+    // Every entry is counted once and linked twice (original and reply node).
+    ASSERT_EQ(table.count(), model.size());
+    if (step % 97 == 0) {
+      uint64_t nodes = 0;
+      for (uint32_t b = 0; b < table.buckets(); ++b) nodes += table.ChainLength(b);
+      ASSERT_EQ(nodes, 2 * model.size());
+      if (constant_hash) EXPECT_EQ(table.ChainLength(0), 2 * model.size());
+    }
+  }
+  EXPECT_EQ(reaped, 0u);  // nothing expires in this test
+  EXPECT_GT(model.size(), 10u);
+}
+
+TEST(TableModel, KeyedHashMatchesUnorderedMap) { RunModel(false, 1); }
+TEST(TableModel, OneChainMatchesUnorderedMap) { RunModel(true, 2); }
+
+// A UDP datagram from 10.0.x.y:1000 to 192.0.2.1:53.
+testing::Bytes Udp(uint32_t i) {
+  return testing::PacketBuilder()
+      .Ipv4("10.0." + std::to_string(i / 256) + "." + std::to_string(i % 256), "192.0.2.1")
+      .Udp(1000, 53)
+      .Payload(8)
+      .Build();
+}
+
+// Table full of unassured entries: the next new connection evicts the unassured entries of the
+// first bucket with any, among the 8 that early drop scans (early_drop_list(),
+// nf_conntrack_core.c), and the count stays within max.
+TEST(EarlyDropClock, FullTableEvictsUnassured) {
+  Config cfg;
+  cfg.nf_conntrack_max = 64;
+  cfg.nf_conntrack_buckets = 8;  // the 8-bucket scan covers the whole table
+  Conntrack ct(cfg);
+  Timestamp now = kNsPerSec;
+  for (uint32_t i = 0; i < 64; ++i) {
+    testing::Bytes p = Udp(i);
+    ASSERT_EQ(ct.ProcessIp(p.data(), static_cast<uint32_t>(p.size()), now).verdict, Verdict::kNew);
+    now += kNsPerSec / 1000;
+  }
+  EXPECT_EQ(ct.count(), 64u);
+  EXPECT_EQ(ct.stats().early_drop, 0u);
+  testing::Bytes p = Udp(1000);
+  PacketResult r = ct.ProcessIp(p.data(), static_cast<uint32_t>(p.size()), now);
+  EXPECT_EQ(r.verdict, Verdict::kNew);
+  EXPECT_EQ(r.destroyed_reason, DestroyReason::kEarlyDrop);
+  const uint64_t dropped = ct.stats().early_drop;
+  EXPECT_GE(dropped, 1u);
+  EXPECT_EQ(ct.count(), 64u + 1u - dropped);
+  EXPECT_EQ(ct.stats().drop, 0u);
+}
+
+// The GC reaps expired entries without any lookup of theirs, on the virtual clock only: nothing
+// before nf_conntrack_udp_timeout (30 s), everything once a full GC interval (at most 60 s,
+// gc_worker()) has passed after it.
+TEST(GcClock, ReapsExpiredEntriesOnVirtualTime) {
+  Config cfg;
+  cfg.nf_conntrack_max = 4096;
+  cfg.nf_conntrack_buckets = 1024;
+  Conntrack ct(cfg);
+  const Timestamp t0 = 10 * kNsPerSec;
+  for (uint32_t i = 0; i < 1000; ++i) {
+    testing::Bytes p = Udp(i);
+    ct.ProcessIp(p.data(), static_cast<uint32_t>(p.size()), t0);
+  }
+  ASSERT_EQ(ct.count(), 1000u);
+  // A frame that is not IP reaches no entry but lets the GC catch up with the clock.
+  const uint8_t arp[14] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x08, 0x06};
+  ct.ProcessFrame(kLinkEthernet, arp, sizeof arp, sizeof arp, t0 + 29 * kNsPerSec);
+  EXPECT_EQ(ct.count(), 1000u);
+  EXPECT_EQ(ct.counters().expired, 0u);
+  ct.ProcessFrame(kLinkEthernet, arp, sizeof arp, sizeof arp, t0 + (30 + 61) * kNsPerSec);
+  EXPECT_EQ(ct.count(), 0u);
+  EXPECT_EQ(ct.counters().expired, 1000u);
+}
+
+}  // namespace
+}  // namespace ctrack
