@@ -2,11 +2,13 @@
 
 #include <ctrack/config.h>
 #include <ctrack/conntrack.h>
+#include <ctrack/host.h>
 
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "format/conntrack_format.h"
 #include "io/pcap_reader.h"
 #include "parse/l3.h"
 #include "parse/link.h"
@@ -103,6 +105,26 @@ int FuzzSet(const uint8_t* data, size_t size) {
   std::string err =
       eq == std::string_view::npos ? cfg.Set(s, "") : cfg.Set(s.substr(0, eq), s.substr(eq + 1));
   if (err.empty() && !cfg.Validate().empty()) __builtin_trap();  // Set must keep Config valid
+  return 0;
+}
+
+int FuzzNetlink(const uint8_t* data, size_t size) {
+  // Exact-size heap copy so that ASan sees any read past the end.
+  std::vector<uint8_t> buf(data, data + size);
+  ConnInfo ci;
+  CpuStats cs;
+  if (DecodeConntrackMessage(buf.data(), buf.size(), &ci).empty()) {
+    (void)FormatConntrackLine(ci, true);
+    (void)FormatJsonLine(ci);
+  }
+  (void)ForEachNetlinkMessage(buf.data(), buf.size(), [&](const uint8_t* m, size_t len) {
+    if (DecodeConntrackMessage(m, len, &ci).empty()) {
+      (void)FormatConntrackLine(ci, false);
+      (void)FormatProcLine(ci);
+    }
+    (void)DecodeCpuStatsMessage(m, len, &cs);
+    return true;
+  });
   return 0;
 }
 

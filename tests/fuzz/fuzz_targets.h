@@ -16,6 +16,9 @@ int FuzzTrack(const uint8_t* data, size_t size);
 int FuzzPcap(const uint8_t* data, size_t size);
 // The input as `--set NAME=VALUE` text.
 int FuzzSet(const uint8_t* data, size_t size);
+// The input as one recv() of ctnetlink messages: walked, each decoded as a conntrack entry and
+// as per-CPU counters, the entries printed; and the whole input decoded as one message.
+int FuzzNetlink(const uint8_t* data, size_t size);
 
 }  // namespace ctrack::fuzz
 

@@ -37,7 +37,8 @@ struct Target {
 constexpr Target kTargets[] = {{"parse", fuzz::FuzzParse},
                                {"track", fuzz::FuzzTrack},
                                {"pcap", fuzz::FuzzPcap},
-                               {"set", fuzz::FuzzSet}};
+                               {"set", fuzz::FuzzSet},
+                               {"netlink", fuzz::FuzzNetlink}};
 
 // Runs every file under root/<target>/ through its entry point; returns the count per target.
 std::vector<int> ReplayTree(const fs::path& root) {
@@ -67,8 +68,8 @@ TEST(FuzzReplay, Corpus) {
     EXPECT_GE(counts[i], 10) << "too few seeds for " << kTargets[i].dir;
     total += counts[i];
   }
-  std::printf("fuzz corpus: %d files replayed (parse %d, track %d, pcap %d, set %d)\n", total,
-              counts[0], counts[1], counts[2], counts[3]);
+  std::printf("fuzz corpus: %d files replayed (parse %d, track %d, pcap %d, set %d, netlink %d)\n",
+              total, counts[0], counts[1], counts[2], counts[3], counts[4]);
   RecordProperty("files", total);
 }
 
