@@ -2,9 +2,9 @@
 // and memory on the project's own traffic (or a capture loaded into memory first). Only the
 // tracking calls are timed. Ends with one line:
 //   WORKLOAD ns_per_packet=N mpps=N bytes_per_conn=N peak_rss_mb=N threads=N
-#include <ctrack/packet.h>
 #include <ctrack/config.h>
 #include <ctrack/conntrack.h>
+#include <ctrack/packet.h>
 #include <ctrack/sharded.h>
 
 #include <algorithm>
@@ -23,7 +23,7 @@
 #include "ctrack/commands.h"
 #include "gen/pcap_writer.h"
 #include "gen/traffic.h"
-#include "io/pcap_reader.h"
+#include "io/capture.h"
 
 namespace ctrack::cli {
 namespace {
@@ -56,20 +56,6 @@ long PeakRssKb() {
     if (line.rfind("VmHWM:", 0) == 0) return std::atol(line.c_str() + 6);
   }
   return 0;
-}
-
-// Frames of an in-memory pcap written by PcapWriter (classic, little endian).
-std::vector<Frame> FramesOf(const std::vector<uint8_t>& b) {
-  std::vector<Frame> frames;
-  for (size_t off = 24; off + 16 <= b.size();) {
-    uint32_t rec[4];
-    std::memcpy(rec, &b[off], 16);
-    if (off + 16 + rec[2] > b.size()) break;
-    frames.push_back(Frame{&b[off + 16], rec[2], rec[3],
-                           static_cast<Timestamp>(rec[0]) * kNsPerSec + rec[1] * 1000LL});
-    off += 16 + rec[2];
-  }
-  return frames;
 }
 
 struct Result {
@@ -123,25 +109,27 @@ struct FrameSet {
 };
 
 Result RunW1(const BenchOptions& o) {
-  std::vector<uint8_t> buf;
-  uint32_t linktype = kLinkEthernet;
-  std::vector<Frame> frames;
+  // The capture, given or generated, goes through the one in-memory loader (src/io/capture.h).
   LoadedCapture cap;
+  std::string err;
   if (!o.pcap.empty()) {
-    std::string err = LoadCapture(o.pcap, &cap);
-    if (!err.empty()) {
-      std::fprintf(stderr, "ctrack bench: %s\n", err.c_str());
-      std::exit(1);
-    }
-    frames = cap.frames;
-    linktype = cap.linktype;
+    err = LoadCapture(o.pcap, &cap);
   } else {
     PcapWriter w;
     w.OpenMemory(kLinkEthernet);
     GenerateW1(&w, o.conns ? o.conns : (o.threads > 1 ? 1000000 : 100000), 1000);
-    buf = w.buffer();
-    frames = FramesOf(buf);
+    err = LoadCaptureMemory(w.buffer().data(), w.buffer().size(), "w1", &cap);
   }
+  std::vector<LoadedCapture::LinkRun> runs = cap.LinkRuns();
+  if (err.empty() && runs.size() > 1) {
+    err = o.pcap + ": frames of several link types (the benchmark replays one link type)";
+  }
+  if (!err.empty()) {
+    std::fprintf(stderr, "ctrack bench: %s\n", err.c_str());
+    std::exit(1);
+  }
+  const uint32_t linktype = runs.empty() ? kLinkEthernet : runs[0].linktype;
+  const std::vector<Frame>& frames = cap.frames;
   Config cfg;  // kernel defaults: checksums verified, max 262144
   std::vector<double> times;
   Result r;
