@@ -20,17 +20,23 @@ import sys
 import time
 
 
-def run(cmd, quiet=True):
+def run(cmd):
+    # Peak RSS from GNU time (%M, KB) when installed: wait4's ru_maxrss of a child forked from
+    # Python would include the Python process's own high-water mark before exec.
+    tf = "/tmp/bench-status-%d.rss" % os.getpid()
+    use_time = os.path.exists("/usr/bin/time")
+    full = (["/usr/bin/time", "-f", "%M", "-o", tf] if use_time else []) + cmd
     t0 = time.perf_counter()
-    # close_fds=False lets subprocess use posix_spawn (vfork): the child's ru_maxrss is then the
-    # command's own, not the high-water mark of a forked copy of this Python process.
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL if quiet else subprocess.PIPE,
-                         stderr=subprocess.DEVNULL, close_fds=False)
-    _, status, ru = os.wait4(p.pid, 0)
+    p = subprocess.run(full, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     dt = time.perf_counter() - t0
-    if os.waitstatus_to_exitcode(status) != 0:
+    if p.returncode != 0:
         sys.exit("bench-status: %s failed" % " ".join(cmd))
-    return dt, ru.ru_maxrss / 1024.0
+    rss = float("nan")
+    if use_time:
+        with open(tf) as f:
+            rss = int(f.read().split()[-1]) / 1024.0
+        os.unlink(tf)
+    return dt, rss
 
 
 def main():
