@@ -754,7 +754,7 @@ void Conntrack::ExpireAll(Timestamp now) {
 
 void Conntrack::Impl::FillInfo(uint32_t idx, Timestamp now, ConnInfo* out) const {
   const Conn& ct = table.at(idx);
-  std::memset(static_cast<void*>(out), 0, sizeof(*out));
+  *out = ConnInfo{};  // every field at its default (kernel-only fields included)
   out->orig = ct.orig;
   out->reply = table.Reply(ct);
   out->id = ct.id;
