@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 namespace ctrack {
 namespace {
@@ -56,9 +57,21 @@ std::string PortKeyName(const BreakdownKey& k) {
 
 template <typename NameFn>
 Ranked TopOf(const BoundedCounter& c, uint32_t k, NameFn&& name) {
+  // Only candidates that can make the top k are named: a partial sort on the counts first.
+  std::vector<std::pair<uint64_t, BreakdownKey>> raw;
+  raw.reserve(c.size());
+  c.ForEach([&](const BreakdownKey& key, uint64_t n) { raw.emplace_back(n, key); });
+  if (raw.size() > k) {
+    std::nth_element(raw.begin(), raw.begin() + static_cast<long>(k) - 1, raw.end(),
+                     [](const auto& a, const auto& b) { return a.first > b.first; });
+    uint64_t kth = raw[k - 1].first;
+    // Keep every key tied with the k-th: names break ties.
+    raw.erase(std::remove_if(raw.begin(), raw.end(), [&](const auto& e) { return e.first < kth; }),
+              raw.end());
+  }
   Ranked v;
-  v.reserve(c.size());
-  for (const auto& [key, n] : c.counts()) v.emplace_back(name(key), n);
+  v.reserve(raw.size());
+  for (const auto& [n, key] : raw) v.emplace_back(name(key), n);
   std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) {
     return a.second != b.second ? a.second > b.second : a.first < b.first;
   });
@@ -116,42 +129,74 @@ bool operator==(const BreakdownKey& x, const BreakdownKey& y) {
 }
 
 size_t BreakdownKeyHash::operator()(const BreakdownKey& k) const {
-  uint64_t w[2];
-  uint32_t t;
-  std::memcpy(w, k.b, 16);
-  std::memcpy(&t, k.b + 16, 4);
-  uint64_t h = (w[0] ^ 0x9e3779b97f4a7c15ull) * 0xbf58476d1ce4e5b9ull;
-  h ^= (w[1] + t) * 0x94d049bb133111ebull;
-  h ^= h >> 31;
-  h *= 0xd6e8feb86659fd93ull;
+  // Every byte of the key reaches every bit of the result (a multiply-xorshift per word), so
+  // keys that differ only in a few address bytes still spread over the buckets.
+  uint32_t w[5];
+  std::memcpy(w, k.b, sizeof w);
+  uint64_t h = 0x9e3779b97f4a7c15ull;
+  for (uint32_t x : w) {
+    h = (h ^ x) * 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 29;
+  }
+  h *= 0x94d049bb133111ebull;
   return static_cast<size_t>(h ^ (h >> 32));
 }
 
+BoundedCounter::BoundedCounter(size_t capacity) : capacity_(std::max<size_t>(capacity, 1)) {
+  size_t n = 16;
+  while (n < 2 * capacity_) n <<= 1;
+  mask_ = n - 1;
+  slots_.assign(n, Slot{});
+  scratch_.reserve(capacity_);
+}
+
+size_t BoundedCounter::Find(const BreakdownKey& k) const {
+  size_t i = BreakdownKeyHash()(k) & mask_;
+  // Terminates: the table is never more than half full.
+  while (slots_[i].n && !(slots_[i].k == k)) i = (i + 1) & mask_;
+  return i;
+}
+
+uint64_t BoundedCounter::Get(const BreakdownKey& k) const { return slots_[Find(k)].n; }
+
 void BoundedCounter::Add(const BreakdownKey& k) {
-  auto it = counts_.find(k);
-  if (it != counts_.end()) {
-    ++it->second;
+  if (slots_[last_].n && slots_[last_].k == k) {
+    ++slots_[last_].n;
     return;
   }
-  if (counts_.size() < capacity_) {
-    counts_.emplace(k, 1);
+  size_t i = Find(k);
+  last_ = i;
+  if (slots_[i].n) {
+    ++slots_[i].n;
+    return;
+  }
+  if (used_ < capacity_) {
+    slots_[i] = Slot{k, 1};
+    ++used_;
     return;
   }
   // Misra-Gries: the new key and every kept key lose one; zeros leave. Each decrement pays for
-  // one earlier increment, so this costs O(1) amortized per Add.
+  // one earlier increment, so this costs O(1) amortized per Add. Survivors are re-inserted so
+  // that no probe sequence has a hole.
   overflowed_ = true;
   ++decrements_;
-  for (auto i = counts_.begin(); i != counts_.end();) {
-    if (--i->second == 0) {
-      i = counts_.erase(i);
-    } else {
-      ++i;
-    }
+  scratch_.clear();
+  for (Slot& s : slots_) {
+    if (s.n > 1) scratch_.push_back(Slot{s.k, s.n - 1u});
+    s.n = 0;
+  }
+  used_ = 0;
+  for (const Slot& s : scratch_) {
+    slots_[Find(s.k)] = s;
+    ++used_;
   }
 }
 
 void BoundedCounter::Clear() {
-  counts_.clear();
+  if (used_) {
+    for (Slot& s : slots_) s.n = 0;
+  }
+  used_ = 0;
   overflowed_ = false;
   decrements_ = 0;
 }

@@ -32,24 +32,38 @@ struct BreakdownKeyHash {
   size_t operator()(const BreakdownKey& k) const;
 };
 
-// Misra-Gries heavy-hitter summary over BreakdownKey.
+// Misra-Gries heavy-hitter summary over BreakdownKey, in one flat open-addressing table (linear
+// probing, at most half full) allocated once: no allocation per Add.
 class BoundedCounter {
  public:
-  explicit BoundedCounter(size_t capacity) : capacity_(capacity) { counts_.reserve(capacity + 1); }
+  explicit BoundedCounter(size_t capacity);
   void Add(const BreakdownKey& k);
   bool exact() const { return !overflowed_; }
   uint64_t max_error() const { return decrements_; }  // bound on any count's under-estimate
-  size_t size() const { return counts_.size(); }
-  const std::unordered_map<BreakdownKey, uint64_t, BreakdownKeyHash>& counts() const {
-    return counts_;
+  size_t size() const { return used_; }
+  uint64_t Get(const BreakdownKey& k) const;  // 0 when not kept
+  template <typename Fn>
+  void ForEach(Fn&& fn) const {
+    for (const Slot& s : slots_) {
+      if (s.n) fn(s.k, s.n);
+    }
   }
   void Clear();
 
  private:
+  struct Slot {
+    BreakdownKey k;
+    uint32_t n;  // 0: empty (a table never holds 2^32 entries)
+  };
+  size_t Find(
+      const BreakdownKey& k) const;  // the slot holding k, or the empty slot ending its probe
   size_t capacity_;
+  size_t mask_;
+  size_t used_ = 0;
+  size_t last_ = 0;  // the slot of the previous Add: dumps often repeat a key (one port, one zone)
   bool overflowed_ = false;
   uint64_t decrements_ = 0;
-  std::unordered_map<BreakdownKey, uint64_t, BreakdownKeyHash> counts_;
+  std::vector<Slot> slots_, scratch_;
 };
 
 // What the stale detectors know about time. A replay knows each entry's creation and last
@@ -68,7 +82,7 @@ class TableBreakdown {
   // `cfg` gives the timeouts the live idle inference uses; stale_factor / orphan_idle_s /
   // examples as SimOptions.
   TableBreakdown(const Config& cfg, double stale_factor, double orphan_idle_s, uint32_t examples,
-                 size_t capacity = 8192);
+                 size_t capacity = 4096);
   // Discards everything (a dump restarted after NLM_F_DUMP_INTR).
   void Reset();
   // One entry with its times.

@@ -2,12 +2,14 @@
 
 #include <ctrack/config.h>
 #include <ctrack/conntrack.h>
+#include <ctrack/host.h>
 
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "format/snapshot.h"
+#include "format/conntrack_format.h"
 #include "io/capture.h"
 #include "parse/ip_input.h"
 #include "parse/l3.h"
@@ -142,6 +144,26 @@ int FuzzSnapshot(const uint8_t* data, size_t size) {
   ct.ForEach(now, [](const ConnInfo&) {});
   ct.ExpireAll(now + 100000 * kNsPerSec);
   FormatSnapshotHeader(snap.header);
+  return 0;
+}
+
+int FuzzNetlink(const uint8_t* data, size_t size) {
+  // Exact-size heap copy so that ASan sees any read past the end.
+  std::vector<uint8_t> buf(data, data + size);
+  ConnInfo ci;
+  CpuStats cs;
+  if (DecodeConntrackMessage(buf.data(), buf.size(), &ci).empty()) {
+    (void)FormatConntrackLine(ci, true);
+    (void)FormatJsonLine(ci);
+  }
+  (void)ForEachNetlinkMessage(buf.data(), buf.size(), [&](const uint8_t* m, size_t len) {
+    if (DecodeConntrackMessage(m, len, &ci).empty()) {
+      (void)FormatConntrackLine(ci, false);
+      (void)FormatProcLine(ci);
+    }
+    (void)DecodeCpuStatsMessage(m, len, &cs);
+    return true;
+  });
   return 0;
 }
 

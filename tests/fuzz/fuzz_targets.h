@@ -20,6 +20,9 @@ int FuzzSet(const uint8_t* data, size_t size);
 // /proc/net/stat, sysctl text, ctrack JSON lines); every entry read is written back and re-read
 // (must round-trip) and imported into a small table.
 int FuzzSnapshot(const uint8_t* data, size_t size);
+// The input as one recv() of ctnetlink messages: walked, each decoded as a conntrack entry and
+// as per-CPU counters, the entries printed; and the whole input decoded as one message.
+int FuzzNetlink(const uint8_t* data, size_t size);
 
 }  // namespace ctrack::fuzz
 

@@ -38,7 +38,8 @@ constexpr Target kTargets[] = {{"parse", fuzz::FuzzParse},
                                {"track", fuzz::FuzzTrack},
                                {"pcap", fuzz::FuzzPcap},
                                {"set", fuzz::FuzzSet},
-                               {"snapshot", fuzz::FuzzSnapshot}};
+                               {"snapshot", fuzz::FuzzSnapshot},
+                               {"netlink", fuzz::FuzzNetlink}};
 
 // Runs every file under root/<target>/ through its entry point; returns the count per target.
 std::vector<int> ReplayTree(const fs::path& root) {
@@ -68,8 +69,9 @@ TEST(FuzzReplay, Corpus) {
     EXPECT_GE(counts[i], 10) << "too few seeds for " << kTargets[i].dir;
     total += counts[i];
   }
-  std::printf("fuzz corpus: %d files replayed (parse %d, track %d, pcap %d, set %d, snapshot %d)\n",
-              total, counts[0], counts[1], counts[2], counts[3], counts[4]);
+  std::printf(
+      "fuzz corpus: %d files replayed (parse %d, track %d, pcap %d, set %d, snapshot %d, netlink %d)\n",
+      total, counts[0], counts[1], counts[2], counts[3], counts[4], counts[5]);
   RecordProperty("files", total);
 }
 
