@@ -4,7 +4,7 @@ set -euo pipefail
 # python3: tests/fuzz/make_corpus.py and the scripts; conntrack/nftables/iproute2: the live-host
 # tests compare with the kernel's own tools inside namespaces they create.
 pkgs=(cmake ninja-build g++ pkg-config libpcap-dev libgtest-dev libgmock-dev googletest
-      libbenchmark-dev libmnl-dev libcpp-httplib-dev python3 nftables conntrack iproute2)
+      libbenchmark-dev libmnl-dev libcpp-httplib-dev python3 nftables conntrack iproute2 iptables)
 # Headless Chromium for the HTML report rendering test (large; opt-in).
 [ "${CTRACK_WITH_CHROMIUM:-0}" = 1 ] && pkgs+=(chromium)
 missing=()

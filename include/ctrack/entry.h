@@ -122,6 +122,18 @@ struct ConnInfo {
   // TCP per-direction window scale and flags (as ctnetlink reports them).
   uint8_t tcp_wscale[2];
   uint8_t tcp_flags[2];
+
+  // --- kernel-only fields (a ctnetlink dump; a replay leaves the defaults) ---------------------
+  uint32_t use = 1;                  // CTA_USE: references held (conntrack -L prints use=)
+  int32_t tuple_zone[2] = {-1, -1};  // CTA_TUPLE_ZONE per direction (zone-orig=/zone-reply=)
+  bool has_timestamp = false;        // CTA_TIMESTAMP present (nf_conntrack_timestamp=1)
+  uint64_t ts_start_ns = 0;          // CLOCK_REALTIME ns at creation
+  uint64_t ts_stop_ns = 0;           // 0 while alive
+  bool has_labels = false;           // CTA_LABELS present
+  uint8_t labels[16] = {};           // connlabel bits (128), as the kernel stores them
+  uint32_t secmark = 0;              // CTA_SECMARK (deprecated, still sent when set)
+  std::string helper;                // CTA_HELP_NAME ("ftp", ...), empty without a helper
+  std::string secctx;                // CTA_SECCTX_NAME, empty without LSM labels
 };
 
 }  // namespace ctrack
