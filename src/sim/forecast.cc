@@ -314,10 +314,72 @@ Forecast ComputeForecast(std::span<const ClassState> classes, double other, uint
   return f;
 }
 
+struct Watcher::Acc {
+  uint64_t entries = 0;
+  uint64_t counts[kKeyCount] = {};
+  ClassKey keys[kKeyCount];
+  std::vector<uint64_t> hist[kKeyCount];
+  std::unordered_map<AddrKey, uint64_t, AddrHash> src;
+  std::unordered_map<uint32_t, uint64_t> port;
+  std::unordered_map<uint8_t, uint64_t> proto;
+  std::unordered_map<uint16_t, uint64_t> zone;
+};
+
 Watcher::Watcher(const Config& timeouts, uint32_t top)
-    : cfg_(timeouts), top_(top), smooth_arr_(kKeyCount, 0), smooth_dep_(kKeyCount, 0) {}
+    : cfg_(timeouts),
+      top_(top),
+      acc_(std::make_unique<Acc>()),
+      smooth_arr_(kKeyCount, 0),
+      smooth_dep_(kKeyCount, 0) {}
+
+Watcher::~Watcher() = default;
+
+void Watcher::BeginTable() {
+  Acc& a = *acc_;
+  a.entries = 0;
+  for (int i = 0; i < kKeyCount; ++i) {
+    a.counts[i] = 0;
+    a.hist[i].clear();  // keeps capacity: no allocation per dump once warmed up
+  }
+  a.src.clear();
+  a.port.clear();
+  a.proto.clear();
+  a.zone.clear();
+  ids_.clear();
+}
+
+void Watcher::AddEntry(const ConnInfo& ci) {
+  Acc& a = *acc_;
+  ++a.entries;
+  ClassKey k = ClassOf(ci);
+  int ki = KeyIndex(k);
+  a.keys[ki] = k;
+  ++a.counts[ki];
+  // Histogram of remaining seconds, one bucket per second up to the class timeout.
+  auto& h = a.hist[ki];
+  if (h.empty()) h.assign(std::min<uint32_t>(ClassTimeout(cfg_, k), 7 * 86400) + 2, 0);
+  size_t rem = ci.timeout_s < 0 ? 0 : static_cast<size_t>(ci.timeout_s);
+  ++h[std::min(rem, h.size() - 1)];
+  ids_.emplace_back(ci.id, static_cast<uint16_t>(ki));
+  AddrKey ak{};
+  ak.family = ci.orig.l3num;
+  std::memcpy(ak.addr, ci.orig.src, 16);
+  ++a.src[ak];
+  if (ProtoInfo(ci.orig.protonum).has_ports)
+    ++a.port[(static_cast<uint32_t>(ci.orig.protonum) << 16) | ci.orig.dst_id];
+  ++a.proto[ci.orig.protonum];
+  ++a.zone[ci.orig.zone];
+}
 
 void Watcher::Observe(const Sample& s, std::span<const ConnInfo> entries) {
+  BeginTable();
+  if (s.has_table)
+    for (const ConnInfo& ci : entries) AddEntry(ci);
+  Observe(s);
+}
+
+void Watcher::Observe(const Sample& s) {
+  Acc& a = *acc_;
   WatchReport r;
   r.t = s.t;
   r.count = s.count;
@@ -349,39 +411,16 @@ void Watcher::Observe(const Sample& s, std::span<const ConnInfo> entries) {
     r.insert_failed_per_s = rate(s.stats.insert_failed, prev_.stats.insert_failed);
   }
 
-  // Per-class counts, remaining-time histograms, and the id list for the dump difference.
-  std::vector<uint64_t> counts(kKeyCount, 0);
-  std::vector<std::vector<uint64_t>> hist(kKeyCount);
-  std::vector<ClassKey> keys(kKeyCount);
+  uint64_t* counts = a.counts;
+  std::vector<uint64_t>* hist = a.hist;
+  ClassKey* keys = a.keys;
   double arr[kKeyCount] = {}, dep[kKeyCount] = {};
   uint64_t born = 0, gone = 0;
   if (s.has_table) {
-    std::unordered_map<AddrKey, uint64_t, AddrHash> src;
-    std::unordered_map<uint32_t, uint64_t> port;
-    std::unordered_map<uint8_t, uint64_t> proto;
-    std::unordered_map<uint16_t, uint64_t> zone;
-    ids_.clear();
-    ids_.reserve(entries.size());
-    for (const ConnInfo& ci : entries) {
-      ClassKey k = ClassOf(ci);
-      int ki = KeyIndex(k);
-      keys[ki] = k;
-      ++counts[ki];
-      // Histogram of remaining seconds, one bucket per second up to the class timeout.
-      auto& h = hist[ki];
-      if (h.empty()) h.assign(std::min<uint32_t>(ClassTimeout(cfg_, k), 7 * 86400) + 2, 0);
-      size_t rem = ci.timeout_s < 0 ? 0 : static_cast<size_t>(ci.timeout_s);
-      ++h[std::min(rem, h.size() - 1)];
-      ids_.emplace_back(ci.id, static_cast<uint16_t>(ki));
-      AddrKey a{};
-      a.family = ci.orig.l3num;
-      std::memcpy(a.addr, ci.orig.src, 16);
-      ++src[a];
-      if (ProtoInfo(ci.orig.protonum).has_ports)
-        ++port[(static_cast<uint32_t>(ci.orig.protonum) << 16) | ci.orig.dst_id];
-      ++proto[ci.orig.protonum];
-      ++zone[ci.orig.zone];
-    }
+    auto& src = a.src;
+    auto& port = a.port;
+    auto& proto = a.proto;
+    auto& zone = a.zone;
     std::sort(ids_.begin(), ids_.end());
     if (rates && prev_.has_table) {
       // Merge the sorted id lists: new ids were born, missing ids left, moved ids changed state.
@@ -485,7 +524,7 @@ void Watcher::Observe(const Sample& s, std::span<const ConnInfo> entries) {
       }
       cs.push_back(std::move(c));
     }
-    uint64_t dumped = entries.size();
+    uint64_t dumped = a.entries;
     other = s.count > dumped ? static_cast<double>(s.count - dumped) : 0;
   } else {
     ClassState c;
@@ -516,7 +555,7 @@ void Watcher::Observe(const Sample& s, std::span<const ConnInfo> entries) {
     r.classes.push_back(std::move(row));
   }
   std::sort(r.classes.begin(), r.classes.end(),
-            [](const ClassRow& a, const ClassRow& b) { return a.state.count > b.state.count; });
+            [](const ClassRow& x, const ClassRow& y) { return x.state.count > y.state.count; });
   prev_ = s;
   ++n_;
   rep_ = std::move(r);

@@ -24,6 +24,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <span>
 #include <string>
 #include <utility>
@@ -149,8 +150,16 @@ class Watcher {
  public:
   // `top`: hard cap on the source and port rows (cardinality of the exported label sets).
   explicit Watcher(const Config& timeouts, uint32_t top = 10);
+  ~Watcher();
   void SetTimeouts(const Config& timeouts) { cfg_ = timeouts; }
-  // `entries` is read only when s.has_table. Entries' `timeout_s` is the remaining time.
+  // Streaming form, for dumps too large to hold: BeginTable() (again before a retried dump),
+  // AddEntry() per entry, then Observe(s) with s.has_table. Entries' `timeout_s` is the
+  // remaining time. Memory is per distinct source and port, not per entry (plus 8 bytes per
+  // entry for the id list that tells arrivals and departures apart).
+  void BeginTable();
+  void AddEntry(const ConnInfo& ci);
+  void Observe(const Sample& s);
+  // `entries` is read only when s.has_table.
   void Observe(const Sample& s, std::span<const ConnInfo> entries);
   const WatchReport& report() const { return rep_; }
   uint64_t observations() const { return n_; }
@@ -164,6 +173,8 @@ class Watcher {
   std::vector<std::pair<uint32_t, uint16_t>> prev_ids_, ids_;
   std::vector<ClassKey> prev_keys_;
   std::vector<std::pair<std::string, uint64_t>> prev_src_, prev_port_;
+  struct Acc;  // per-dump accumulators
+  std::unique_ptr<Acc> acc_;
   std::vector<double> smooth_arr_, smooth_dep_;  // per class key index (see KeyIndex)
   WatchReport rep_;
 };

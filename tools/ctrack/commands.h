@@ -10,6 +10,8 @@ int ReplayMain(int argc, char** argv);
 int BenchMain(int argc, char** argv);
 int SimulateMain(int argc, char** argv);
 int SoakMain(int argc, char** argv);
+int WatchMain(int argc, char** argv);
+int ExporterMain(int argc, char** argv);
 
 }  // namespace ctrack::cli
 

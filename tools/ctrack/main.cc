@@ -21,6 +21,8 @@ constexpr Command kCommands[] = {
      "what-if replay: occupancy, drops, who filled the table, sizing, policies"},
     {"bench", ctrack::cli::BenchMain, "measure tracking speed and memory"},
     {"soak", ctrack::cli::SoakMain, "flood a full table for a while and watch resident memory"},
+    {"watch", ctrack::cli::WatchMain, "live view of the kernel's table: rates, time to full, tops"},
+    {"exporter", ctrack::cli::ExporterMain, "Prometheus/OpenMetrics exporter of the kernel's table"},
 };
 
 void Usage(std::FILE* f) {
