@@ -56,7 +56,8 @@ std::string InjectEntries(const InjectSpec& spec, uint32_t* inserted) {
       ssize_t n = recv(fd, rbuf.data(), rbuf.size(), 0);
       if (n < 0) {
         if (errno == EINTR) continue;
-        if (first_error.empty()) first_error = std::string("ctnetlink recv: ") + std::strerror(errno);
+        if (first_error.empty())
+          first_error = std::string("ctnetlink recv: ") + std::strerror(errno);
         return false;
       }
       const nlmsghdr* h = reinterpret_cast<const nlmsghdr*>(rbuf.data());
@@ -65,7 +66,8 @@ std::string InjectEntries(const InjectSpec& spec, uint32_t* inserted) {
         if (h->nlmsg_type != NLMSG_ERROR) continue;
         ++acked;
         const auto* e = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(h));
-        if (e->error == 0) ++*inserted;
+        if (e->error == 0)
+          ++*inserted;
         else if (first_error.empty())
           first_error = std::string("ctnetlink insert: ") + std::strerror(-e->error);
       }
@@ -88,7 +90,10 @@ std::string InjectEntries(const InjectSpec& spec, uint32_t* inserted) {
       uint32_t src = spec.first_src + i;
       PutTuple(h, CTA_TUPLE_ORIG, src, spec.dst, spec.sport, spec.dport, spec.proto);
       PutTuple(h, CTA_TUPLE_REPLY, spec.dst, src, spec.dport, spec.sport, spec.proto);
-      uint32_t status = spec.assured ? (IPS_ASSURED | IPS_SEEN_REPLY) : 0;
+      // CONFIRMED must be among the bits: ctnetlink_create_conntrack() marks the new entry
+      // confirmed before applying CTA_STATUS, and ctnetlink_change_status() refuses (EBUSY) a
+      // status that would clear it.
+      uint32_t status = IPS_CONFIRMED | (spec.assured ? (IPS_ASSURED | IPS_SEEN_REPLY) : 0);
       mnl_attr_put_u32(h, CTA_STATUS, htonl(status));
       mnl_attr_put_u32(h, CTA_TIMEOUT, htonl(spec.timeout_s));
       if (spec.zone) mnl_attr_put_u16(h, CTA_ZONE, htons(spec.zone));

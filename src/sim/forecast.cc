@@ -504,8 +504,8 @@ void Watcher::Observe(const Sample& s) {
         // Fast attack, slow decay: a rising arrival rate is believed at once (an alert must
         // not wait for an average to catch up with a flood), a falling one decays gradually.
         const double raw = arr[ki] / dt;
-        smooth_arr_[ki] = n_ > 1 ? std::max(raw, kAlpha * raw + (1 - kAlpha) * smooth_arr_[ki])
-                                 : raw;
+        smooth_arr_[ki] =
+            n_ > 1 ? std::max(raw, kAlpha * raw + (1 - kAlpha) * smooth_arr_[ki]) : raw;
         smooth_dep_[ki] =
             n_ > 1 ? kAlpha * dep[ki] / dt + (1 - kAlpha) * smooth_dep_[ki] : dep[ki] / dt;
       }

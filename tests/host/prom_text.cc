@@ -7,7 +7,9 @@
 namespace ctrack::testing {
 namespace {
 
-bool NameStart(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':'; }
+bool NameStart(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':';
+}
 bool NameChar(char c) { return NameStart(c) || (c >= '0' && c <= '9'); }
 bool LabelStart(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
 bool LabelChar(char c) { return LabelStart(c) || (c >= '0' && c <= '9'); }
@@ -74,7 +76,9 @@ std::string ParsePromText(const std::string& text, bool om, PromDoc* doc) {
     std::string line = text.substr(pos, nl - pos);
     pos = nl + 1;
     ++line_no;
-    auto err = [&](const std::string& why) { return "line " + std::to_string(line_no) + ": " + why; };
+    auto err = [&](const std::string& why) {
+      return "line " + std::to_string(line_no) + ": " + why;
+    };
     if (eof) return err("content after # EOF");
     if (line.empty()) {
       if (om) return err("empty line (OpenMetrics)");
@@ -105,9 +109,9 @@ std::string ParsePromText(const std::string& text, bool om, PromDoc* doc) {
       if (help) {
         if (!help_seen.insert(name).second) return err("second HELP for " + name);
       } else {
-        static const std::set<std::string> kTypes = {"counter", "gauge", "histogram", "summary",
-                                                     "untyped", "unknown", "gaugehistogram",
-                                                     "stateset", "info"};
+        static const std::set<std::string> kTypes = {"counter",        "gauge",    "histogram",
+                                                     "summary",        "untyped",  "unknown",
+                                                     "gaugehistogram", "stateset", "info"};
         if (!kTypes.count(arg)) return err("bad type '" + arg + "'");
         if (!type_seen.insert(name).second) return err("second TYPE for " + name);
         if (om && arg == "counter" && EndsWith(name, "_total"))
@@ -158,9 +162,12 @@ std::string ParsePromText(const std::string& text, bool om, PromDoc* doc) {
           if (c == '\\') {
             if (i >= line.size()) return err("dangling escape");
             char e = line[i++];
-            if (e == 'n') val += '\n';
-            else if (e == '\\' || e == '"') val += e;
-            else return err("bad escape");
+            if (e == 'n')
+              val += '\n';
+            else if (e == '\\' || e == '"')
+              val += e;
+            else
+              return err("bad escape");
           } else {
             val += c;
           }

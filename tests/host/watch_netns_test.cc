@@ -64,10 +64,14 @@ class Netns {
     if (!ok_) return;
     created_ = true;
     ok_ = Sh("ip -n " + name_ + " link set lo up") == 0 &&
+          Sh("ip netns exec " + name_ + " nft add table inet t") == 0 &&
           Sh("ip netns exec " + name_ +
-             " nft -f - <<'EOF'\ntable inet t {\n chain o { type filter hook output priority 0; "
-             "ct state new counter }\n chain i { type filter hook input priority 0; ct state new "
-             "counter }\n}\nEOF") == 0;
+             " nft add chain inet t o '{ type filter hook output priority 0; }'") == 0 &&
+          Sh("ip netns exec " + name_ + " nft add rule inet t o ct state new counter") == 0 &&
+          // The test's own scrapes (TCP on loopback) stay out of the table it measures.
+          Sh("ip netns exec " + name_ +
+             " nft add chain inet t raw '{ type filter hook output priority -300; }'") == 0 &&
+          Sh("ip netns exec " + name_ + " nft add rule inet t raw meta l4proto tcp notrack") == 0;
   }
   ~Netns() {
     if (created_) Sh("ip netns del " + name_);
@@ -183,7 +187,8 @@ void SendUdp(int first_port, int n, double rate, const std::function<void(int)>&
   auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < n; ++i) {
     if (rate > 0)
-      std::this_thread::sleep_until(start + std::chrono::microseconds(static_cast<int64_t>(i * 1e6 / rate)));
+      std::this_thread::sleep_until(
+          start + std::chrono::microseconds(static_cast<int64_t>(i * 1e6 / rate)));
     a.sin_port = htons(static_cast<uint16_t>(first_port + i));
     sendto(fd, "x", 1, 0, reinterpret_cast<sockaddr*>(&a), sizeof a);
     if (tick) tick(i);
@@ -233,17 +238,24 @@ TEST(ExporterNetns, CountAndCountersMatchConntrackTools) {
   EXPECT_GE(c, 500u);
   EXPECT_EQ(doc.Find("node_nf_conntrack_entries")->value, static_cast<double>(c));
   ASSERT_FALSE(st.empty());
-  for (const char* f : {"found", "invalid", "insert", "insert_failed", "drop", "early_drop",
-                        "search_restart"}) {
+  for (const char* f :
+       {"found", "invalid", "insert", "insert_failed", "drop", "early_drop", "search_restart"}) {
     auto* s = doc.Find(std::string("node_nf_conntrack_stat_") + f);
     ASSERT_NE(s, nullptr) << f;
     EXPECT_EQ(s->value, static_cast<double>(st[f])) << f;
   }
-  EXPECT_EQ(doc.Find("ctrack_conntrack_icmp_errors_total")->value, static_cast<double>(st["error"]));
+  EXPECT_EQ(doc.Find("ctrack_conntrack_icmp_errors_total")->value,
+            static_cast<double>(st["error"]));
   EXPECT_EQ(doc.Find("node_nf_conntrack_stat_insert")->value, 300);
   // Per state: the 300 injected entries are ASSURED UDP, the 200 datagrams unreplied UDP.
-  EXPECT_EQ(doc.Find("ctrack_conntrack_entries_by_state", {{"protocol", "udp"}, {"state", "ASSURED"}})->value, 300);
-  EXPECT_EQ(doc.Find("ctrack_conntrack_entries_by_state", {{"protocol", "udp"}, {"state", "UNREPLIED"}})->value, 200);
+  EXPECT_EQ(
+      doc.Find("ctrack_conntrack_entries_by_state", {{"protocol", "udp"}, {"state", "ASSURED"}})
+          ->value,
+      300);
+  EXPECT_EQ(
+      doc.Find("ctrack_conntrack_entries_by_state", {{"protocol", "udp"}, {"state", "UNREPLIED"}})
+          ->value,
+      200);
   // OpenMetrics when asked for, strictly valid too; promtool where installed.
   std::string ctype;
   std::string om = ex.Scrape(true, &ctype);

@@ -1,17 +1,16 @@
 // ctrack watch / exporter without the kernel: the forecast's arithmetic, the alert lead time on
 // the engine's virtual clock, the expositions checked by a strict parser, event counting, and the
 // deployment files.
-#include <gtest/gtest.h>
-
 #include <ctrack/conntrack.h>
+#include <gtest/gtest.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
+#include <linux/netlink.h>
 
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <linux/netfilter/nfnetlink.h>
-#include <linux/netfilter/nfnetlink_conntrack.h>
-#include <linux/netlink.h>
 #include <string>
 #include <vector>
 
@@ -131,9 +130,10 @@ TEST(AlertLead, LeadingAlertFiresAMinuteBeforeFullClassicDoesNot) {
       }
       next_sample += step;
     }
-    Endpoint src = V4(0x64000000 + static_cast<uint32_t>(n), static_cast<uint16_t>(1024 + n % 60000));
-    auto syn = fs.Tcp(src, server, static_cast<uint32_t>(n * 7919), 0, 0x02, 1024, nullptr, 0,
-                      nullptr, 0);
+    Endpoint src =
+        V4(0x64000000 + static_cast<uint32_t>(n), static_cast<uint16_t>(1024 + n % 60000));
+    auto syn =
+        fs.Tcp(src, server, static_cast<uint32_t>(n * 7919), 0, 0x02, 1024, nullptr, 0, nullptr, 0);
     ew.ct.ProcessFrame(kLinkEthernet, syn.data, syn.len, syn.len,
                        t0 + static_cast<Timestamp>(t * kNsPerSec));
     const Stats& st = ew.ct.stats();
@@ -144,10 +144,11 @@ TEST(AlertLead, LeadingAlertFiresAMinuteBeforeFullClassicDoesNot) {
   ASSERT_GT(classic_at, 0);
   ASSERT_GT(leading_at, 0);
   const double classic_lead = full_at - classic_at, leading_lead = full_at - leading_at;
-  std::printf("alert lead (virtual time): table full at %.1f s (flood from %.1f s); classic 75%% "
-              "ratio fired at %.0f s (lead %.1f s); time_to_full<900 for 15s fired at %.0f s "
-              "(lead %.1f s)\n",
-              full_at, flood_start, classic_at, classic_lead, leading_at, leading_lead);
+  std::printf(
+      "alert lead (virtual time): table full at %.1f s (flood from %.1f s); classic 75%% "
+      "ratio fired at %.0f s (lead %.1f s); time_to_full<900 for 15s fired at %.0f s "
+      "(lead %.1f s)\n",
+      full_at, flood_start, classic_at, classic_lead, leading_at, leading_lead);
   EXPECT_LT(classic_lead, 60);
   EXPECT_GE(leading_lead, 60);
 }
@@ -204,12 +205,21 @@ TEST(Exposition, BothFormatsParseStrictlyAndCarryTheNumbers) {
     EXPECT_EQ(doc.Find("node_nf_conntrack_stat_drop")->value, 7);
     EXPECT_EQ(doc.Find("ctrack_conntrack_drops_total")->value, 7);
     EXPECT_EQ(doc.Find("ctrack_conntrack_early_drops_total")->value, 2);
-    EXPECT_EQ(doc.types.at(om ? "ctrack_conntrack_drops" : "ctrack_conntrack_drops_total"), "counter");
-    EXPECT_EQ(doc.Find("ctrack_conntrack_entries_by_state", {{"protocol", "tcp"}, {"state", "SYN_SENT"}})->value, 2);
-    EXPECT_EQ(doc.Find("ctrack_conntrack_entries_by_state", {{"protocol", "udp"}, {"state", "UNREPLIED"}})->value, 1);
+    EXPECT_EQ(doc.types.at(om ? "ctrack_conntrack_drops" : "ctrack_conntrack_drops_total"),
+              "counter");
+    EXPECT_EQ(
+        doc.Find("ctrack_conntrack_entries_by_state", {{"protocol", "tcp"}, {"state", "SYN_SENT"}})
+            ->value,
+        2);
+    EXPECT_EQ(
+        doc.Find("ctrack_conntrack_entries_by_state", {{"protocol", "udp"}, {"state", "UNREPLIED"}})
+            ->value,
+        1);
     EXPECT_EQ(doc.Find("ctrack_conntrack_entries_by_zone", {{"zone", "7"}})->value, 1);
     EXPECT_EQ(doc.Find("ctrack_conntrack_top_source_entries", {{"source", "10.0.0.2"}})->value, 2);
-    EXPECT_EQ(doc.Find("ctrack_conntrack_top_dport_entries", {{"protocol", "tcp"}, {"port", "443"}})->value, 2);
+    EXPECT_EQ(doc.Find("ctrack_conntrack_top_dport_entries", {{"protocol", "tcp"}, {"port", "443"}})
+                  ->value,
+              2);
     EXPECT_NE(doc.Find("ctrack_conntrack_time_to_full_seconds"), nullptr);
     EXPECT_EQ(doc.Find("ctrack_conntrack_bucket_depth_mean")->value, 6.0 / 64);
   }
@@ -255,21 +265,22 @@ TEST(Exposition, TopsAreCapped) {
 TEST(Exposition, StrictParserRefusesMalformedText) {
   PromDoc d;
   const char* bad[] = {
-      "x 1\n",                                                    // no TYPE
-      "# TYPE x gauge\nx{a=\"1} 1\n",                             // unterminated value
-      "# TYPE x gauge\nx{a=\"1\"} 1\nx{a=\"1\"} 2\n",             // duplicate series
-      "# TYPE x gauge\nx 1\n# TYPE y gauge\ny 1\nx 2\n",          // interleaved
-      "# TYPE x gauge\nx one\n",                                  // bad value
-      "# TYPE x_total counter\nx_total 1",                        // no final newline
-      "# TYPE c counter\nc 1\n",                                  // counter without _total
-      "# TYPE x gauge\nx{1a=\"v\"} 1\n",                          // bad label name
-      "# TYPE x gauge\nx{a=\"\\q\"} 1\n",                         // bad escape
+      "x 1\n",                                            // no TYPE
+      "# TYPE x gauge\nx{a=\"1} 1\n",                     // unterminated value
+      "# TYPE x gauge\nx{a=\"1\"} 1\nx{a=\"1\"} 2\n",     // duplicate series
+      "# TYPE x gauge\nx 1\n# TYPE y gauge\ny 1\nx 2\n",  // interleaved
+      "# TYPE x gauge\nx one\n",                          // bad value
+      "# TYPE x_total counter\nx_total 1",                // no final newline
+      "# TYPE c counter\nc 1\n",                          // counter without _total
+      "# TYPE x gauge\nx{1a=\"v\"} 1\n",                  // bad label name
+      "# TYPE x gauge\nx{a=\"\\q\"} 1\n",                 // bad escape
   };
   for (const char* b : bad) EXPECT_NE(ParsePromText(b, false, &d), "") << b;
   EXPECT_NE(ParsePromText("# TYPE x gauge\nx 1\n", true, &d), "");  // OpenMetrics: no EOF
   EXPECT_NE(ParsePromText("# TYPE c_total counter\nc_total 1\n# EOF\n", true, &d), "");
   EXPECT_EQ(ParsePromText("# TYPE c counter\nc_total 1\n# EOF\n", true, &d), "");
-  EXPECT_EQ(ParsePromText("# HELP x h\n# TYPE x gauge\nx{a=\"q\\\"\\\\\\n\"} +Inf\n", false, &d), "");
+  EXPECT_EQ(ParsePromText("# HELP x h\n# TYPE x gauge\nx{a=\"q\\\"\\\\\\n\"} +Inf\n", false, &d),
+            "");
   EXPECT_EQ(d.samples.at(0).labels.at("a"), "q\"\\\n");
 }
 
@@ -331,31 +342,36 @@ TEST(Deploy, RulesFilePassesPromtool) {
 // expressions the lead-time test evaluates.
 TEST(Deploy, RulesFileParsesWithBothAlerts) {
   std::string out;
-  int rc = RunShell("/usr/bin/python3 -c 'import sys,yaml; d=yaml.safe_load(open(sys.argv[1])); "
-               "r=[x for g in d[\"groups\"] for x in g[\"rules\"]]; "
-               "print(\"\\n\".join(x[\"alert\"]+\"|\"+x[\"expr\"]+\"|\"+str(x.get(\"for\",\"\")) for x in r))' " +
-                   kDeploy + "prometheus-rules.yml",
-               &out);
+  int rc = RunShell(
+      "/usr/bin/python3 -c 'import sys,yaml; d=yaml.safe_load(open(sys.argv[1])); "
+      "r=[x for g in d[\"groups\"] for x in g[\"rules\"]]; "
+      "print(\"\\n\".join(x[\"alert\"]+\"|\"+x[\"expr\"]+\"|\"+str(x.get(\"for\",\"\")) for x in "
+      "r))' " +
+          kDeploy + "prometheus-rules.yml",
+      &out);
   if (rc != 0 && out.find("No module named 'yaml'") != std::string::npos)
     GTEST_SKIP() << "python3-yaml not installed";
   ASSERT_EQ(rc, 0) << out;
   EXPECT_NE(out.find("ConntrackTableFillingUp|ctrack_conntrack_time_to_full_seconds < 900|15s"),
-            std::string::npos) << out;
+            std::string::npos)
+      << out;
   EXPECT_NE(out.find("NodeHighNumberConntrackEntriesUsed|(node_nf_conntrack_entries / "
                      "node_nf_conntrack_entries_limit) > 0.75|"),
-            std::string::npos) << out;
+            std::string::npos)
+      << out;
 }
 
 TEST(Deploy, DaemonSetIsValidYamlWithOnlyNetAdmin) {
   std::string out;
-  int rc = RunShell("/usr/bin/python3 -c 'import sys,yaml; d=yaml.safe_load(open(sys.argv[1])); "
-               "s=d[\"spec\"][\"template\"][\"spec\"]; c=s[\"containers\"][0]; "
-               "sc=c[\"securityContext\"]; "
-               "print(d[\"kind\"], s[\"hostNetwork\"], sc[\"capabilities\"][\"add\"], "
-               "sc[\"capabilities\"][\"drop\"], sc.get(\"privileged\", False), "
-               "c[\"ports\"][0][\"containerPort\"], c[\"args\"][0])' " +
-                   kDeploy + "daemonset.yaml",
-               &out);
+  int rc = RunShell(
+      "/usr/bin/python3 -c 'import sys,yaml; d=yaml.safe_load(open(sys.argv[1])); "
+      "s=d[\"spec\"][\"template\"][\"spec\"]; c=s[\"containers\"][0]; "
+      "sc=c[\"securityContext\"]; "
+      "print(d[\"kind\"], s[\"hostNetwork\"], sc[\"capabilities\"][\"add\"], "
+      "sc[\"capabilities\"][\"drop\"], sc.get(\"privileged\", False), "
+      "c[\"ports\"][0][\"containerPort\"], c[\"args\"][0])' " +
+          kDeploy + "daemonset.yaml",
+      &out);
   if (rc != 0 && out.find("No module named 'yaml'") != std::string::npos)
     GTEST_SKIP() << "python3-yaml not installed";
   ASSERT_EQ(rc, 0) << out;

@@ -12,6 +12,7 @@ int SimulateMain(int argc, char** argv);
 int SoakMain(int argc, char** argv);
 int WatchMain(int argc, char** argv);
 int ExporterMain(int argc, char** argv);
+int ExporterBenchMain(int argc, char** argv);
 
 }  // namespace ctrack::cli
 
