@@ -12,14 +12,14 @@
 namespace ctrack {
 
 struct InjectSpec {
-  uint32_t count = 0;            // entries to insert
+  uint32_t count = 0;               // entries to insert
   uint32_t first_src = 0x0a000001;  // IPv4 source of the first entry (host order); then +1 ...
   uint32_t dst = 0x0a630001;        // IPv4 destination of every entry
   uint16_t sport = 40000, dport = 9;
-  uint8_t proto = 17;            // 17 (UDP) or 6 (TCP)
+  uint8_t proto = 17;  // 17 (UDP) or 6 (TCP)
   uint32_t timeout_s = 3600;
-  bool assured = true;           // ASSURED|SEEN_REPLY (immune to early drop), else unreplied
-  uint8_t tcp_state = 3;         // for TCP (3 = ESTABLISHED)
+  bool assured = true;    // ASSURED|SEEN_REPLY (immune to early drop), else unreplied
+  uint8_t tcp_state = 3;  // for TCP (3 = ESTABLISHED)
   uint16_t zone = 0;
 };
 

@@ -33,7 +33,7 @@ std::string Num(double v) {
   if (v == std::floor(v) && std::fabs(v) < 1e15)
     std::snprintf(b, sizeof b, "%.0f", v);
   else
-    std::snprintf(b, sizeof b, "%.6g", v);
+    std::snprintf(b, sizeof b, "%.15g", v);  // unix times need 13+ digits
   return b;
 }
 

@@ -296,6 +296,7 @@ TEST(ExporterNetns, RatesMoveWithTraffic) {
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
   traffic.join();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));  // the last events arrive
   PromDoc after;
   ASSERT_TRUE(ex.ScrapeAfter(Unix(), &after));
   // 300 new flows per second: the interval rate sees a good share of it (not 0, not 10x).

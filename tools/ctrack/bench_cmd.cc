@@ -2,9 +2,9 @@
 // and memory on the project's own traffic (or a capture loaded into memory first). Only the
 // tracking calls are timed. Ends with one line:
 //   WORKLOAD ns_per_packet=N mpps=N bytes_per_conn=N peak_rss_mb=N threads=N
-#include <ctrack/packet.h>
 #include <ctrack/config.h>
 #include <ctrack/conntrack.h>
+#include <ctrack/packet.h>
 #include <ctrack/sharded.h>
 
 #include <algorithm>

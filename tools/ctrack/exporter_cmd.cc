@@ -151,7 +151,7 @@ int ExporterMain(int argc, char** argv) {
   ex.interval_s = interval;
   auto sample = [&] {
     std::string e, warn;
-    double t0 = MonotonicSeconds(), u0 = UnixSeconds();
+    double t0 = MonotonicSeconds();
     bool ok = src->SampleInto(&w, t0, &e, &warn);
     ex.last_dump_s = MonotonicSeconds() - t0;
     ex.dumps = src->dumps();
@@ -161,7 +161,7 @@ int ExporterMain(int argc, char** argv) {
       std::fprintf(stderr, "ctrack exporter: %s\n", ok ? warn.c_str() : e.c_str());
     }
     if (!ok) return false;
-    ex.last_sample_unix = u0;  // the instant the sample began (count read first)
+    ex.last_sample_unix = UnixSeconds();  // the sample is timed at the end of its dump
     auto prom = std::make_shared<const std::string>(
         watch::RenderMetrics(w.report(), ex, watch::Exposition::kPrometheus));
     auto om = std::make_shared<const std::string>(

@@ -62,8 +62,9 @@ std::unique_ptr<LiveSource> LiveSource::Open(const LiveOptions& opt, std::string
 }
 
 bool LiveSource::SampleInto(watch::Watcher* w, double t, std::string* err, std::string* warn) {
+  (void)t;
   watch::Sample s;
-  s.t = t;
+  // Timeouts first: the dump's histograms are sized by them.
   HostFacts f = ReadHostFacts(/*rules=*/false, /*kmsg=*/false);
   if (!f.module_loaded) {
     *err = "nf_conntrack is not loaded (no /proc/sys/net/netfilter/nf_conntrack_max)";
@@ -73,6 +74,21 @@ bool LiveSource::SampleInto(watch::Watcher* w, double t, std::string* err, std::
   Config cfg;
   for (const auto& [name, value] : f.sysctls) (void)cfg.Set(name, value);
   w->SetTimeouts(cfg);
+  // The dump first, then the count and counters: the sample describes the instant the dump
+  // ended (entries dumped early are at most one dump duration older).
+  if (opt_.dump) {
+    w->BeginTable();
+    DumpResult d =
+        reader_->DumpTable([&] { w->BeginTable(); }, [&](const ConnInfo& ci) { w->AddEntry(ci); });
+    ++dumps_;
+    if (d.error.empty()) {
+      s.has_table = true;
+    } else {
+      w->BeginTable();
+      *warn = "table dump: " + d.error;
+    }
+  }
+  s.t = MonotonicSeconds();
   uint32_t count = 0, max = 0;
   std::string e;
   if (reader_->Count(&count, &max, &e)) {
@@ -114,18 +130,6 @@ bool LiveSource::SampleInto(watch::Watcher* w, double t, std::string* err, std::
     s.events_new = et.new_events;
     s.events_destroy = et.destroy_events;
     s.events_overrun = et.overruns;
-  }
-  if (opt_.dump) {
-    w->BeginTable();
-    DumpResult d =
-        reader_->DumpTable([&] { w->BeginTable(); }, [&](const ConnInfo& ci) { w->AddEntry(ci); });
-    ++dumps_;
-    if (d.error.empty()) {
-      s.has_table = true;
-    } else {
-      w->BeginTable();
-      *warn = "table dump: " + d.error;
-    }
   }
   w->Observe(s);
   return true;

@@ -30,7 +30,7 @@ class LiveSource {
  public:
   // Call after EnterNetns(). Fails only when ctnetlink cannot be opened at all.
   static std::unique_ptr<LiveSource> Open(const LiveOptions& opt, std::string* err);
-  // Takes one sample at monotonic time `t` into `w`. False with *err when nothing could be read;
+  // Takes one sample into `w`, timed at the end of its dump (`t` is not used). False with *err when nothing could be read;
   // a failed dump alone degrades to count-only for that sample (noted in *warn).
   bool SampleInto(watch::Watcher* w, double t, std::string* err, std::string* warn);
   // "events", or why events are not used.

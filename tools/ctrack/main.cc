@@ -22,7 +22,8 @@ constexpr Command kCommands[] = {
     {"bench", ctrack::cli::BenchMain, "measure tracking speed and memory"},
     {"soak", ctrack::cli::SoakMain, "flood a full table for a while and watch resident memory"},
     {"watch", ctrack::cli::WatchMain, "live view of the kernel's table: rates, time to full, tops"},
-    {"exporter", ctrack::cli::ExporterMain, "Prometheus/OpenMetrics exporter of the kernel's table"},
+    {"exporter", ctrack::cli::ExporterMain,
+     "Prometheus/OpenMetrics exporter of the kernel's table"},
     {"exporter-bench", ctrack::cli::ExporterBenchMain,
      "scrape latency, RSS and abuse of the exporter on a namespace table"},
 };

@@ -3,9 +3,9 @@
 // it checks: after the table fills, resident memory is flat and the table never holds more than
 // its budget (Conntrack::memory_bytes() once full; the defragmenter adds at most its two
 // high-threshold settings).
-#include <ctrack/packet.h>
 #include <ctrack/config.h>
 #include <ctrack/conntrack.h>
+#include <ctrack/packet.h>
 
 #include <charconv>
 #include <chrono>
