@@ -3,8 +3,9 @@
 set -euo pipefail
 # python3: tests/fuzz/make_corpus.py and the scripts; conntrack/nftables/iproute2: the live-host
 # tests compare with the kernel's own tools inside namespaces they create.
-pkgs=(cmake ninja-build g++ pkg-config libpcap-dev libgtest-dev libgmock-dev googletest
-      libbenchmark-dev libmnl-dev libcpp-httplib-dev python3 python3-yaml nftables conntrack iproute2 iptables)
+pkgs=(cmake ninja-build g++ pkg-config libgtest-dev libgmock-dev googletest
+      libbenchmark-dev libmnl-dev libcpp-httplib-dev python3 python3-yaml nftables conntrack
+      iproute2 iptables)
 # python3-yaml: the deploy/ manifests are parsed as YAML by the tests. promtool (Debian
 # `prometheus`, large; opt-in) checks the rules file and the exporter's output when present.
 [ "${CTRACK_WITH_PROMETHEUS:-0}" = 1 ] && pkgs+=(prometheus)

@@ -63,6 +63,12 @@ struct PacketResult {
   uint32_t entry = kNoConn;      // creation number of the attached entry; kept when this packet
                                  // deleted it (a TCP RST before any reply)
   uint32_t destroyed = kNoConn;  // creation number of an entry this packet deleted (the first)
+  // The packet reached the last POSTROUTING hook, where conntrack confirms (the oracle's `fwd`
+  // column): false when it was never classified, was dropped by defragmentation or conntrack,
+  // or was dropped by the IP stack after PREROUTING (bad IPv4 options, a strict source route, an
+  // IPv6 datagram larger than the egress MTU). A `new` packet that is not forwarded leaves no
+  // entry: the entry it created is freed unconfirmed (its creation number is used up).
+  bool forwarded = false;
 };
 
 // A captured frame handed in a batch.
@@ -72,6 +78,8 @@ struct Frame {
   uint32_t wirelen;
   Timestamp ts;
 };
+
+class CountPool;  // <ctrack/sharded.h>
 
 class Conntrack {
  public:
@@ -120,9 +128,9 @@ class Conntrack {
   // Bytes of memory the table holds (entries, buckets, side arrays).
   size_t memory_bytes() const;
 
-  // Makes this table one shard of a larger one: the max rule applies to `count`, shared by all
-  // shards (see ShardedConntrack). Call before the first packet.
-  void ShareCountForShards(std::atomic<uint32_t>* count);
+  // Makes this table one shard of a larger one: the max rule applies to the entries reserved in
+  // `pool`, shared by all shards (see ShardedConntrack). Call before the first packet.
+  void ShareCountForShards(CountPool* pool);
 
   // Test hook: forces every tuple to one bucket (hash constant) to exercise chain handling.
   void SetConstantHashForTest(bool on);

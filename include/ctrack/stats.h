@@ -28,6 +28,7 @@ struct EngineCounters {
   uint64_t frag_reassembled = 0;  // datagrams completed by defragmentation
   uint64_t frag_dropped = 0;      // fragments dropped by defragmentation (overlap, limits, timeout)
   uint64_t created = 0;           // entries confirmed into the table
+  uint64_t not_confirmed = 0;     // new entries freed: their packet was dropped after PREROUTING
   uint64_t expired = 0;           // entries reaped after their timeout
   uint64_t gc_early_drop = 0;     // entries evicted by the GC in early-drop mode
   uint64_t deleted_other = 0;     // TCP re-open, RST without reply, and similar deletions

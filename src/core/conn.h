@@ -2,14 +2,17 @@
 //
 // Layout (128 bytes, two cache lines; the first holds everything a lookup touches):
 //   [0..40)    Tuple orig       original-direction tuple incl. zone; reply tuple is derived
-//   [40..48)   spare[2]         unused (chain links live in the table's own array)
+//   [40..42)   status           IPS_* bits (kernel numbering)
+//   [42]       state            TCP or SCTP state; 0 for stateless protocols
+//   [43]       l4flags          tracker-private bits
+//   [44..48)   spare            unused
 //   [48..56)   expires          absolute expiry instant (ns)
 //   [56..60)   id               creation sequence number, given at confirmation
 //   [60..64)   mark
-//   [64..66)   status           IPS_* bits (kernel numbering)
-//   [66]       state            TCP or SCTP state; 0 for stateless protocols
-//   [67]       l4flags          tracker-private bits
-//   [68..128)  l4               per-protocol data (union)
+//   [64..128)  l4               per-protocol data (union)
+//
+// Early drop and the GC read only expires and status of the entries they pass over; both sit in
+// the first line, so a scan costs one cache line per entry.
 #ifndef CTRACK_CORE_CONN_H_
 #define CTRACK_CORE_CONN_H_
 
@@ -17,6 +20,7 @@
 #include <ctrack/packet.h>
 #include <ctrack/tuple.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
@@ -73,17 +77,17 @@ struct SctpData {
 struct alignas(64) Conn {
   // Identity. Set once at creation; never changes.
   Tuple orig;
+  uint16_t status;
+  uint8_t state;
+  uint8_t l4flags;
   // Unused; keeps the layout below stable.
-  uint32_t spare[2];
+  uint32_t spare;
   // Absolute expiry instant. The kernel keeps a relative timeout until confirmation; here the
   // packet that creates an entry also confirms it at the same virtual instant, so the two agree.
   Timestamp expires;
   // Creation sequence number (0, 1, ... in confirmation order); set at confirmation.
   uint32_t id;
   uint32_t mark;
-  uint16_t status;
-  uint8_t state;
-  uint8_t l4flags;
   union {
     TcpData tcp;
     UdpData udp;
@@ -97,6 +101,8 @@ struct alignas(64) Conn {
   TcpState tcp_state() const { return static_cast<TcpState>(state); }
 };
 static_assert(sizeof(Conn) == 128, "two cache lines; see the layout comment");
+static_assert(offsetof(Conn, status) < 64 && offsetof(Conn, expires) < 64,
+              "what scans read stays in the first line");
 
 // Per-direction accounting (nf_conn_acct), kept beside the table only when
 // nf_conntrack_acct was on when the entry was created.

@@ -1,5 +1,5 @@
 // The per-packet algorithm: link layer -> IP input checks -> defragmentation -> nf_conntrack_in
-// -> confirmation, plus early drop and the garbage collector.
+// -> the IP stack's forwarding checks -> confirmation, plus early drop and the garbage collector.
 //
 // Mirrors nf_conntrack_in(), resolve_normal_ct(), __nf_conntrack_alloc(), early_drop(),
 // __nf_conntrack_confirm() and gc_worker(), net/netfilter/nf_conntrack_core.c (v6.18).
@@ -59,6 +59,19 @@ L4Verdict HandlePacket(Conn& ct, const ParsedPacket& pkt, TrackCtx& ctx) {
   }
 }
 
+// Whether a packet conntrack has classified reaches the last POSTROUTING hook on the oracle's
+// host. `pkt` is the parsed datagram, or null when it could not be parsed (the oracle's rewrite
+// then applies). The IP stack's verdict there does not depend on conntrack's: an invalid,
+// untracked or related packet is forwarded or dropped in the same way.
+bool ReachesConfirm(const uint8_t* data, uint32_t len, bool from_defrag, const ParsedPacket* pkt) {
+  const bool v4 = (data[0] >> 4) == 4;
+  if (pkt != nullptr && !OracleRewriteApplies(pkt->protonum, pkt->l4_len()) &&
+      !(v4 ? Ipv4OwnHeaderForwards(data) : Ipv6OwnHeaderForwards(data))) {
+    return false;
+  }
+  return v4 ? Ipv4Forwards(data, len) : Ipv6Forwards(len, from_defrag);
+}
+
 }  // namespace
 
 struct Conntrack::Impl {
@@ -93,9 +106,10 @@ struct Conntrack::Impl {
                          uint16_t zone, uint8_t notes);
   PacketResult ConntrackIn(const uint8_t* data, uint32_t len, Timestamp now, uint16_t zone,
                            uint8_t notes);
-  // resolve_normal_ct() and the tracker, for a packet whose tuple (hashed to `hash`) is known.
+  // resolve_normal_ct() and the tracker, for a packet whose tuple (hashed to `hash`) is known;
+  // `fwd`: the IP stack lets the packet reach the confirm (a new entry is inserted only then).
   PacketResult Resolve(const ParsedPacket& pkt, const Tuple& tuple, uint64_t hash, Timestamp now,
-                       PacketResult r);
+                       PacketResult r, bool fwd);
   // Batch stage 1: the work of ProcessFrame up to the lookup, for packets that take the common
   // path (IPv4 not fragmented, IPv6 without extension headers; not ICMP). Reads the frame only.
   struct Prepared {
@@ -103,6 +117,7 @@ struct Conntrack::Impl {
     Tuple tuple;
     uint64_t hash;
     uint8_t notes;
+    bool fwd;
     bool fast;
   };
   void Prepare(uint32_t linktype, const Frame& f, uint16_t zone, Prepared* p) const;
@@ -148,9 +163,7 @@ Conntrack::~Conntrack() = default;
 
 const Config& Conntrack::config() const { return impl_->cfg; }
 uint32_t Conntrack::count() const { return impl_->table.local_count(); }
-void Conntrack::ShareCountForShards(std::atomic<uint32_t>* count) {
-  impl_->table.ShareCount(count);
-}
+void Conntrack::ShareCountForShards(CountPool* pool) { impl_->table.ShareCount(pool); }
 const Stats& Conntrack::stats() const { return impl_->stats; }
 const EngineCounters& Conntrack::counters() const { return impl_->ctr; }
 void Conntrack::SetConstantHashForTest(bool on) { impl_->table.SetConstantHashForTest(on); }
@@ -200,6 +213,7 @@ void Conntrack::Impl::Prepare(uint32_t linktype, const Frame& f, uint16_t zone, 
     IpInputResult in = Ipv4Input(ip, link.len);
     if (in.status != IpInput::kOk) return;
     if (ParseL3(ip, in.len, &p->pkt) != L3Parse::kOk) return;
+    p->fwd = ReachesConfirm(ip, in.len, false, &p->pkt);
   } else if (link.ip_version == 6) {
     const uint8_t* ip = link.l3;
     // Only IPv6 without extension headers: a fragment header needs the defragmenter.
@@ -212,6 +226,7 @@ void Conntrack::Impl::Prepare(uint32_t linktype, const Frame& f, uint16_t zone, 
     IpInputResult in = Ipv6Input(ip, link.len);
     if (in.status != IpInput::kOk) return;
     if (ParseL3(ip, in.len, &p->pkt) != L3Parse::kOk) return;
+    p->fwd = ReachesConfirm(ip, in.len, false, &p->pkt);
   } else {
     return;
   }
@@ -238,7 +253,11 @@ void Conntrack::ProcessBatch(uint32_t linktype, std::span<const Frame> frames,
       if (prep[i].fast) m.table.PrefetchHead(prep[i].hash);
     }
     for (size_t i = 0; i < n; ++i) {
-      if (prep[i].fast) m.table.PrefetchFirst(prep[i].hash);
+      if (!prep[i].fast || m.table.PrefetchFirst(prep[i].hash)) continue;
+      // Probably a new connection: confirmation will link its reply node at the head of the
+      // reply tuple's bucket, so fetch that head too.
+      Tuple reply;
+      if (InvertTuple(prep[i].tuple, &reply)) m.table.PrefetchHead(m.table.Hash(reply));
     }
     for (size_t i = 0; i < n; ++i) {
       const Frame& f = frames[base + i];
@@ -251,7 +270,7 @@ void Conntrack::ProcessBatch(uint32_t linktype, std::span<const Frame> frames,
       m.defrag.Tick(f.ts);
       PacketResult r;
       r.notes = prep[i].notes;
-      out[base + i] = m.Resolve(prep[i].pkt, prep[i].tuple, prep[i].hash, f.ts, r);
+      out[base + i] = m.Resolve(prep[i].pkt, prep[i].tuple, prep[i].hash, f.ts, r, prep[i].fwd);
     }
   }
 }
@@ -265,7 +284,7 @@ PacketResult Conntrack::Impl::ProcessL3(const uint8_t* data, uint32_t caplen, ui
     ++ctr.ip_dropped;
     return r;
   }
-  switch (defrag.Process(data, in.len, zone, now)) {
+  switch (defrag.Process(data, in.len, zone, now, caplen)) {
     case DefragStatus::kNotFragment:
       return ConntrackIn(data, in.len, now, zone, notes);
     case DefragStatus::kHeld:
@@ -289,7 +308,11 @@ PacketResult Conntrack::Impl::ConntrackIn(const uint8_t* data, uint32_t len, Tim
   PacketResult r;
   r.notes = notes;
   ParsedPacket pkt;
-  if (ParseL3(data, len, &pkt) != L3Parse::kOk) {
+  const bool parsed = ParseL3(data, len, &pkt) == L3Parse::kOk;
+  const bool fwd =
+      ReachesConfirm(data, len, (notes & kNoteReassembled) != 0, parsed ? &pkt : nullptr);
+  r.forwarded = fwd;
+  if (!parsed) {
     ++stats.invalid;
     r.verdict = Verdict::kInvalid;
     return r;
@@ -340,11 +363,12 @@ PacketResult Conntrack::Impl::ConntrackIn(const uint8_t* data, uint32_t len, Tim
     r.verdict = Verdict::kInvalid;
     return r;
   }
-  return Resolve(pkt, tuple, table.Hash(tuple), now, r);
+  return Resolve(pkt, tuple, table.Hash(tuple), now, r, fwd);
 }
 
 PacketResult Conntrack::Impl::Resolve(const ParsedPacket& pkt, const Tuple& tuple, uint64_t hash,
-                                      Timestamp now, PacketResult r) {
+                                      Timestamp now, PacketResult r, bool fwd) {
+  r.forwarded = fwd;
   for (int attempt = 0; attempt < 2; ++attempt) {
     uint64_t reaped = 0;
     uint32_t first = kNoConn;
@@ -364,17 +388,19 @@ PacketResult Conntrack::Impl::Resolve(const ParsedPacket& pkt, const Tuple& tupl
       if (policy && !policy->Admit(tuple)) {
         ++stats.drop;
         r.verdict = Verdict::kDrop;
+        r.forwarded = false;
         return r;
       }
       // __nf_conntrack_alloc: the count goes up first; over max, early drop must make room.
       table.IncCount();
-      if (table.max() != 0 && table.count() > table.max()) {
+      if (table.OverMax()) {
         if (!(policy && policy->ReplacesEarlyDrop() ? PolicyEvict(now, &r)
                                                     : EarlyDrop(tuple, now, &r))) {
           table.DecCount();
           ++stats.drop;
           gc_early_drop_wanted = true;
           r.verdict = Verdict::kDrop;
+          r.forwarded = false;
           return r;
         }
       }
@@ -424,6 +450,7 @@ PacketResult Conntrack::Impl::Resolve(const ParsedPacket& pkt, const Tuple& tupl
       if (v == L4Verdict::kDrop) {
         ++stats.drop;
         r.verdict = Verdict::kDrop;
+        r.forwarded = false;
       } else {
         r.verdict = Verdict::kInvalid;
       }
@@ -452,6 +479,22 @@ PacketResult Conntrack::Impl::Resolve(const ParsedPacket& pkt, const Tuple& tupl
       r.conn = kNoConn;
       return r;
     }
+    if (fresh && !fwd) {
+      // Dropped by the IP stack after PREROUTING: nf_conntrack_confirm() never runs and the
+      // unconfirmed entry is freed with the packet. Nothing was inserted, so no counter moves;
+      // the oracle still numbers the conntrack the kernel allocated. (An existing entry keeps
+      // what the tracker did to it above: the kernel changes it in place at PREROUTING.)
+      table.Delete(idx);
+      ++ctr.not_confirmed;
+      // A TCP re-open deleted the old entry for this tuple; with no new entry inserted, the
+      // oracle sees that deletion as a plain destroy, not a replacement.
+      if (r.destroyed_reason == DestroyReason::kReplaced) {
+        r.destroyed_reason = DestroyReason::kOther;
+      }
+      r.entry = next_id++;
+      r.conn = kNoConn;
+      return r;
+    }
     if (fresh) {
       // Confirmation (the packet is accepted by the ruleset in this model).
       ct.status |= kConfirmed;
@@ -467,6 +510,15 @@ PacketResult Conntrack::Impl::Resolve(const ParsedPacket& pkt, const Tuple& tupl
     }
     r.conn = idx;
     r.entry = ct.id;
+    if (Table::Expired(ct, now)) {
+      // A timeout of 0: the entry expired with this packet. The first reader reaps it
+      // (kernel-ct's GET right after the packet: nf_conntrack_find_get() -> nf_ct_gc_expired()),
+      // so it is gone before the next packet: the verdict and entry number stand, nothing is left
+      // to read, count or list.
+      table.Delete(idx);
+      ++ctr.expired;
+      r.conn = kNoConn;
+    }
     return r;
   }
   // A second re-open in one packet cannot happen: the fresh entry is new.
@@ -628,6 +680,9 @@ void Conntrack::ForEach(Timestamp now, const std::function<void(const ConnInfo&)
 bool Conntrack::Get(uint32_t conn, Timestamp now, ConnInfo* out) const {
   const Impl& m = *impl_;
   if (conn >= m.table.high_water() || !(m.table.at(conn).status & kConfirmed)) return false;
+  // A ctnetlink GET finds no expired entry (nf_conntrack_find_get() skips and reaps it): with a
+  // timeout sysctl at 0 the entry a packet just refreshed is already gone when it is read.
+  if (Table::Expired(m.table.at(conn), now)) return false;
   m.FillInfo(conn, now, out);
   return true;
 }

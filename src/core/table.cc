@@ -119,6 +119,9 @@ uint32_t Table::AllocEntry() {
   if (free_list_ != kNil) {
     idx = free_list_;
     free_list_ = links_[idx * 2];
+    // Freed entries come back in no useful order: fetch the next one now, for the next new
+    // connection, instead of missing twice (its link, then the entry) when it comes.
+    PrefetchAlloc();
   } else {
     idx = high_water_++;
     if (idx / kChunk >= chunks_.size()) AddChunk();

@@ -35,6 +35,7 @@
 
 #include <ctrack/config.h>
 #include <ctrack/packet.h>
+#include <ctrack/sharded.h>
 #include <ctrack/tuple.h>
 
 #include <atomic>
@@ -71,13 +72,31 @@ class Table {
   explicit Table(const Config& cfg);
 
   uint32_t buckets() const { return nbuckets_; }
-  // The count the max rule applies to: this table's, or the one shared by all shards.
+  // The count that the GC's early-drop threshold and the overload policies read: this table's,
+  // or, for a shard, the entries reserved by all shards less this shard's unused reservations
+  // (exact for one shard; otherwise above the sum by the others' unused reservations only).
   uint32_t count() const {
-    return shared_count_ ? shared_count_->load(std::memory_order_relaxed) : count_;
+    return pool_ ? pool_->reserved() - (quota_ - local_count()) : local_count();
   }
-  uint32_t local_count() const { return count_; }
-  // Shards of one logical table share the count, so max stays global (ShardedConntrack).
-  void ShareCount(std::atomic<uint32_t>* c) { shared_count_ = c; }
+  // This table's entries. Written by the owner only; relaxed atomic so that
+  // ShardedConntrack::count() may read it from another thread.
+  uint32_t local_count() const { return count_.load(std::memory_order_relaxed); }
+  // Shards of one logical table reserve entries from one pool, so max stays global
+  // (ShardedConntrack).
+  void ShareCount(CountPool* pool) { pool_ = pool; }
+  // The max rule after IncCount(), as __nf_conntrack_alloc() applies it: true when the count
+  // passed nf_conntrack_max (0: no limit). A shard compares its count with its reservations and
+  // takes a new grant from the pool before it says so.
+  bool OverMax() {
+    uint32_t c = local_count();
+    if (pool_ == nullptr) return max_ != 0 && c > max_;
+    while (c > quota_) {
+      uint32_t g = pool_->Reserve();
+      if (g == 0) return true;
+      quota_ += g;
+    }
+    return false;
+  }
   // nf_conntrack_max, at most kMaxEntries - 1 (also for 0, "no limit").
   uint32_t max() const { return max_; }
 
@@ -105,15 +124,26 @@ class Table {
                      uint32_t* first_reaped);
   // Batch pipeline: fetch the chain head of the bucket, then the first entry whose tag matches.
   void PrefetchHead(uint64_t h) const { __builtin_prefetch(&heads_[BucketOf(h)]); }
-  void PrefetchFirst(uint64_t h) const {
+  // Returns false when the chain ended without a node of the tuple's tag (the packet most likely
+  // opens a new connection).
+  bool PrefetchFirst(uint64_t h) const {
     NodeRef n = heads_[BucketOf(h)];
     uint32_t tag = TagOf(h);
-    for (int i = 0; i < 4 && n != kNil; ++i) {
+    for (int i = 0; i < 8 && n != kNil; ++i) {
       if (NodeTag(n) == tag) {
         __builtin_prefetch(&at(NodeIndex(n)));
-        return;
+        return true;
       }
       n = links_[NodeIndex(n) * 2 + (n & 1)];
+    }
+    return n != kNil;
+  }
+  // For a packet that will likely create an entry: the entry AllocEntry() will hand out next
+  // and its links, which the new connection writes.
+  void PrefetchAlloc() const {
+    if (free_list_ != kNil) {
+      __builtin_prefetch(&links_[free_list_ * 2], 1);
+      __builtin_prefetch(&at(free_list_), 1);
     }
   }
 
@@ -127,13 +157,16 @@ class Table {
   // Unlinks both nodes and frees the entry.
   void Delete(uint32_t idx);
 
-  void IncCount() {
-    ++count_;
-    if (shared_count_) shared_count_->fetch_add(1, std::memory_order_relaxed);
-  }
+  void IncCount() { count_.store(local_count() + 1, std::memory_order_relaxed); }
   void DecCount() {
-    --count_;
-    if (shared_count_) shared_count_->fetch_sub(1, std::memory_order_relaxed);
+    uint32_t c = local_count() - 1;
+    count_.store(c, std::memory_order_relaxed);
+    // Hysteresis: a grant goes back only once two are unused, so that a shard hovering around
+    // its quota does not write the pool on every entry.
+    if (pool_ != nullptr && quota_ - c >= 2 * CountPool::kGrant) {
+      pool_->Release(CountPool::kGrant);
+      quota_ -= CountPool::kGrant;
+    }
   }
 
   static bool Expired(const Conn& ct, Timestamp now) { return ct.expires - now <= 0; }
@@ -169,9 +202,10 @@ class Table {
 
   uint32_t nbuckets_;
   uint32_t max_;
-  uint32_t count_ = 0;
-  std::atomic<uint32_t>* shared_count_ = nullptr;
-  uint32_t high_water_ = 0;  // entry indices below this have been handed out at least once
+  std::atomic<uint32_t> count_{0};
+  CountPool* pool_ = nullptr;  // shards only
+  uint32_t quota_ = 0;         // entries reserved from pool_ (count_ <= quota_ outside Allocate)
+  uint32_t high_water_ = 0;    // entry indices below this have been handed out at least once
   uint32_t free_list_ = kNil;
   uint64_t key_[6];
   bool constant_hash_ = false;

@@ -249,21 +249,21 @@ std::string FormatVerdictRow(uint64_t index, const PacketResult& r, const ConnIn
                              const FrameInfo& frame, bool truncated, Timestamp t_replay) {
   std::string notes = frame.link_notes;
   if (truncated) AddNote(&notes, "truncated-capture");
-  const char* fwd = "1";
+  // The engine says whether the packet reached the last POSTROUTING hook; "-" where the oracle
+  // never saw the packet in PREROUTING.
+  const char* fwd = r.forwarded ? "1" : "0";
   if (!frame.ip) {
     AddNote(&notes, "not-injected");
     fwd = "-";
   } else if (r.verdict == Verdict::kNone) {
     if (r.notes & kNoteFragHeld) {
       AddNote(&notes, "fragment-held-by-defrag");
-      fwd = "0";
     } else {
       AddNote(&notes, "not-seen-in-prerouting");
       fwd = "-";
     }
   } else if (r.verdict == Verdict::kDrop) {
     AddNote(&notes, "dropped-in-defrag-or-conntrack");
-    fwd = "0";
   }
   if (r.notes & kNoteReassembled) AddNote(&notes, "reassembled");
   if (r.destroyed != kNoConn) {

@@ -15,7 +15,7 @@
 // queue (RFC 5722). Runs are never merged, so "inside one run" depends on arrival order, exactly
 // as in the kernel.
 //
-// Memory: every queue costs kQueueSize and every queued fragment an estimate of its skb truesize.
+// Memory: every queue costs kQueueSize and every queued fragment the truesize of its skb.
 // While the total is above the high threshold no fragment is accepted (inet_frag_find() fails);
 // there is no eviction, queues leave only by completion, error or timeout. The number of queues
 // and bytes held is therefore bounded by the threshold.
@@ -44,20 +44,30 @@ constexpr uint8_t kFlagLastIn = 2;
 // source arrived since its previous fragment (ip_frag_too_far()).
 constexpr uint32_t kIpfragMaxDist = 64;
 
-// Estimated sizeof(struct ipq) / sizeof(struct frag_queue) on x86_64, charged per queue.
-constexpr uint64_t kQueueSize4 = 192;
-constexpr uint64_t kQueueSize6 = 176;
+// What one queue costs (inet_frag_alloc() charges f->qsize: sizeof(struct ipq) / sizeof(struct
+// frag_queue) of this kernel). Measured with kernel-ct, see tests/unit/defrag_mem_test.cc.
+constexpr uint64_t kQueueSize4 = 200;
+constexpr uint64_t kQueueSize6 = 184;
 
-// Estimated skb->truesize of a `len`-byte packet written to a TUN device: a kmalloc'ed head of
-// NET_SKB_PAD + len bytes (64-byte aligned) plus the 320-byte skb_shared_info, rounded up to the
-// allocator's size class (640-byte small-head cache, then powers of two), plus the 256-byte
-// struct sk_buff.
+// skb->truesize of the skb the TUN driver builds for a `len`-byte IP packet (the bytes written,
+// padding past the IP length included: ip_rcv_core() trims the data, not the allocation).
+// tun_get_user() without a virtio header asks tun_alloc_skb() for a linear skb of the whole
+// packet; __alloc_skb() sizes the head as SKB_DATA_ALIGN(NET_SKB_PAD + len) +
+// SKB_DATA_ALIGN(sizeof(struct skb_shared_info)) (64-byte lines, 64 + len, 320) and
+// kmalloc_reserve() rounds it up: the 576-byte small-head cache, then kmalloc-1k/2k/4k/8k, and
+// above KMALLOC_MAX_CACHE_SIZE whole pages. truesize adds SKB_DATA_ALIGN(sizeof(struct
+// sk_buff)) = 256 (SKB_TRUESIZE()). Reassembly charges exactly this per queued fragment
+// (ip_frag_queue() / nf_ct_frag6_queue(): add_frag_mem_limit(skb->truesize)).
 uint64_t SkbTruesize(uint32_t len) {
-  uint64_t obj = ((64u + len + 63u) & ~63u) + 320u;
-  uint64_t alloc = 640;
-  if (obj > 640) {
+  const uint64_t head = ((uint64_t{64} + len + 63) & ~uint64_t{63}) + 320;
+  uint64_t alloc;
+  if (head <= 576) {
+    alloc = 576;
+  } else if (head <= 8192) {
     alloc = 1024;
-    while (alloc < obj) alloc <<= 1;
+    while (alloc < head) alloc <<= 1;
+  } else {
+    alloc = (head + 4095) & ~uint64_t{4095};
   }
   return alloc + 256;
 }
@@ -173,6 +183,7 @@ struct Defrag::Impl {
   std::map<uint32_t, std::pair<uint32_t, uint32_t>> peers;  // src -> (rid, live queues)
   uint64_t mem4 = 0;
   uint64_t mem6 = 0;
+  uint32_t skb_len = 0;  // bytes of the current packet as received (what its skb holds)
   std::vector<uint8_t> out;
 
   uint64_t& Mem(const QueueKey& k) { return k.family == 4 ? mem4 : mem6; }
@@ -309,7 +320,7 @@ DefragStatus Defrag::Impl::ProcessV4(const uint8_t* data, uint32_t len, uint16_t
   Fragment f;
   f.offset = offset;
   f.data.assign(data + ihl, data + ihl + (end - offset));
-  f.truesize = SkbTruesize(len);
+  f.truesize = SkbTruesize(skb_len);
   q.truesize += f.truesize;
   mem4 += f.truesize;
   q.meat += end - offset;
@@ -464,7 +475,7 @@ DefragStatus Defrag::Impl::ProcessV6(const uint8_t* data, uint32_t len, uint16_t
   Fragment f;
   f.offset = offset;
   f.data.assign(fh + 8, fh + 8 + (end - offset));
-  f.truesize = SkbTruesize(len);
+  f.truesize = SkbTruesize(skb_len);
   q.truesize += f.truesize;
   mem6 += f.truesize;
   q.meat += end - offset;
@@ -503,9 +514,11 @@ DefragStatus Defrag::Impl::ProcessV6(const uint8_t* data, uint32_t len, uint16_t
 Defrag::Defrag(const Config& cfg) : impl_(std::make_unique<Impl>(cfg)) {}
 Defrag::~Defrag() = default;
 
-DefragStatus Defrag::Process(const uint8_t* data, uint32_t len, uint16_t zone, Timestamp now) {
+DefragStatus Defrag::Process(const uint8_t* data, uint32_t len, uint16_t zone, Timestamp now,
+                             uint32_t received_len) {
   impl_->Expire(now);
   if (data == nullptr || len == 0) return DefragStatus::kNotFragment;
+  impl_->skb_len = std::max(len, received_len);
   switch (data[0] >> 4) {
     case 4:
       return impl_->ProcessV4(data, len, zone, now);

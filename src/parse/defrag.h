@@ -6,12 +6,12 @@
 #ifndef CTRACK_PARSE_DEFRAG_H_
 #define CTRACK_PARSE_DEFRAG_H_
 
+#include <ctrack/config.h>
+#include <ctrack/packet.h>
+
 #include <cstdint>
 #include <memory>
 #include <vector>
-
-#include <ctrack/config.h>
-#include <ctrack/packet.h>
 
 namespace ctrack {
 
@@ -29,16 +29,19 @@ class Defrag {
   Defrag(const Defrag&) = delete;
   Defrag& operator=(const Defrag&) = delete;
 
-  // `data`/`len`: one datagram that passed the IP input checks (trimmed). For kComplete the
+  // `data`/`len`: one datagram that passed the IP input checks (trimmed). `received_len`: the
+  // bytes it arrived with, padding past the IP length included (0: `len`); a queued fragment is
+  // charged by the size of that buffer, as the kernel charges skb->truesize. For kComplete the
   // reassembled datagram (headers rewritten as the kernel does: no fragment fields, total length
   // updated) stays valid until the next call.
-  DefragStatus Process(const uint8_t* data, uint32_t len, uint16_t zone, Timestamp now);
+  DefragStatus Process(const uint8_t* data, uint32_t len, uint16_t zone, Timestamp now,
+                       uint32_t received_len = 0);
   // Runs the queue timers up to `now` without a packet (what Process does first).
   void Tick(Timestamp now);
   const uint8_t* datagram() const;
   uint32_t datagram_len() const;
 
-  // Bytes currently held in queues (for memory accounting and tests).
+  // Bytes charged to the queues, as the kernel counts them (truesize + queue size).
   uint64_t mem() const;
   size_t queues() const;
 

@@ -91,7 +91,153 @@ bool HopOptsOk(const uint8_t* data, uint32_t* len) {
   return remaining == 0;
 }
 
+// IPv4 option types (RFC 791, RFC 1108, RFC 2113; CIPSO from the FIPS-188 draft).
+constexpr uint8_t kOptEnd = 0;
+constexpr uint8_t kOptNoop = 1;
+constexpr uint8_t kOptRr = 7;
+constexpr uint8_t kOptTimestamp = 68;
+constexpr uint8_t kOptLsrr = 131;
+constexpr uint8_t kOptCipso = 134;
+constexpr uint8_t kOptSsrr = 137;
+constexpr uint8_t kOptRa = 148;
+// Timestamp flags (low nibble of the fourth byte).
+constexpr uint8_t kTsAndAddr = 1;
+constexpr uint8_t kTsPrespec = 3;
+
+// The receive-side verdict of ip_options_compile() (called with the skb) followed by
+// ip_rcv_options()'s source-route handling, net/ipv4/ip_options.c and ip_input.c (v6.18), on the
+// oracle's host. False: the datagram is dropped (the kernel answers with a parameter problem).
+//
+// Invariants of the walk: `l` bytes of option space are left at `opt + i`; End stops the walk
+// (the kernel overwrites whatever follows with End bytes, which drops nothing); every other
+// option except No-op needs a length byte within the space, at least 2 and at most `l`.
+// Route records, timestamps, source routes and CIPSO may appear once each.
+bool Ipv4OptionsForward(const uint8_t* opt, uint32_t optlen) {
+  bool seen_srr = false, seen_rr = false, seen_ts = false;
+  bool strict = false;
+  uint32_t i = 0;
+  uint32_t l = optlen;
+  while (l > 0) {
+    const uint8_t type = opt[i];
+    if (type == kOptEnd) break;
+    if (type == kOptNoop) {
+      ++i;
+      --l;
+      continue;
+    }
+    if (l < 2) return false;  // a type byte with no room for its length
+    const uint32_t len = opt[i + 1];
+    if (len < 2 || len > l) return false;
+    // The pointer byte, when the option has one (len >= 3 is checked before it is used).
+    const uint32_t ptr = len >= 3 ? opt[i + 2] : 0;
+    switch (type) {
+      case kOptLsrr:
+      case kOptSsrr:
+        if (len < 3 || ptr < 4 || seen_srr) return false;
+        seen_srr = true;
+        strict = type == kOptSsrr;
+        break;
+      case kOptRr:
+        if (seen_rr || len < 3 || ptr < 4) return false;
+        // Room left: the next slot must fit whole. A full option (pointer past the end) is fine.
+        if (ptr <= len && ptr + 3 > len) return false;
+        seen_rr = true;
+        break;
+      case kOptTimestamp: {
+        if (seen_ts || len < 4 || ptr < 5) return false;
+        const uint8_t flag = opt[i + 3] & 0x0f;
+        if (ptr <= len) {
+          if (ptr + 3 > len) return false;
+          // Address + time slots are 8 bytes; an unknown flag is let through untouched.
+          if ((flag == kTsAndAddr || flag == kTsPrespec) && ptr + 7 > len) return false;
+        } else if (flag != kTsPrespec && (opt[i + 3] >> 4) == 15) {
+          return false;  // full, and the overflow counter cannot count one more hop
+        }
+        seen_ts = true;
+        break;
+      }
+      case kOptRa:
+        if (len < 4) return false;
+        break;
+      case kOptCipso:
+        // cipso_v4_validate() needs the option's DOI to be configured; the oracle's host has no
+        // CIPSO DOI, so every CIPSO option (and a second one all the more) is refused.
+        return false;
+      default:
+        break;  // security, stream id and unknown options are carried as they are
+    }
+    i += len;
+    l -= len;
+  }
+  // ip_options_rcv_srr(): the destination has a unicast route (it is not this host), so a loose
+  // source route is simply forwarded, and a strict one is refused: the next hop must be the
+  // listed address, not the route's.
+  return !strict;
+}
+
 }  // namespace
+
+bool Ipv4Forwards(const uint8_t* data, uint32_t len) {
+  if (data == nullptr || len < 20) return true;
+  const uint32_t hlen = (data[0] & 0x0fu) * 4;
+  if (hlen <= 20 || hlen > len) return true;
+  // ip_forward(): TTL, xfrm policy, strict route via a gateway and ip_exceeds_mtu() cannot stop
+  // a datagram there: the TTL is rewritten to 64 at PREROUTING, no policy is set, a strict route
+  // never gets past the options check, and no IPv4 datagram (reassembled ones included: the
+  // defragmenter refuses more than 65535 bytes) exceeds the 65535-byte MTU.
+  return Ipv4OptionsForward(data + 20, hlen - 20);
+}
+
+// Mirrors ip6_pkt_too_big() in ip6_forward(), net/ipv6/ip6_output.c (v6.18), for an egress MTU
+// of 65535. Defragmentation sets ignore_df, and the largest fragment it records (a 16-bit
+// field) can never exceed the MTU, so a reassembled datagram always passes. Nothing else in
+// ip6_forward() can stop a packet on the oracle's host: forwarding is on, the source and hop
+// limit are rewritten to a global address and 64, and no router-alert socket exists.
+bool Ipv6Forwards(uint32_t len, bool from_defrag) {
+  constexpr uint32_t kEgressMtu = 65535;
+  return from_defrag || len <= kEgressMtu;
+}
+
+bool OracleRewriteApplies(uint8_t protonum, uint32_t l4_len) {
+  switch (protonum) {
+    case 6:  // TCP: checksum at offset 16
+      return l4_len >= 18;
+    case 136:  // UDP-Lite: checksum at offset 6, whatever the length
+      return l4_len >= 8;
+    case 58:  // ICMPv6: checksum at offset 2
+      return l4_len >= 4;
+    default:
+      // UDP is only fixed up when its whole header is there with a non-zero checksum; other
+      // protocols carry no pseudo-header checksum.
+      return true;
+  }
+}
+
+bool Ipv4OwnHeaderForwards(const uint8_t* data) {
+  const uint32_t saddr = Be32(data + 12);
+  const uint32_t daddr = Be32(data + 16);
+  auto multicast = [](uint32_t a) { return (a >> 28) == 0xe; };
+  auto loopback = [](uint32_t a) { return (a >> 24) == 127; };
+  constexpr uint32_t kLimitedBroadcast = 0xffffffffu;
+  // Delivered locally (limited broadcast, 0.0.0.0 to 0.0.0.0) or refused: multicast that this
+  // host has not joined and does not forward, martian destinations and sources. Only the
+  // all-zero address counts as "this network" here; the rest of 0.0.0.0/8 is routed.
+  if (daddr == kLimitedBroadcast || multicast(daddr) || loopback(daddr) || daddr == 0) return false;
+  if (saddr == 0 || saddr == kLimitedBroadcast || multicast(saddr) || loopback(saddr)) return false;
+  return data[8] > 1;  // ip_forward(): a TTL of 0 or 1 cannot be decremented (time exceeded)
+}
+
+bool Ipv6OwnHeaderForwards(const uint8_t* data) {
+  const uint8_t* saddr = data + 8;
+  const uint8_t* daddr = data + 24;
+  auto link_local = [](const uint8_t* a) { return a[0] == 0xfe && (a[1] & 0xc0) == 0x80; };
+  bool src_any = true;
+  for (int i = 0; i < 16; ++i) src_any = src_any && saddr[i] == 0;
+  // Multicast is not forwarded (no multicast routing), link-local destinations have no route
+  // on the input device, and a link-local or unspecified source must not leave its link.
+  if (IsMulticast6(daddr) || link_local(daddr) || link_local(saddr) || src_any) return false;
+  return data[7] > 1;  // ip6_forward(): hop limit exhausted
+}
 
 // Mirrors ip_rcv_core(), net/ipv4/ip_input.c (v6.18).
 IpInputResult Ipv4Input(const uint8_t* data, uint32_t caplen) {

@@ -1,5 +1,8 @@
 // The IP layer's receive checks that run before PREROUTING (ip_rcv_core / ip6_rcv_core): a
-// datagram they reject never reaches conntrack (verdict "none").
+// datagram they reject never reaches conntrack (verdict "none"). And the checks between
+// PREROUTING and the last POSTROUTING hook on a forwarding host (ip_rcv_finish / ip_forward,
+// ip6_rcv_finish / ip6_forward): a datagram they reject was classified but never reaches the
+// confirm, so an entry it created is freed instead of inserted.
 #ifndef CTRACK_PARSE_IP_INPUT_H_
 #define CTRACK_PARSE_IP_INPUT_H_
 
@@ -22,6 +25,32 @@ struct IpInputResult {
 // length exceeds the captured bytes is dropped like a short skb.
 IpInputResult Ipv4Input(const uint8_t* data, uint32_t caplen);
 IpInputResult Ipv6Input(const uint8_t* data, uint32_t caplen);
+
+// Whether an IPv4 datagram that conntrack has classified goes on to the last POSTROUTING hook of
+// the oracle's host: forwarding on, source routing accepted, rp_filter off, a unicast route to
+// the destination via a device of MTU 65535. Only the header's options can stop it there (see
+// ip_input.cc). `data` holds the datagram conntrack saw (the reassembled one after
+// defragmentation, whose header is the first fragment's), `len` bytes of it.
+bool Ipv4Forwards(const uint8_t* data, uint32_t len);
+
+// The same for IPv6: only a datagram larger than the egress MTU (65535) is stopped, unless it
+// came out of conntrack's defragmentation (`from_defrag`, atomic fragments included), which
+// marks it to be fragmented again on output.
+bool Ipv6Forwards(uint32_t len, bool from_defrag);
+
+// The oracle rewrites every packet's addresses (and TTL / hop limit to 64) at PREROUTING so that
+// it is routed out, with an nftables payload write that also fixes the layer-4 checksum. That
+// write gives up, and the rule rewrites nothing, when the checksum field of TCP, UDP-Lite or
+// ICMPv6 lies beyond the datagram (nft_payload_l4csum_update()): `protonum` is the layer-4
+// protocol, `l4_len` the bytes from its header on. Such packets are always invalid to conntrack.
+bool OracleRewriteApplies(uint8_t protonum, uint32_t l4_len);
+
+// For a packet left as it came: whether the kernel forwards it on its own header, as the input
+// route lookup (ip_route_input_slow() / ip6_route_input()) and ip_forward() / ip6_forward()
+// judge it on the oracle's host (no local address but loopback, a default route out, no
+// multicast forwarding). `data` holds at least the fixed IPv4 (20) or IPv6 (40) header.
+bool Ipv4OwnHeaderForwards(const uint8_t* data);
+bool Ipv6OwnHeaderForwards(const uint8_t* data);
 
 }  // namespace ctrack
 

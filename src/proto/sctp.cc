@@ -219,8 +219,11 @@ bool SctpNew(Conn& ct, const uint8_t* l4, uint32_t len, uint32_t pkt_vtag) {
       ct.l4.sctp.vtag[1] = Load32(l4 + off + kChunkHeaderLen);  // the peer must use init_tag
     } else if (type == kHeartbeat) {
       ct.l4.sctp.vtag[0] = pkt_vtag;
-    } else {
-      // Out-of-the-blue packet (e.g. SHUTDOWN_ACK): the answer reflects its tag.
+    } else if (type == kShutdownAck) {
+      // Out-of-the-blue SHUTDOWN_ACK: the SHUTDOWN_COMPLETE (or ABORT) answering it reflects
+      // its tag (RFC 9260 8.4 (5)). No other chunk copies the packet's tag to the reply side
+      // (upstream 6e348067ee4b): after a HEARTBEAT_ACK, say, vtag[reply] stays 0 so that the
+      // peer's next HEARTBEAT or HEARTBEAT_ACK can learn it.
       ct.l4.sctp.vtag[1] = pkt_vtag;
     }
     return true;

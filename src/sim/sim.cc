@@ -16,11 +16,6 @@
 namespace ctrack {
 namespace {
 
-uint32_t Le32(const uint8_t* p) {
-  return static_cast<uint32_t>(p[0]) | static_cast<uint32_t>(p[1]) << 8 |
-         static_cast<uint32_t>(p[2]) << 16 | static_cast<uint32_t>(p[3]) << 24;
-}
-
 std::string Addr(uint8_t l3num, const uint8_t* a) {
   char buf[INET6_ADDRSTRLEN];
   inet_ntop(l3num == kAfInet ? AF_INET : AF_INET6, a, buf, sizeof buf);
@@ -135,7 +130,8 @@ ChainReport Chains(const std::vector<ConnInfo>& snap, uint32_t buckets) {
   return r;
 }
 
-// Packets of every capture in order, with the time each is replayed at.
+// Packets of every capture in order, with the time each is replayed at (the shared replay loop
+// of src/io/replay.h over the captures in memory).
 class Replayer {
  public:
   Replayer(const std::vector<LoadedCapture>& caps, const SimOptions& opt)
@@ -143,19 +139,16 @@ class Replayer {
   // fn(index, linktype, frame, now) for each packet until fn returns false.
   template <typename Fn>
   void Run(Fn&& fn) {
-    uint64_t i = 0;
-    Timestamp now = 0;
-    for (const LoadedCapture& cap : caps_) {
-      for (const Frame& f : cap.frames) {
-        if (!opt_.times.empty()) {
-          if (i < opt_.times.size() && opt_.times[i]) now = *opt_.times[i];
-        } else {
-          now = f.ts;
-        }
-        if (!fn(i, cap.linktype, f, now)) return;
-        ++i;
-      }
-    }
+    std::vector<CaptureCursor> cursors;
+    cursors.reserve(caps_.size());
+    std::vector<CaptureCursor*> sources;
+    for (const LoadedCapture& cap : caps_) sources.push_back(&cursors.emplace_back(cap));
+    // simulate checks beforehand that the times cover every packet.
+    Replay(sources, opt_.times.empty() ? nullptr : &opt_.times, "times",
+           [&](const ReplayPacket& p) {
+             const CaptureRecord& r = p.rec;
+             return fn(p.index, r.linktype, Frame{r.data, r.caplen, r.wirelen, r.ts}, p.now);
+           });
   }
 
  private:
@@ -275,27 +268,6 @@ std::vector<StaleClass> DetectStale(const std::vector<ConnInfo>& snap,
 }
 
 }  // namespace
-
-std::string LoadPcapBuffer(const std::vector<uint8_t>& buf, LoadedCapture* out) {
-  if (buf.size() < 24) return "pcap buffer: too short";
-  uint32_t magic = Le32(buf.data());
-  bool nano = magic == 0xa1b23c4du;
-  if (!nano && magic != 0xa1b2c3d4u) return "pcap buffer: not a little-endian pcap";
-  out->linktype = Le32(buf.data() + 20);
-  out->bytes = buf;
-  out->frames.clear();
-  size_t off = 24;
-  while (off + 16 <= out->bytes.size()) {
-    const uint8_t* h = out->bytes.data() + off;
-    uint32_t caplen = Le32(h + 8), wirelen = Le32(h + 12);
-    if (off + 16 + caplen > out->bytes.size()) return "pcap buffer: record cut short";
-    Timestamp ts = static_cast<Timestamp>(Le32(h)) * kNsPerSec +
-                   static_cast<Timestamp>(Le32(h + 4)) * (nano ? 1 : 1000);
-    out->frames.push_back(Frame{out->bytes.data() + off + 16, caplen, wirelen, ts});
-    off += 16 + caplen;
-  }
-  return "";
-}
 
 const char* CategoryName(int c) {
   static constexpr const char* kNames[kCatCount] = {

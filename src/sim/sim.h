@@ -3,7 +3,7 @@
 // policies compared side by side. Built only on the public engine API; each run owns its own
 // Conntrack, so runs can go in parallel threads over the same in-memory captures.
 //
-//   std::vector<LoadedCapture> caps = ...;          // LoadCapture() or LoadPcapBuffer()
+//   std::vector<LoadedCapture> caps = ...;          // LoadCapture() or LoadCaptureMemory()
 //   SimOptions opt;  opt.cfg.nf_conntrack_max = 512;
 //   SimReport rep = Simulate(caps, opt);
 //   std::string json = ReportJson(rep);
@@ -20,12 +20,10 @@
 #include <utility>
 #include <vector>
 
-#include "io/pcap_reader.h"
+#include "io/capture.h"
+#include "io/replay.h"
 
 namespace ctrack {
-
-// Parses a classic pcap file image (as PcapWriter::OpenMemory produces) into `out`.
-std::string LoadPcapBuffer(const std::vector<uint8_t>& buf, LoadedCapture* out);
 
 // Occupancy categories: TCP states, UDP by reply status, ICMP, other.
 enum Category : uint8_t {
@@ -60,7 +58,7 @@ struct SimOptions {
   bool detail = true;         // false: counters and peak only (sweeps)
   bool baseline = true;       // also replay with an unlimited table to tell refused flows
   // Packet i's time (kernel-ct t_replay); nullopt keeps the previous time. Empty: capture times.
-  std::vector<std::optional<Timestamp>> times;
+  ReplayTimes times;
   std::function<void(uint64_t packets)> progress;  // called every 64Ki packets
 };
 

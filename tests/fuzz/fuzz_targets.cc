@@ -7,7 +7,8 @@
 #include <string_view>
 #include <vector>
 
-#include "io/pcap_reader.h"
+#include "io/capture.h"
+#include "parse/ip_input.h"
 #include "parse/l3.h"
 #include "parse/link.h"
 
@@ -26,6 +27,8 @@ int FuzzParse(const uint8_t* data, size_t size) {
   std::vector<uint8_t> frame(data + 1, data + size);
   LinkResult link = DecodeLink(lt, frame.data(), frame.size());
   if (link.ip_version == 0) return 0;
+  // The forwarding checks read the IPv4 options of whatever bytes the link layer handed on.
+  if (link.ip_version == 4) (void)Ipv4Forwards(link.l3, link.len);
   ParsedPacket pkt;
   if (ParseL3(link.l3, link.len, &pkt) != L3Parse::kOk) return 0;
   Tuple t;
@@ -78,7 +81,7 @@ int FuzzTrack(const uint8_t* data, size_t size) {
 int FuzzPcap(const uint8_t* data, size_t size) {
   // An exact-size copy so that ASan sees any read past the end of the file image.
   std::vector<uint8_t> file(data, data + size);
-  PcapReader reader;
+  CaptureReader reader;
   if (!reader.OpenMemory(file.data(), file.size(), "fuzz.pcap").empty()) return 0;
   Config cfg;
   cfg.nf_conntrack_max = 8;
@@ -86,13 +89,22 @@ int FuzzPcap(const uint8_t* data, size_t size) {
   Conntrack ct(cfg);
   CaptureRecord rec;
   Timestamp last = 0;
+  const uint8_t* end = file.data() + file.size();
   // Records go through the tracker as the CLI sends them; a bound keeps one input quick.
-  for (int n = 0; n < 256 && reader.Next(&rec); ++n) {
-    if (rec.caplen > rec.wirelen) __builtin_trap();  // the reader's contract
+  int n = 0;
+  for (; n < 256 && reader.Next(&rec); ++n) {
+    // The reader's contract: caplen <= wirelen, bytes inside the image, bounded records.
+    if (rec.caplen > rec.wirelen || rec.caplen > kMaxCaptureBlock) __builtin_trap();
+    if (rec.caplen > 0 && (rec.data < file.data() || rec.data + rec.caplen > end)) {
+      __builtin_trap();
+    }
+    if (rec.ts < 0) __builtin_trap();
     last = rec.ts;
-    ct.ProcessFrame(reader.linktype(), rec.data, rec.caplen, rec.wirelen, rec.ts);
+    ct.ProcessFrame(rec.linktype, rec.data, rec.caplen, rec.wirelen, rec.ts);
   }
   ct.ExpireAll(last);
+  // Reading stops in exactly one way: end, warning (cut short) or error.
+  if (n < 256 && !reader.error().empty() && !reader.warning().empty()) __builtin_trap();
   return 0;
 }
 

@@ -8,6 +8,9 @@ For every `ctrack gen` scenario (small sizes) it writes:
   parse/  single frames: one link-type selector byte, then the frame
   track/  packet sequences in FuzzTrack's record format ([len:2][flags][time step][frame])
   set/    NAME=VALUE lines for every sysctl of include/ctrack/config.h
+pcap/crafted-* are not written here: they are the hand-made captures of tests/unit/capture_test.cc
+(several pcapng interfaces and sections, SPB/OPB, snaplen 0, cut records), copied from a run with
+CTRACK_CAPTURE_CASES_DIR set.
 The output is deterministic; keep it small (the whole corpus stays well under 2 MB).
 """
 import hashlib

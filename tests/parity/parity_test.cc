@@ -1,8 +1,8 @@
 // Kernel parity: every capture that has kernel-ct output under $CTRACK_SHARED is replayed through
 // the engine with the run's settings and each packet's kernel time (t_replay), then compared with
-// the kernel per packet (verdict, dir, state, status; entry numbering reported apart) and on the
-// final table. Table-full runs (--max) are compared on counters instead, since early-drop victims
-// depend on the kernel's random hash seed.
+// the kernel per packet (verdict, dir, state, status, fwd; entry numbering counted apart) and on
+// the final table. Table-full runs (--max) are compared on counters instead, since early-drop
+// victims depend on the kernel's random hash seed.
 //
 // A report listing every capture's agreement and the differing packets is written to
 // $CTRACK_PARITY_REPORT or ./parity_report.txt (the test's working directory: the build tree).
@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "format/conntrack_format.h"
-#include "io/pcap_reader.h"
+#include "io/capture.h"
 #include "testing/json.h"
 
 namespace ctrack {
@@ -32,10 +32,11 @@ namespace {
 namespace fs = std::filesystem;
 using testing::Json;
 
-// Thresholds from the parity issue.
-constexpr double kMinPacketAgreement = 0.999;       // all captures together
+// Thresholds: what the suite measures (issue 8: 100 %, so one regressing packet or entry fails).
+constexpr double kMinPacketAgreement = 1.0;         // all captures together
 constexpr double kMinExamplePacketAgreement = 1.0;  // the oracle's own examples
-constexpr double kMinTableAgreement = 0.995;        // final-table entries, all captures
+constexpr double kMinEntryAgreement = 1.0;          // entry numbers, where the kernel gives one
+constexpr double kMinTableAgreement = 1.0;          // final-table entries, all captures
 constexpr int64_t kTimeoutSlackSeconds = 2;         // kernel dumps a little after the last packet
 constexpr double kCounterRelativeSlack = 0.01;      // table-full counters: 1 % ...
 constexpr uint64_t kCounterAbsoluteSlack = 5;       // ... or 5 packets, whichever is larger
@@ -272,7 +273,7 @@ CaseResult RunCountersCase(const Case& c, const Json& meta, Config cfg,
       {"entries", static_cast<uint64_t>(meta["counts"]["table_entries"].integer()), {}}};
   for (int seed = 1; seed <= kCounterSeeds; ++seed) {
     cfg.hash_seed = static_cast<uint32_t>(seed);
-    PcapReader reader;
+    CaptureReader reader;
     if (std::string e = reader.Open(c.pcap.string()); !e.empty()) {
       r.error = e;
       return r;
@@ -284,7 +285,7 @@ CaseResult RunCountersCase(const Case& c, const Json& meta, Config cfg,
       if (i < rows.size() && rows[i][9] != "-") {
         now = RowTime(rows[i][9]);
       }
-      ct.ProcessFrame(reader.linktype(), rec.data, rec.caplen, rec.wirelen, now);
+      ct.ProcessFrame(rec.linktype, rec.data, rec.caplen, rec.wirelen, now);
     }
     size_t entries = 0;
     ct.ForEach(now, [&](const ConnInfo&) { ++entries; });
@@ -346,7 +347,7 @@ CaseResult RunCase(const Case& c) {
 
   if (c.counters_only) return RunCountersCase(c, meta, cfg, rows, std::move(r));
 
-  PcapReader reader;
+  CaptureReader reader;
   if (std::string e = reader.Open(c.pcap.string()); !e.empty()) {
     r.error = e;
     return r;
@@ -363,7 +364,7 @@ CaseResult RunCase(const Case& c) {
     }
     const std::vector<std::string>& k = rows[i];
     if (k[9] != "-") now = RowTime(k[9]);
-    PacketResult res = ct.ProcessFrame(reader.linktype(), rec.data, rec.caplen, rec.wirelen, now);
+    PacketResult res = ct.ProcessFrame(rec.linktype, rec.data, rec.caplen, rec.wirelen, now);
     if (c.counters_only) continue;
     ConnInfo ci;
     bool have = res.conn != kNoConn && ct.Get(res.conn, now, &ci);
@@ -376,8 +377,12 @@ CaseResult RunCase(const Case& c) {
     std::string state = have ? StateName(ci.orig.protonum, ci.state) : "-";
     std::string status = have ? StatusNames(ci.status) : "-";
     if (status.empty()) status = "-";
+    // fwd: "-" where the packet never reached PREROUTING (not IP, refused by IP input).
+    std::string fwd = res.verdict == Verdict::kNone && !(res.notes & kNoteFragHeld)
+                          ? "-"
+                          : (res.forwarded ? "1" : "0");
     ++r.packets;
-    bool ok = verdict == k[1] && dir == k[2] && state == k[3] && status == k[4];
+    bool ok = verdict == k[1] && dir == k[2] && state == k[3] && status == k[4] && fwd == k[6];
     if (ok) ++r.packets_ok;
     if (k[5] != "-") {
       ++r.entries_compared;
@@ -385,10 +390,15 @@ CaseResult RunCase(const Case& c) {
     }
     if (!ok) {
       AddDiff(&r, "  #" + std::to_string(i) + " " + k[8] + "\n      kernel: " + k[1] + " " + k[2] +
-                      " " + k[3] + " " + k[4] + " entry=" + k[5] + " note=" + k[7] +
-                      "\n      ctrack: " + verdict + " " + dir + " " + state + " " + status +
-                      " entry=" + (res.entry != kNoConn ? std::to_string(res.entry) : "-"));
+                      " " + k[3] + " " + k[4] + " entry=" + k[5] + " fwd=" + k[6] + " note=" +
+                      k[7] + "\n      ctrack: " + verdict + " " + dir + " " + state + " " + status +
+                      " entry=" + (res.entry != kNoConn ? std::to_string(res.entry) : "-") +
+                      " fwd=" + fwd);
     }
+  }
+  if (!reader.error().empty()) {
+    r.error = reader.error();
+    return r;
   }
   if (i != rows.size()) {
     r.error = "capture has " + std::to_string(i) + " packets, verdicts.tsv " +
@@ -498,11 +508,12 @@ void WriteReport(Summary* s) {
   std::snprintf(
       buf, sizeof buf,
       "kernel parity: packets %.4f%% (%llu/%llu), oracle examples %.4f%% (%llu/%llu), "
-      "entry numbering %.4f%%, final table %.4f%% (%llu/%llu)\n\n",
+      "entry numbering %.4f%% (%llu/%llu), final table %.4f%% (%llu/%llu)\n\n",
       100 * Ratio(s->packets_ok, s->packets), static_cast<unsigned long long>(s->packets_ok),
       static_cast<unsigned long long>(s->packets), 100 * Ratio(s->ex_packets_ok, s->ex_packets),
       static_cast<unsigned long long>(s->ex_packets_ok),
       static_cast<unsigned long long>(s->ex_packets), 100 * Ratio(s->entries_ok, s->entries),
+      static_cast<unsigned long long>(s->entries_ok), static_cast<unsigned long long>(s->entries),
       100 * Ratio(s->table_ok, s->table), static_cast<unsigned long long>(s->table_ok),
       static_cast<unsigned long long>(s->table));
   out << buf;
@@ -596,6 +607,12 @@ TEST(KernelParity, PerPacketOracleExamples) {
       EXPECT_EQ(r.packets_ok, r.packets) << r.name;
     }
   }
+}
+
+TEST(KernelParity, EntryNumbering) {
+  CTRACK_PARITY_RESULTS(s);
+  EXPECT_GE(Ratio(s->entries_ok, s->entries), kMinEntryAgreement)
+      << s->entries_ok << "/" << s->entries << " entry numbers agree; see " << s->report_path;
 }
 
 TEST(KernelParity, FinalTable) {

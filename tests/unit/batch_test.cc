@@ -11,25 +11,28 @@
 
 #include "gen/pcap_writer.h"
 #include "gen/traffic.h"
-#include "io/pcap_reader.h"
+#include "io/capture.h"
 #include "parse/link.h"
 
 namespace ctrack {
 namespace {
 
-void Compare(const std::string& name, uint32_t linktype, const std::vector<Frame>& frames,
-             const Config& cfg) {
+// Batches never span two link types: they split where the capture's link type changes.
+void Compare(const std::string& name, const LoadedCapture& cap, const Config& cfg) {
+  const std::vector<Frame>& frames = cap.frames;
   Conntrack one(cfg), batch(cfg);
   std::vector<PacketResult> a(frames.size()), b(frames.size());
   for (size_t i = 0; i < frames.size(); ++i) {
     const Frame& f = frames[i];
-    a[i] = one.ProcessFrame(linktype, f.data, f.caplen, f.wirelen, f.ts);
+    a[i] = one.ProcessFrame(cap.linktypes[i], f.data, f.caplen, f.wirelen, f.ts);
   }
   // Uneven batch sizes so group boundaries fall everywhere.
-  for (size_t i = 0, step = 1; i < frames.size(); i += step, step = step % 37 + 1) {
-    size_t n = std::min(step, frames.size() - i);
-    batch.ProcessBatch(linktype, std::span<const Frame>(&frames[i], n),
-                       std::span<PacketResult>(&b[i], n));
+  for (const LoadedCapture::LinkRun& run : cap.LinkRuns()) {
+    for (size_t i = run.begin, step = 1; i < run.end; i += step, step = step % 37 + 1) {
+      size_t n = std::min(step, run.end - i);
+      batch.ProcessBatch(run.linktype, std::span<const Frame>(&frames[i], n),
+                         std::span<PacketResult>(&b[i], n));
+    }
   }
   size_t diffs = 0;
   for (size_t i = 0; i < frames.size(); ++i) {
@@ -57,20 +60,13 @@ TEST(BatchTest, SameAsPerFrameOnGeneratedScenarios) {
     opt.duration_s = 30;
     opt.rate = s == "w1" ? 100 : 500;
     ASSERT_EQ(GenerateScenario(s, opt, &w), "");
-    std::vector<Frame> frames;
-    const std::vector<uint8_t>& b = w.buffer();
-    for (size_t off = 24; off + 16 <= b.size();) {
-      uint32_t rec[4];
-      std::memcpy(rec, &b[off], 16);
-      frames.push_back(Frame{&b[off + 16], rec[2], rec[3],
-                             static_cast<Timestamp>(rec[0]) * kNsPerSec + rec[1] * 1000LL});
-      off += 16 + rec[2];
-    }
+    LoadedCapture cap;
+    ASSERT_EQ(LoadCaptureMemory(w.buffer().data(), w.buffer().size(), s, &cap), "");
     Config cfg;
-    Compare(s, kLinkEthernet, frames, cfg);
+    Compare(s, cap, cfg);
     cfg.nf_conntrack_max = 256;  // table full: early drop and drops in the pipeline too
     cfg.nf_conntrack_buckets = 64;
-    Compare(s + "/max256", kLinkEthernet, frames, cfg);
+    Compare(s + "/max256", cap, cfg);
   }
 }
 
@@ -81,11 +77,11 @@ TEST(BatchTest, SameAsPerFrameOnSharedCaptures) {
   }
   int n = 0;
   for (const auto& e : std::filesystem::directory_iterator(std::string(shared) + "/pcaps")) {
-    if (e.path().extension() != ".pcap") continue;
+    if (e.path().extension() != ".pcap" && e.path().extension() != ".pcapng") continue;
     LoadedCapture cap;
     if (!LoadCapture(e.path().string(), &cap).empty()) continue;
     Config cfg;
-    Compare(e.path().filename().string(), cap.linktype, cap.frames, cfg);
+    Compare(e.path().filename().string(), cap, cfg);
     ++n;
   }
   EXPECT_GT(n, 50);

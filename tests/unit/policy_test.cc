@@ -144,7 +144,7 @@ std::vector<LoadedCapture> SynFlood() {
   o.duration_s = 20;
   EXPECT_EQ(GenerateScenario("synflood", o, &w), "");
   std::vector<LoadedCapture> caps(1);
-  EXPECT_EQ(LoadPcapBuffer(w.buffer(), &caps[0]), "");
+  EXPECT_EQ(LoadCaptureMemory(w.buffer().data(), w.buffer().size(), "generated", &caps[0]), "");
   return caps;
 }
 

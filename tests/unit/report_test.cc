@@ -36,7 +36,7 @@ const Reports& Build() {
     o.duration_s = 20;
     GenerateScenario("synflood", o, &w);
     std::vector<LoadedCapture> caps(1);
-    LoadPcapBuffer(w.buffer(), &caps[0]);
+    LoadCaptureMemory(w.buffer().data(), w.buffer().size(), "generated", &caps[0]);
     caps[0].path = "synflood <test> \"quoted\"";
     SimOptions opt;
     opt.cfg.nf_conntrack_max = 512;

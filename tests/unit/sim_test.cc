@@ -19,7 +19,7 @@ std::vector<LoadedCapture> Scenario(const std::string& name, GenOptions opt) {
   w.OpenMemory(kLinkEthernet);
   EXPECT_EQ(GenerateScenario(name, opt, &w), "");
   std::vector<LoadedCapture> caps(1);
-  EXPECT_EQ(LoadPcapBuffer(w.buffer(), &caps[0]), "");
+  EXPECT_EQ(LoadCaptureMemory(w.buffer().data(), w.buffer().size(), "generated", &caps[0]), "");
   caps[0].path = name;
   return caps;
 }

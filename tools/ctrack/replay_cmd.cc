@@ -21,7 +21,8 @@
 #include "ctrack/commands.h"
 #include "format/conntrack_format.h"
 #include "format/verdicts.h"
-#include "io/pcap_reader.h"
+#include "io/capture.h"
+#include "io/replay.h"
 
 namespace ctrack::cli {
 namespace {
@@ -158,14 +159,16 @@ int ReplayMain(int argc, char** argv) {
   }
   if (std::string err = o.cfg.Validate(); !err.empty()) return UsageError(err);
 
-  std::vector<std::optional<Timestamp>> times;
+  ReplayTimes times;
   if (!o.times_path.empty()) {
     if (std::string err = LoadReplayTimes(o.times_path, &times); !err.empty()) return Fail(err);
   }
   // Open every capture before any work so that a bad name fails fast.
-  std::vector<std::unique_ptr<PcapReader>> readers;
+  std::vector<std::unique_ptr<CaptureReader>> owned;
+  std::vector<CaptureReader*> readers;
   for (const std::string& path : o.captures) {
-    readers.push_back(std::make_unique<PcapReader>());
+    owned.push_back(std::make_unique<CaptureReader>());
+    readers.push_back(owned.back().get());
     if (std::string err = readers.back()->Open(path); !err.empty()) return Fail(err);
   }
 
@@ -200,37 +203,30 @@ int ReplayMain(int argc, char** argv) {
   Progress progress("ctrack replay", !o.quiet && isatty(STDERR_FILENO));
   uint64_t index = 0;
   Timestamp now = 0, first_ts = 0;
-  bool have_first = false;
   std::string row;
-  for (auto& reader : readers) {
-    CaptureRecord rec;
-    while (reader->Next(&rec)) {
-      if (!o.times_path.empty()) {
-        if (index >= times.size()) {
-          return abandon(o.times_path + ": has " + std::to_string(times.size()) +
-                         " rows, fewer than the packets replayed");
+  std::string replay_err = Replay(
+      readers, o.times_path.empty() ? nullptr : &times, o.times_path, [&](const ReplayPacket& p) {
+        const CaptureRecord& rec = p.rec;
+        now = p.now;
+        if (p.index == 0) first_ts = o.times_path.empty() ? rec.ts : 0;
+        PacketResult r =
+            ct.ProcessFrame(rec.linktype, rec.data, rec.caplen, rec.wirelen, now, o.zone);
+        if (vf != nullptr) {
+          ConnInfo ci;
+          bool have = r.conn != kNoConn && ct.Get(r.conn, now, &ci);
+          FrameInfo fi = DescribeFrame(rec.linktype, rec.data, rec.caplen);
+          row = FormatVerdictRow(p.index, r, have ? &ci : nullptr, fi, rec.caplen < rec.wirelen,
+                                 now - first_ts);
+          std::fputs(row.c_str(), vf);
         }
-        if (times[index]) now = *times[index];
-      } else {
-        now = rec.ts;
-      }
-      if (!have_first) {
-        first_ts = o.times_path.empty() ? rec.ts : 0;
-        have_first = true;
-      }
-      PacketResult r =
-          ct.ProcessFrame(reader->linktype(), rec.data, rec.caplen, rec.wirelen, now, o.zone);
-      if (vf != nullptr) {
-        ConnInfo ci;
-        bool have = r.conn != kNoConn && ct.Get(r.conn, now, &ci);
-        FrameInfo fi = DescribeFrame(reader->linktype(), rec.data, rec.caplen);
-        row = FormatVerdictRow(index, r, have ? &ci : nullptr, fi, rec.caplen < rec.wirelen,
-                               now - first_ts);
-        std::fputs(row.c_str(), vf);
-      }
-      ++index;
-      if ((index & 0xfff) == 0) progress.Tick(index);
-    }
+        index = p.index + 1;
+        if ((index & 0xfff) == 0) progress.Tick(index);
+      });
+  if (!replay_err.empty()) {
+    progress.Done();
+    return abandon(replay_err);
+  }
+  for (const CaptureReader* reader : readers) {
     if (!reader->warning().empty()) {
       std::fprintf(stderr, "ctrack replay: warning: %s\n", reader->warning().c_str());
     }

@@ -18,7 +18,7 @@
 
 #include "ctrack/cli_util.h"
 #include "ctrack/commands.h"
-#include "io/pcap_reader.h"
+#include "io/capture.h"
 #include "sim/sim.h"
 
 namespace ctrack::cli {

@@ -1,0 +1,427 @@
+#include "gen/workload.h"
+
+#include <ctrack/sharded.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <span>
+#include <thread>
+
+#include "gen/pcap_writer.h"
+#include "io/capture.h"
+#include "gen/traffic.h"
+
+namespace ctrack::bench {
+namespace {
+
+constexpr Timestamp kUs = 1000;
+
+double NowSec() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+long RssKb() {
+  std::ifstream in("/proc/self/statm");
+  long pages = 0, rss = 0;
+  in >> pages >> rss;
+  return rss * 4;
+}
+
+// Frames of an in-memory capture written by PcapWriter, read by the one capture loader.
+void AddPcapFrames(const std::vector<uint8_t>& b, FrameArena* out) {
+  LoadedCapture cap;
+  LoadCaptureMemory(b.data(), b.size(), "generated", &cap);
+  for (const Frame& f : cap.frames) out->Add(f.data, f.caplen, f.ts);
+}
+
+// A UDP datagram for flow i of a client/server population (the clients' addresses and ports
+// vary, the server is one DNS address).
+FrameSynth::View UdpFlow(FrameSynth& fs, uint32_t i, bool reply, bool v6 = false) {
+  static const uint8_t kPayload[64] = {};
+  static const uint8_t kP6a[8] = {0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0};
+  static const uint8_t kP6b[8] = {0x20, 0x01, 0x0d, 0xb8, 0, 2, 0, 0};
+  Endpoint c = v6 ? V6(kP6a, i >> 4, static_cast<uint16_t>(1024 + (i & 15) * 4000))
+                  : V4(0x0a000000u | (i >> 4), static_cast<uint16_t>(1024 + (i & 15) * 4000));
+  Endpoint s = v6 ? V6(kP6b, 1, 53) : V4(0xc6336401u, 53);
+  return reply ? fs.Udp(s, c, kPayload, 64) : fs.Udp(c, s, kPayload, 64);
+}
+
+// The SYN opening TCP flow i (distinct 5-tuples for i < 2^28).
+FrameSynth::View SynFlow(FrameSynth& fs, uint32_t i) {
+  static const uint8_t kMss[4] = {2, 4, 5, 0xb4};
+  return fs.Tcp(V4(0x0a000000u | (i >> 4), static_cast<uint16_t>(1024 + (i & 15))),
+                V4(0xc6336401u, 443), i * 7919u, 0, 0x02, 64240, kMss, 4, nullptr, 0);
+}
+
+void Add(FrameArena* a, FrameSynth::View v, Timestamp ts) { a->Add(v.data, v.len, ts); }
+
+// Replays frames in batches; returns the results' verdict histogram into `verdicts` if non-null.
+void Replay(Conntrack& ct, uint32_t linktype, std::span<const Frame> frames, size_t batch,
+            uint64_t* verdicts) {
+  std::vector<PacketResult> out(batch);
+  for (size_t i = 0; i < frames.size(); i += batch) {
+    size_t n = std::min(batch, frames.size() - i);
+    ct.ProcessBatch(linktype, frames.subspan(i, n), std::span<PacketResult>(out.data(), n));
+    if (verdicts) {
+      for (size_t k = 0; k < n; ++k) ++verdicts[static_cast<int>(out[k].verdict) % 7];
+    }
+  }
+}
+
+double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+}  // namespace
+
+void FrameArena::Add(const uint8_t* data, uint32_t len, Timestamp ts) {
+  recs_.push_back(Rec{bytes_.size(), len, ts});
+  bytes_.insert(bytes_.end(), data, data + len);
+}
+
+void FrameArena::Reserve(size_t frames, size_t bytes) {
+  recs_.reserve(frames);
+  bytes_.reserve(bytes);
+}
+
+void FrameArena::Seal() {
+  frames_.clear();
+  frames_.reserve(recs_.size());
+  for (const Rec& r : recs_) frames_.push_back(Frame{&bytes_[r.off], r.len, r.len, r.ts});
+}
+
+uint64_t FrameArena::Digest() const {
+  uint64_t h = 0xcbf29ce484222325ull;
+  auto mix = [&h](const void* p, size_t n) {
+    const uint8_t* b = static_cast<const uint8_t*>(p);
+    for (size_t i = 0; i < n; ++i) h = (h ^ b[i]) * 0x100000001b3ull;
+  };
+  for (const Frame& f : frames_) {
+    uint64_t ts = static_cast<uint64_t>(f.ts);
+    mix(&ts, sizeof(ts));
+    mix(f.data, f.caplen);
+  }
+  return h;
+}
+
+std::vector<std::string> WorkloadNames() {
+  return {"w1", "w2", "w3", "w4", "lookup1m", "new", "new-steady"};
+}
+
+std::string MakeWorkload(const std::string& name, const WorkloadOptions& opt, Workload* w,
+                         const std::vector<Frame>* frames, uint32_t linktype) {
+  w->name = name;
+  w->cfg = Config{};  // the kernel's defaults: checksums verified, max 262144
+  FrameSynth fs;
+  if (name == "w1") {
+    if (frames != nullptr) {
+      w->what = "a capture, in order";
+      w->linktype = linktype;
+      for (const Frame& f : *frames) w->timed.Add(f.data, f.caplen, f.ts);
+    } else {
+      uint32_t n = opt.conns ? opt.conns : 100000;
+      w->what = "W1: " + std::to_string(n) +
+                " TCP connections of 10 packets, 1000 open at a time, in capture order";
+      PcapWriter pw;
+      pw.OpenMemory(kLinkEthernet);
+      GenerateW1(&pw, n, 1000);
+      w->timed.Reserve(static_cast<size_t>(n) * 10, pw.buffer().size());
+      AddPcapFrames(pw.buffer(), &w->timed);
+    }
+  } else if (name == "w2") {
+    w->what = "one UDP flow: the same datagram, batches of 32";
+    Add(&w->setup, UdpFlow(fs, 1, false), 0);
+    Add(&w->setup, UdpFlow(fs, 1, true), kUs);
+    const uint32_t kFrames = 2048;
+    for (uint32_t i = 0; i < kFrames; ++i) Add(&w->timed, UdpFlow(fs, 1, false), 2 * kUs + i * 10);
+    w->passes = 3125;  // 6.4 M packets
+    w->pass_dt = kFrames * 10;
+  } else if (name == "w3") {
+    w->what = "new UDP connections 10,000..50,000 committed into the table, in order";
+    for (uint32_t i = 0; i < 10000; ++i) Add(&w->setup, UdpFlow(fs, i, false), i * kUs);
+    for (uint32_t i = 10000; i < 50000; ++i) Add(&w->timed, UdpFlow(fs, i, false), i * kUs);
+  } else if (name == "w4") {
+    w->what = "lookups of 50,000 existing UDP connections, shuffled order, 10 passes";
+    const uint32_t kN = 50000;
+    for (uint32_t i = 0; i < kN; ++i) Add(&w->setup, UdpFlow(fs, i, false), i * kUs);
+    std::vector<uint32_t> order(kN);
+    for (uint32_t i = 0; i < kN; ++i) order[i] = i;
+    std::mt19937 rng(7);
+    std::shuffle(order.begin(), order.end(), rng);
+    for (uint32_t i = 0; i < kN; ++i) Add(&w->timed, UdpFlow(fs, order[i], false), (kN + i) * kUs);
+    w->passes = 10;
+    w->pass_dt = kN * kUs;
+  } else if (name == "lookup1m") {
+    uint32_t n = opt.conns ? opt.conns : 1000000;
+    w->what = std::to_string(n) +
+              " replied UDP connections (1 in 4 IPv6); packets of random connections, "
+              "either direction";
+    w->cfg.nf_conntrack_max = n + 16;
+    w->cfg.nf_conntrack_buckets = n;
+    w->setup.Reserve(2 * static_cast<size_t>(n), 2 * static_cast<size_t>(n) * 120);
+    Timestamp t = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+      bool v6 = (i % 4) == 3;
+      Add(&w->setup, UdpFlow(fs, i, false, v6), t += 100);
+      Add(&w->setup, UdpFlow(fs, i, true, v6), t += 100);
+    }
+    const uint32_t kPool = 1u << 20;
+    w->timed.Reserve(kPool, static_cast<size_t>(kPool) * 140);
+    std::mt19937 rng(11);
+    for (uint32_t i = 0; i < kPool; ++i) {
+      uint32_t f = rng() % n;
+      Add(&w->timed, UdpFlow(fs, f, (i & 1) != 0, (f % 4) == 3), t += 100);
+    }
+    w->passes = 3;
+    w->pass_dt = static_cast<Timestamp>(kPool) * 100;
+  } else if (name == "new" || name == "new-steady") {
+    uint32_t n = opt.conns ? opt.conns : 1000000;
+    w->cfg.nf_conntrack_buckets = n;
+    if (name == "new") {
+      w->what = "first fill: SYNs of " + std::to_string(n) +
+                " distinct TCP flows into an empty table (fresh memory)";
+      w->cfg.nf_conntrack_max = n + 16;
+      w->timed.Reserve(n, static_cast<size_t>(n) * 80);
+      for (uint32_t i = 0; i < n; ++i) Add(&w->timed, SynFlow(fs, i), i * 100);
+    } else {
+      // Arrivals spread over the SYN_SENT timeout: while timing, every new connection arrives
+      // as an older one expires, and the GC and walkers reap them (their cost is included).
+      w->what = "steady state: a table holding " + std::to_string(n) +
+                " SYN_SENT entries arriving over 120 s; the next " + std::to_string(n) +
+                " distinct SYNs arrive as the oldest expire";
+      w->cfg.nf_conntrack_max = 2 * n;
+      Timestamp gap = 120 * kNsPerSec / n;
+      w->setup.Reserve(n, static_cast<size_t>(n) * 80);
+      w->timed.Reserve(n, static_cast<size_t>(n) * 80);
+      for (uint32_t i = 0; i < n; ++i) Add(&w->setup, SynFlow(fs, i), i * gap);
+      for (uint32_t i = 0; i < n; ++i) Add(&w->timed, SynFlow(fs, n + i), (n + i) * gap);
+    }
+  } else {
+    return "unknown workload '" + name + "'";
+  }
+  w->setup.Seal();
+  w->timed.Seal();
+  return "";
+}
+
+RunResult RunWorkload(const Workload& w) {
+  RunResult r;
+  std::vector<Frame> cur(w.timed.frames());
+  long rss0 = RssKb();
+  {
+    Conntrack ct(w.cfg);
+    Replay(ct, w.linktype, w.setup.frames(), w.batch, nullptr);
+    r.peak_entries = ct.count();
+    std::vector<PacketResult> out(w.batch);
+    for (uint32_t p = 0; p < w.passes; ++p) {
+      if (p > 0) {
+        for (Frame& f : cur) f.ts += w.pass_dt;
+      }
+      double t0 = NowSec();
+      Replay(ct, w.linktype, cur, w.batch, r.verdicts);
+      r.timed_s += NowSec() - t0;
+      r.peak_entries = std::max(r.peak_entries, ct.count());
+    }
+    r.packets = static_cast<uint64_t>(cur.size()) * w.passes;
+    r.entries = ct.count();
+    r.table_bytes = ct.memory_bytes();
+    r.rss_growth_kb = RssKb() - rss0;
+  }
+  return r;
+}
+
+std::string ExportWorkload(const Workload& w, const std::string& dir) {
+  auto write = [&](const FrameArena& a, const std::string& path) -> std::string {
+    PcapWriter pw;
+    std::string err = pw.Open(path, w.linktype, /*nanosecond=*/true);
+    if (!err.empty()) return err;
+    for (const Frame& f : a.frames()) pw.Write(f.ts, f.data, f.caplen);
+    return pw.Close();
+  };
+  std::string base = dir + "/" + w.name;
+  if (std::string e = write(w.setup, base + ".setup.pcap"); !e.empty()) return e;
+  if (std::string e = write(w.timed, base + ".timed.pcap"); !e.empty()) return e;
+  std::FILE* m = std::fopen((base + ".meta").c_str(), "w");
+  if (m == nullptr) return "cannot write " + base + ".meta";
+  std::fprintf(m,
+               "name=%s\npasses=%u\npass_dt_ns=%lld\nbatch=%zu\nmax=%u\nbuckets=%u\n"
+               "setup_frames=%zu\ntimed_frames=%zu\nsetup_digest=%016llx\ntimed_digest=%016llx\n"
+               "what=%s\n",
+               w.name.c_str(), w.passes, static_cast<long long>(w.pass_dt), w.batch,
+               w.cfg.nf_conntrack_max, w.cfg.nf_conntrack_buckets, w.setup.size(), w.timed.size(),
+               static_cast<unsigned long long>(w.setup.Digest()),
+               static_cast<unsigned long long>(w.timed.Digest()), w.what.c_str());
+  return std::fclose(m) == 0 ? "" : "cannot write " + base + ".meta";
+}
+
+ThreadsResult RunThreads(const Workload& w1, unsigned threads, int repeat) {
+  ThreadsResult r;
+  const std::vector<Frame>& frames = w1.timed.frames();
+  r.packets = frames.size();
+  for (int k = 0; k < repeat; ++k) {
+    {
+      Conntrack one(w1.cfg);
+      double t0 = NowSec();
+      Replay(one, w1.linktype, frames, w1.batch, nullptr);
+      r.single_s.push_back(NowSec() - t0);
+    }
+    {
+      // The split alone, on one thread: what each thread pays to find its own frames.
+      ShardedConntrack probe(w1.cfg, threads);
+      uint64_t sink = 0;
+      double t0 = NowSec();
+      for (const Frame& f : frames) sink += probe.ShardOf(w1.linktype, f.data, f.caplen);
+      r.split_s.push_back(NowSec() - t0);
+      if (sink == ~0ull) std::fputs("", stderr);  // keeps the loop
+    }
+    ShardedConntrack sh(w1.cfg, threads);
+    std::atomic<unsigned> ready{0};
+    std::atomic<bool> go{false};
+    std::vector<double> ends(threads);
+    std::vector<uint64_t> counts(threads);
+    std::vector<std::thread> pool;
+    for (unsigned t = 0; t < threads; ++t) {
+      pool.emplace_back([&, t] {
+        std::vector<Frame> mine(w1.batch);
+        std::vector<PacketResult> out(w1.batch);
+        Conntrack& ct = sh.shard(t);
+        ready.fetch_add(1);
+        while (!go.load(std::memory_order_acquire)) {
+        }
+        size_t n = 0;
+        uint64_t total = 0;
+        for (const Frame& f : frames) {
+          if (sh.ShardOf(w1.linktype, f.data, f.caplen) != t) continue;
+          mine[n++] = f;
+          if (n == w1.batch) {
+            ct.ProcessBatch(w1.linktype, std::span<const Frame>(mine.data(), n),
+                            std::span<PacketResult>(out.data(), n));
+            total += n;
+            n = 0;
+          }
+        }
+        if (n) {
+          ct.ProcessBatch(w1.linktype, std::span<const Frame>(mine.data(), n),
+                          std::span<PacketResult>(out.data(), n));
+          total += n;
+        }
+        ends[t] = NowSec();
+        counts[t] = total;
+      });
+    }
+    while (ready.load() < threads) {
+    }
+    double t0 = NowSec();
+    go.store(true, std::memory_order_release);
+    for (std::thread& th : pool) th.join();
+    r.multi_s.push_back(*std::max_element(ends.begin(), ends.end()) - t0);
+    r.shard_packets = counts;
+    r.entries = sh.count();
+    r.table_bytes = 0;
+    for (unsigned t = 0; t < threads; ++t) r.table_bytes += sh.shard(t).memory_bytes();
+  }
+  return r;
+}
+
+FloodResult RunFlood(int repeat) {
+  const uint32_t kMax = 100000, kFlows = 20000, kReps = 5;
+  const size_t kB = 32;
+  FrameSynth fs;
+  Config cfg;
+  cfg.nf_conntrack_max = kMax;
+  cfg.nf_conntrack_buckets = kMax / 4;
+  // Setup: the flows talk both ways, then again after 2 s (UDP becomes ASSURED), then the flood
+  // fills the table.
+  FrameArena setup;
+  setup.Reserve(3 * kFlows + kMax, (3 * kFlows + kMax) * 110);
+  Timestamp t = 0;
+  for (uint32_t i = 0; i < kFlows; ++i) {
+    Add(&setup, UdpFlow(fs, i, false), t += kUs);
+    Add(&setup, UdpFlow(fs, i, true), t += kUs);
+  }
+  t = 3 * kNsPerSec;
+  for (uint32_t i = 0; i < kFlows; ++i) Add(&setup, UdpFlow(fs, i, false), t += kUs);
+  std::mt19937 rng(5);
+  static const uint8_t kMss[4] = {2, 4, 5, 0xb4};
+  auto attack = [&](FrameArena* a, Timestamp ts) {
+    FrameSynth::View v = fs.Tcp(V4(0x64400000u | (rng() & 0x3fffff), static_cast<uint16_t>(rng())),
+                                V4(0xc633640au, 443), rng(), 0, 0x02, 1024, kMss, 4, nullptr, 0);
+    a->Add(v.data, v.len, ts);
+  };
+  for (uint32_t i = 0; i < kMax; ++i) attack(&setup, t += kUs);
+  setup.Seal();
+  // Timed: kReps rounds over the flows' packets (both directions), each batch of 32 followed
+  // by 32 attack SYNs; one packet per microsecond of virtual time.
+  FrameArena est, syn;
+  est.Reserve(2 * kFlows * kReps, 2 * kFlows * kReps * 110);
+  syn.Reserve(2 * kFlows * kReps, 2 * kFlows * kReps * 80);
+  for (uint32_t rep = 0; rep < kReps; ++rep) {
+    for (uint32_t i = 0; i < 2 * kFlows; i += kB) {
+      for (uint32_t k = i; k < i + kB && k < 2 * kFlows; ++k) {
+        Add(&est, UdpFlow(fs, k / 2, (k & 1) != 0), t += kUs);
+      }
+      for (size_t k = 0; k < kB; ++k) attack(&syn, t += kUs);
+    }
+  }
+  est.Seal();
+  syn.Seal();
+  const std::vector<Frame>& ef = est.frames();
+  const std::vector<Frame>& sf = syn.frames();
+  FloodResult res;
+  std::vector<double> unloaded, loaded, syn_t, mix;
+  std::vector<PacketResult> out(kB);
+  for (int k = 0; k < repeat; ++k) {
+    for (int flood = 0; flood < 2; ++flood) {
+      Conntrack ct(cfg);
+      // Unloaded: the table holds only the flows (the flood part of the setup is left out).
+      Replay(ct, kLinkEthernet,
+             std::span<const Frame>(setup.frames()).first(flood ? setup.size() : 3 * kFlows), kB,
+             nullptr);
+      uint64_t drops0 = ct.stats().drop, ed0 = ct.stats().early_drop;
+      double est_s = 0, syn_s = 0;
+      uint64_t bad = 0;
+      for (size_t i = 0, j = 0; i < ef.size(); i += kB, j += kB) {
+        size_t m = std::min(kB, ef.size() - i);
+        double t0 = NowSec();
+        ct.ProcessBatch(kLinkEthernet, std::span<const Frame>(&ef[i], m),
+                        std::span<PacketResult>(out.data(), m));
+        double t1 = NowSec();
+        est_s += t1 - t0;
+        for (size_t q = 0; q < m; ++q) bad += out[q].verdict != Verdict::kEstablished;
+        if (flood) {
+          ct.ProcessBatch(kLinkEthernet, std::span<const Frame>(&sf[j], kB),
+                          std::span<PacketResult>(out.data(), kB));
+          syn_s += NowSec() - t1;
+        }
+      }
+      if (flood) {
+        loaded.push_back(est_s * 1e9 / static_cast<double>(ef.size()));
+        syn_t.push_back(syn_s * 1e9 / static_cast<double>(sf.size()));
+        mix.push_back((est_s + syn_s) * 1e9 / static_cast<double>(ef.size() + sf.size()));
+        res.early_drops = ct.stats().early_drop - ed0;
+        res.drops = ct.stats().drop - drops0;
+        res.entries = ct.count();
+        res.table_bytes = ct.memory_bytes();
+        res.est_not_established = bad;
+      } else {
+        unloaded.push_back(est_s * 1e9 / static_cast<double>(ef.size()));
+      }
+    }
+  }
+  res.est_unloaded_ns = Median(unloaded);
+  res.est_loaded_ns = Median(loaded);
+  res.syn_ns = Median(syn_t);
+  res.mix_ns = Median(mix);
+  res.est_packets = ef.size();
+  res.syn_packets = sf.size();
+  return res;
+}
+
+}  // namespace ctrack::bench
