@@ -3,10 +3,12 @@
 set -euo pipefail
 # python3: tests/fuzz/make_corpus.py and the scripts; conntrack/nftables/iproute2: the live-host
 # tests compare with the kernel's own tools inside namespaces they create; help2man: the man
-# pages, generated from --help.
+# pages, generated from --help; python3-yaml: the deploy/ manifests are parsed as YAML by the tests.
 pkgs=(cmake ninja-build g++ pkg-config libgtest-dev libgmock-dev googletest
-      libbenchmark-dev libmnl-dev libcpp-httplib-dev python3 nftables conntrack iproute2 iptables
-      help2man)
+      libbenchmark-dev libmnl-dev libcpp-httplib-dev python3 python3-yaml nftables conntrack
+      iproute2 iptables help2man)
+# promtool (Debian `prometheus`, large; opt-in) checks the rules file and the exporter's output.
+[ "${CTRACK_WITH_PROMETHEUS:-0}" = 1 ] && pkgs+=(prometheus)
 # Headless Chromium for the HTML report rendering test (large; opt-in).
 [ "${CTRACK_WITH_CHROMIUM:-0}" = 1 ] && pkgs+=(chromium)
 missing=()

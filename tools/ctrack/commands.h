@@ -12,6 +12,9 @@ int SimulateMain(int argc, char** argv);
 int SoakMain(int argc, char** argv);
 int StatusMain(int argc, char** argv);
 int SnapshotMain(int argc, char** argv);
+int WatchMain(int argc, char** argv);
+int ExporterMain(int argc, char** argv);
+int ExporterBenchMain(int argc, char** argv);
 
 }  // namespace ctrack::cli
 

@@ -27,6 +27,11 @@ constexpr Command kCommands[] = {
      "the running kernel's table on one screen: fill, drops, who fills it, what to change"},
     {"snapshot", ctrack::cli::SnapshotMain,
      "save the running kernel's table and counters to a file for simulate"},
+    {"watch", ctrack::cli::WatchMain, "live view of the kernel's table: rates, time to full, tops"},
+    {"exporter", ctrack::cli::ExporterMain,
+     "Prometheus/OpenMetrics exporter of the kernel's table"},
+    {"exporter-bench", ctrack::cli::ExporterBenchMain,
+     "scrape latency, RSS and abuse of the exporter on a namespace table"},
 };
 
 void Usage(std::FILE* f) {

@@ -1,0 +1,250 @@
+// ctrack exporter: Prometheus / OpenMetrics metrics of the kernel's conntrack table over HTTP
+// (cpp-httplib). One sampler thread takes at most one table dump per interval and renders both
+// expositions; scrapes only copy the cached text, so the scrape rate never drives dumps.
+#include <httplib.h>  // Debian's libcpp-httplib (compiled library; its limits are built in)
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "ctrack/commands.h"
+#include "ctrack/live_source.h"
+#include "sim/metrics.h"
+
+namespace ctrack::cli {
+namespace {
+
+void Usage(std::FILE* f) {
+  std::fprintf(f,
+               "usage: ctrack exporter [--listen ADDR:PORT] [--interval S] [--netns NAME | "
+               "--netns-pid PID]\n"
+               "                       [--top K] [--no-dump] [--no-events]\n"
+               "Serves /metrics: node_exporter's conntrack names (node_nf_conntrack_entries,\n"
+               "node_nf_conntrack_entries_limit, node_nf_conntrack_stat_*) plus entries by state,\n"
+               "protocol and zone, top sources and ports (capped), counters, bucket depth, kernel\n"
+               "memory and the forecast (ctrack_conntrack_time_to_full_seconds). OpenMetrics when\n"
+               "the scraper asks for it.\n"
+               "  --listen A:P   address to listen on (default 127.0.0.1:9934; anything else is\n"
+               "                 your explicit choice, e.g. 0.0.0.0:9934 or [::1]:9934)\n"
+               "  --interval S   seconds between table samples (default 15; 0.2 .. 3600)\n"
+               "  --top K        rows of the source and port tops (default 20, at most 100)\n"
+               "  --no-dump      count and counters only\n"
+               "  --no-events    do not subscribe to NEW/DESTROY events\n");
+}
+
+bool ParseListen(const std::string& v, std::string* host, int* port) {
+  std::string h, p;
+  if (!v.empty() && v[0] == '[') {
+    size_t close = v.find(']');
+    if (close == std::string::npos || close + 1 >= v.size() || v[close + 1] != ':') return false;
+    h = v.substr(1, close - 1);
+    p = v.substr(close + 2);
+  } else {
+    size_t colon = v.rfind(':');
+    if (colon == std::string::npos || v.find(':') != colon) return false;
+    h = v.substr(0, colon);
+    p = v.substr(colon + 1);
+  }
+  if (h.empty() || p.empty() || p.size() > 5) return false;
+  for (char c : p)
+    if (c < '0' || c > '9') return false;
+  *port = std::atoi(p.c_str());
+  *host = h;
+  return *port > 0 && *port < 65536;
+}
+
+struct Cache {
+  std::mutex mu;
+  std::shared_ptr<const std::string> prom, om;
+  std::atomic<uint64_t> scrapes{0};
+};
+
+}  // namespace
+
+int ExporterMain(int argc, char** argv) {
+  std::string listen = "127.0.0.1:9934";
+  double interval = 15;
+  LiveOptions opt;
+  opt.top = 20;
+  NetnsSpec ns;
+  for (int i = 0; i < argc; ++i) {
+    std::string a = argv[i];
+    std::string err;
+    int r = ParseNetnsFlag(argc, argv, &i, &ns, &err);
+    if (r < 0) {
+      std::fprintf(stderr, "ctrack exporter: %s\n", err.c_str());
+      return 2;
+    }
+    if (r > 0) continue;
+    auto value = [&](const char* name) -> const char* {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "ctrack exporter: %s needs a value\n", name);
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    auto number = [&](const char* name, double lo, double hi) {
+      const char* v = value(name);
+      char* end = nullptr;
+      double d = std::strtod(v, &end);
+      if (!*v || *end || !std::isfinite(d) || d < lo || d > hi) {
+        std::fprintf(stderr, "ctrack exporter: %s: '%s' is not a number in [%g, %g]\n", name, v, lo,
+                     hi);
+        std::exit(2);
+      }
+      return d;
+    };
+    if (a == "-h" || a == "--help") {
+      Usage(stdout);
+      return 0;
+    } else if (a == "--listen") {
+      listen = value("--listen");
+    } else if (a == "--interval") {
+      interval = number("--interval", 0.2, 3600);
+    } else if (a == "--top") {
+      opt.top = static_cast<uint32_t>(number("--top", 1, 100));
+    } else if (a == "--no-dump") {
+      opt.dump = false;
+    } else if (a == "--no-events") {
+      opt.events = false;
+    } else {
+      std::fprintf(stderr, "ctrack exporter: unknown argument '%s' (try --help)\n", a.c_str());
+      return 2;
+    }
+  }
+  std::string host;
+  int port = 0;
+  if (!ParseListen(listen, &host, &port)) {
+    std::fprintf(stderr, "ctrack exporter: --listen: '%s' is not ADDR:PORT\n", listen.c_str());
+    return 2;
+  }
+  std::string err;
+  if (!EnterNetns(ns, &err)) {
+    std::fprintf(stderr, "ctrack exporter: %s\n", err.c_str());
+    return 1;
+  }
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  for (int sg : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&sigs, sg);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);  // every thread started below inherits the mask
+  signal(SIGPIPE, SIG_IGN);                    // a scraper hanging up mid-answer
+  auto src = LiveSource::Open(opt, &err);
+  if (!src) {
+    std::fprintf(stderr, "ctrack exporter: %s\n", err.c_str());
+    return 1;
+  }
+
+  Cache cache;
+  watch::Watcher w(Config{}, opt.top);
+  watch::ExporterStats ex;
+  ex.interval_s = interval;
+  auto sample = [&] {
+    std::string e, warn;
+    double t0 = MonotonicSeconds();
+    bool ok = src->SampleInto(&w, t0, &e, &warn);
+    ex.last_dump_s = MonotonicSeconds() - t0;
+    ex.dumps = src->dumps();
+    ex.scrapes = cache.scrapes.load();
+    if (!ok || !warn.empty()) {
+      ++ex.dump_errors;
+      std::fprintf(stderr, "ctrack exporter: %s\n", ok ? warn.c_str() : e.c_str());
+    }
+    if (!ok) return false;
+    ex.last_sample_unix = UnixSeconds();  // the sample is timed at the end of its dump
+    auto prom = std::make_shared<const std::string>(
+        watch::RenderMetrics(w.report(), ex, watch::Exposition::kPrometheus));
+    auto om = std::make_shared<const std::string>(
+        watch::RenderMetrics(w.report(), ex, watch::Exposition::kOpenMetrics));
+    std::lock_guard<std::mutex> l(cache.mu);
+    cache.prom = std::move(prom);
+    cache.om = std::move(om);
+    return true;
+  };
+  if (!sample()) return 1;  // the first sample must work: a clear error instead of empty scrapes
+
+  httplib::Server svr;
+  svr.set_read_timeout(5, 0);
+  svr.set_write_timeout(5, 0);
+  svr.set_idle_interval(0, 0);
+  svr.set_keep_alive_timeout(5);
+  svr.set_keep_alive_max_count(100);
+  svr.set_payload_max_length(4096);
+  // A fixed pool of workers whatever the number of clients.
+  svr.new_task_queue = [] { return new httplib::ThreadPool(8); };
+  // The library listens with a backlog of 5; a burst of scrapers would wait for SYN retries.
+  // Capture the socket before bind and deepen the backlog after (listen() again updates it).
+  int listen_fd = -1;
+  svr.set_socket_options([&listen_fd](socket_t fd) {
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    listen_fd = fd;
+  });
+  svr.Get("/metrics", [&](const httplib::Request& req, httplib::Response& res) {
+    watch::Exposition e = watch::Negotiate(req.get_header_value("Accept"));
+    std::shared_ptr<const std::string> body;
+    {
+      std::lock_guard<std::mutex> l(cache.mu);
+      body = e == watch::Exposition::kOpenMetrics ? cache.om : cache.prom;
+    }
+    cache.scrapes.fetch_add(1);
+    res.set_content(*body, watch::ContentType(e));
+  });
+  svr.Get("/", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("ctrack exporter: metrics at /metrics\n", "text/plain; charset=utf-8");
+  });
+  if (!svr.bind_to_port(host.c_str(), port)) {
+    std::fprintf(stderr, "ctrack exporter: cannot listen on %s\n", listen.c_str());
+    return 1;
+  }
+  if (listen_fd >= 0) ::listen(listen_fd, 256);
+  std::fprintf(stderr, "ctrack exporter: listening on %s, sampling every %g s (%s)\n",
+               listen.c_str(), interval, src->events_note().c_str());
+
+  std::mutex stop_mu;
+  std::condition_variable stop_cv;
+  bool stopping = false;
+  std::thread sampler([&] {
+    std::unique_lock<std::mutex> l(stop_mu);
+    auto next = std::chrono::steady_clock::now();
+    for (;;) {
+      next += std::chrono::microseconds(static_cast<int64_t>(interval * 1e6));
+      if (stop_cv.wait_until(l, next, [&] { return stopping; })) return;
+      l.unlock();
+      sample();
+      l.lock();
+      auto now = std::chrono::steady_clock::now();
+      if (next < now) next = now;  // a slow dump: skip the missed intervals, never catch up
+    }
+  });
+  std::thread waiter([&] {
+    int sg = 0;
+    sigwait(&sigs, &sg);
+    {
+      std::lock_guard<std::mutex> l(stop_mu);
+      stopping = true;
+    }
+    stop_cv.notify_all();
+    svr.stop();
+  });
+  bool ok = svr.listen_after_bind();
+  if (!ok) {
+    // listen ended without a signal (socket error): wake the waiter ourselves.
+    pthread_kill(waiter.native_handle(), SIGTERM);
+  }
+  waiter.join();
+  sampler.join();
+  return 0;
+}
+
+}  // namespace ctrack::cli

@@ -1,0 +1,54 @@
+// One live sample of the kernel's table for `ctrack watch` and `ctrack exporter`: the count and
+// limit, the per-CPU counters, the namespace's timeouts (its own sysctls), one streamed table
+// dump fed to a Watcher (no copy of the table is kept), and the NEW/DESTROY event totals when the
+// process may subscribe. Everything reads; nothing changes the host.
+#ifndef CTRACK_TOOLS_LIVE_SOURCE_H_
+#define CTRACK_TOOLS_LIVE_SOURCE_H_
+
+#include <ctrack/config.h>
+#include <ctrack/host.h>
+
+#include <memory>
+#include <string>
+
+#include "host/events.h"
+#include "sim/forecast.h"
+
+namespace ctrack::cli {
+
+struct LiveOptions {
+  bool dump = true;    // false: count and counters only (no per-state view, trend forecast)
+  bool events = true;  // subscribe to NEW/DESTROY events when permitted
+  uint32_t top = 10;   // rows of the source and port tops
+};
+
+// Parses --netns NAME / --netns-pid PID at argv[*i] (advancing *i). Returns 1 when consumed, 0
+// when argv[*i] is neither, -1 on a bad value (message in *err).
+int ParseNetnsFlag(int argc, char** argv, int* i, NetnsSpec* ns, std::string* err);
+
+class LiveSource {
+ public:
+  // Call after EnterNetns(). Fails only when ctnetlink cannot be opened at all.
+  static std::unique_ptr<LiveSource> Open(const LiveOptions& opt, std::string* err);
+  // Takes one sample into `w`, timed at the end of its dump (`t` is not used). False with *err when nothing could be read;
+  // a failed dump alone degrades to count-only for that sample (noted in *warn).
+  bool SampleInto(watch::Watcher* w, double t, std::string* err, std::string* warn);
+  // "events", or why events are not used.
+  const std::string& events_note() const { return events_note_; }
+  uint64_t dumps() const { return dumps_; }
+
+ private:
+  LiveSource() = default;
+  LiveOptions opt_;
+  std::unique_ptr<HostReader> reader_;
+  std::unique_ptr<EventCounter> events_;
+  std::string events_note_;
+  uint64_t dumps_ = 0;
+};
+
+double MonotonicSeconds();
+double UnixSeconds();
+
+}  // namespace ctrack::cli
+
+#endif  // CTRACK_TOOLS_LIVE_SOURCE_H_
