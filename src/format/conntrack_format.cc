@@ -11,6 +11,8 @@
 #include <ctime>
 #include <string_view>
 
+#include "format/text.h"
+
 namespace ctrack {
 namespace {
 
@@ -38,15 +40,6 @@ const char* JsonL4Name(uint8_t protonum) {
 }
 
 bool IsIcmp(uint8_t protonum) { return protonum == kProtoIcmp || protonum == kProtoIcmpv6; }
-
-__attribute__((format(printf, 2, 3))) void Appendf(std::string* out, const char* fmt, ...) {
-  char buf[256];
-  va_list ap;
-  va_start(ap, fmt);
-  int n = std::vsnprintf(buf, sizeof buf, fmt, ap);
-  va_end(ap);
-  if (n > 0) out->append(buf, std::min<size_t>(static_cast<size_t>(n), sizeof buf - 1));
-}
 
 enum class Style { kTool, kProc };
 

@@ -11,18 +11,10 @@
 #include <string_view>
 
 #include "format/conntrack_format.h"
+#include "format/text.h"
 
 namespace ctrack {
 namespace {
-
-__attribute__((format(printf, 2, 3))) void Appendf(std::string* out, const char* fmt, ...) {
-  char buf[256];
-  va_list ap;
-  va_start(ap, fmt);
-  int n = std::vsnprintf(buf, sizeof buf, fmt, ap);
-  va_end(ap);
-  if (n > 0) out->append(buf, std::min<size_t>(static_cast<size_t>(n), sizeof buf - 1));
-}
 
 // A JSON string literal (RFC 8259): quotes, backslashes and control bytes escaped; other bytes
 // are copied (host names and labels come from the host and are not trusted to be UTF-8, but the

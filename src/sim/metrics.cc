@@ -6,6 +6,8 @@
 #include <cstring>
 #include <ctime>
 
+#include "format/text.h"
+
 namespace ctrack::watch {
 namespace {
 
@@ -82,22 +84,6 @@ std::string Iso(double unix_time) {
 
 std::string Rate(double v) { return v < 0 ? "-" : Num(std::round(v * 10) / 10); }
 
-std::string JsonStr(const std::string& s) {
-  std::string o = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      o += '\\';
-      o += static_cast<char>(c);
-    } else if (c < 0x20) {
-      char b[8];
-      std::snprintf(b, sizeof b, "\\u%04x", c);
-      o += b;
-    } else {
-      o += static_cast<char>(c);
-    }
-  }
-  return o + "\"";
-}
 std::string JsonNum(double v) { return std::isfinite(v) ? Num(v) : "null"; }
 
 }  // namespace
@@ -251,13 +237,13 @@ std::string RenderMetrics(const WatchReport& r, const ExporterStats& ex, Exposit
 }
 
 std::string RenderJson(const WatchReport& r, double unix_time) {
-  std::string o = "{\"time\":" + JsonStr(Iso(unix_time)) + ",\"count\":" + std::to_string(r.count) +
-                  ",\"max\":" + std::to_string(r.max) + ",\"fill\":" + JsonNum(r.fill) +
-                  ",\"interval_s\":" + JsonNum(r.interval_s);
+  std::string o = "{\"time\":" + JsonQuote(Iso(unix_time)) +
+                  ",\"count\":" + std::to_string(r.count) + ",\"max\":" + std::to_string(r.max) +
+                  ",\"fill\":" + JsonNum(r.fill) + ",\"interval_s\":" + JsonNum(r.interval_s);
   auto rate = [](double v) { return v < 0 ? std::string("null") : JsonNum(v); };
-  o += ",\"rates\":{\"source\":" + JsonStr(r.rate_source) + ",\"insert\":" + rate(r.insert_per_s) +
-       ",\"delete\":" + rate(r.delete_per_s) + ",\"drop\":" + rate(r.drop_per_s) +
-       ",\"early_drop\":" + rate(r.early_drop_per_s) + "}";
+  o += ",\"rates\":{\"source\":" + JsonQuote(r.rate_source) +
+       ",\"insert\":" + rate(r.insert_per_s) + ",\"delete\":" + rate(r.delete_per_s) +
+       ",\"drop\":" + rate(r.drop_per_s) + ",\"early_drop\":" + rate(r.early_drop_per_s) + "}";
   o += ",\"stats\":{\"drop\":" + std::to_string(r.stats.drop) +
        ",\"early_drop\":" + std::to_string(r.stats.early_drop) +
        ",\"insert_failed\":" + std::to_string(r.stats.insert_failed) +
@@ -266,12 +252,12 @@ std::string RenderJson(const WatchReport& r, double unix_time) {
   o += ",\"forecast\":{\"time_to_full_s\":" + JsonNum(r.forecast.time_to_full_s) +
        ",\"settle_entries\":" + JsonNum(r.forecast.settle_entries) +
        ",\"settle_fraction\":" + JsonNum(r.forecast.settle_fraction) +
-       ",\"text\":" + JsonStr(r.forecast.text) + "}";
+       ",\"text\":" + JsonQuote(r.forecast.text) + "}";
   o += ",\"states\":[";
   for (size_t i = 0; i < r.classes.size(); ++i) {
     const ClassRow& c = r.classes[i];
-    o += std::string(i ? "," : "") + "{\"protocol\":" + JsonStr(ClassProtoName(c.state.key)) +
-         ",\"state\":" + JsonStr(ClassStateName(c.state.key)) +
+    o += std::string(i ? "," : "") + "{\"protocol\":" + JsonQuote(ClassProtoName(c.state.key)) +
+         ",\"state\":" + JsonQuote(ClassStateName(c.state.key)) +
          ",\"count\":" + std::to_string(c.state.count) +
          ",\"arrivals_per_s\":" + JsonNum(c.state.arrivals_per_s) +
          ",\"departures_per_s\":" + JsonNum(c.state.departures_per_s) +
@@ -281,7 +267,7 @@ std::string RenderJson(const WatchReport& r, double unix_time) {
   auto tops = [&](const char* name, const std::vector<TopRow>& rows) {
     o += std::string(",\"") + name + "\":[";
     for (size_t i = 0; i < rows.size(); ++i)
-      o += std::string(i ? "," : "") + "{\"key\":" + JsonStr(rows[i].key) +
+      o += std::string(i ? "," : "") + "{\"key\":" + JsonQuote(rows[i].key) +
            ",\"count\":" + std::to_string(rows[i].count) +
            ",\"growth\":" + std::to_string(rows[i].growth) + "}";
     o += "]";

@@ -100,7 +100,9 @@ void RunModel(bool constant_hash, uint32_t seed) {
       uint64_t nodes = 0;
       for (uint32_t b = 0; b < table.buckets(); ++b) nodes += table.ChainLength(b);
       ASSERT_EQ(nodes, 2 * model.size());
-      if (constant_hash) EXPECT_EQ(table.ChainLength(0), 2 * model.size());
+      if (constant_hash) {
+        EXPECT_EQ(table.ChainLength(0), 2 * model.size());
+      }
     }
   }
   EXPECT_EQ(reaped, 0u);  // nothing expires in this test

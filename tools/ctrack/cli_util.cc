@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <string_view>
@@ -86,6 +87,26 @@ void Progress::Done(uint64_t packets) {
   if (!on_ || !printed_) return;
   Print(packets, nullptr);
   std::fputc('\n', stderr);
+}
+
+const char* FlagValue(const char* command, int argc, char** argv, int* i) {
+  if (*i + 1 >= argc) {
+    std::fprintf(stderr, "%s: %s needs a value\n", command, argv[*i]);
+    std::exit(2);
+  }
+  return argv[++*i];
+}
+
+double FlagNumber(const char* command, int argc, char** argv, int* i, double lo, double hi) {
+  const char* name = argv[*i];
+  const char* v = FlagValue(command, argc, argv, i);
+  char* end = nullptr;
+  double d = std::strtod(v, &end);
+  if (!*v || *end || !std::isfinite(d) || d < lo || d > hi) {
+    std::fprintf(stderr, "%s: %s: '%s' is not a number in [%g, %g]\n", command, name, v, lo, hi);
+    std::exit(2);
+  }
+  return d;
 }
 
 }  // namespace ctrack::cli

@@ -39,6 +39,11 @@ class Progress {
   Clock::time_point start_, last_;
 };
 
+// The value of flag argv[*i] (advancing *i), for the command named `command` ("ctrack watch").
+// A missing value, or a number outside [lo, hi], ends the process with one line and exit 2.
+const char* FlagValue(const char* command, int argc, char** argv, int* i);
+double FlagNumber(const char* command, int argc, char** argv, int* i, double lo, double hi);
+
 }  // namespace ctrack::cli
 
 #endif  // CTRACK_TOOLS_CLI_UTIL_H_

@@ -18,6 +18,7 @@
 #include <string>
 #include <thread>
 
+#include "ctrack/cli_util.h"
 #include "ctrack/commands.h"
 #include "ctrack/live_source.h"
 #include "sim/metrics.h"
@@ -87,23 +88,9 @@ int ExporterMain(int argc, char** argv) {
       return 2;
     }
     if (r > 0) continue;
-    auto value = [&](const char* name) -> const char* {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "ctrack exporter: %s needs a value\n", name);
-        std::exit(2);
-      }
-      return argv[++i];
-    };
-    auto number = [&](const char* name, double lo, double hi) {
-      const char* v = value(name);
-      char* end = nullptr;
-      double d = std::strtod(v, &end);
-      if (!*v || *end || !std::isfinite(d) || d < lo || d > hi) {
-        std::fprintf(stderr, "ctrack exporter: %s: '%s' is not a number in [%g, %g]\n", name, v, lo,
-                     hi);
-        std::exit(2);
-      }
-      return d;
+    auto value = [&](const char*) { return FlagValue("ctrack exporter", argc, argv, &i); };
+    auto number = [&](const char*, double lo, double hi) {
+      return FlagNumber("ctrack exporter", argc, argv, &i, lo, hi);
     };
     if (a == "-h" || a == "--help") {
       Usage(stdout);

@@ -23,6 +23,7 @@
 #include "ctrack/commands.h"
 #include "format/conntrack_format.h"
 #include "format/snapshot.h"
+#include "format/text.h"
 #include "sim/breakdown.h"
 #include "sim/sim.h"
 
@@ -151,32 +152,6 @@ int ParseArgs(const char* cmd, const char* usage, int argc, char** argv, Opts* o
 }
 
 // --- small output helpers --------------------------------------------------------------------
-
-__attribute__((format(printf, 2, 3))) void Add(std::string* s, const char* fmt, ...) {
-  char buf[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  int n = std::vsnprintf(buf, sizeof buf, fmt, ap);
-  va_end(ap);
-  if (n > 0) s->append(buf, std::min<size_t>(static_cast<size_t>(n), sizeof buf - 1));
-}
-
-std::string JsonEscape(const std::string& s) {
-  std::string o = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      o += '\\';
-      o += static_cast<char>(c);
-    } else if (c < 0x20) {
-      char b[8];
-      std::snprintf(b, sizeof b, "\\u%04x", c);
-      o += b;
-    } else {
-      o += static_cast<char>(c);
-    }
-  }
-  return o + "\"";
-}
 
 std::string Bytes(double b) {
   char buf[32];
@@ -632,9 +607,9 @@ std::string Verdict(const std::vector<Finding>& fs) {
 
 void RankedText(std::string* s, const char* title, const Ranked& r, uint64_t total) {
   if (r.empty()) return;
-  Add(s, "  %s:", title);
+  Appendf(s, "  %s:", title);
   for (const auto& [k, v] : r) {
-    Add(s, " %s %" PRIu64 " (%.0f%%)", k.c_str(), v, total ? 100.0 * v / total : 0);
+    Appendf(s, " %s %" PRIu64 " (%.0f%%)", k.c_str(), v, total ? 100.0 * v / total : 0);
   }
   *s += '\n';
 }
@@ -643,7 +618,7 @@ std::string RankedJson(const Ranked& r) {
   std::string s = "[";
   for (size_t i = 0; i < r.size(); ++i) {
     if (i) s += ", ";
-    s += "{\"key\": " + JsonEscape(r[i].first) + ", \"entries\": " + std::to_string(r[i].second) +
+    s += "{\"key\": " + JsonQuote(r[i].first) + ", \"entries\": " + std::to_string(r[i].second) +
          "}";
   }
   return s + "]";
@@ -670,51 +645,53 @@ std::string Text(const Opts& o, const Live& L, const Derived& d, const std::vect
   std::string where = o.ns.name.empty()
                           ? (o.ns.pid ? "netns of pid " + std::to_string(o.ns.pid) : "this host")
                           : "netns " + o.ns.name;
-  Add(&s, "ctrack status (%s): %s\n", where.c_str(), Verdict(fs).c_str());
+  Appendf(&s, "ctrack status (%s): %s\n", where.c_str(), Verdict(fs).c_str());
   if (!f.module_loaded) {
     s += "  nf_conntrack is not loaded\n";
   } else {
-    Add(&s, "table     %u of %u entries (%.1f%% full)\n", L.count, L.max, d.fill * 100);
-    Add(&s,
+    Appendf(&s, "table     %u of %u entries (%.1f%% full)\n", L.count, L.max, d.fill * 100);
+    Appendf(
+        &s,
         "buckets   %" PRIu64
         " (hashsize %s); %.2f nodes per bucket now, %.2f at max "
         "(rule of thumb: buckets >= max/2, i.e. <= 4 nodes per bucket; the kernel's own default "
         "is buckets = max)\n",
         d.buckets, f.hashsize ? std::to_string(*f.hashsize).c_str() : "?", d.depth_now,
         d.depth_max);
-    Add(&s, "memory    %s now, %s at max (%u B slab object%s per entry, 8 B per bucket)",
-        Bytes(static_cast<double>(d.mem_now)).c_str(),
-        Bytes(static_cast<double>(d.mem_max)).c_str(), d.objsize,
-        d.ext ? " + 128 B extensions" : "");
+    Appendf(&s, "memory    %s now, %s at max (%u B slab object%s per entry, 8 B per bucket)",
+            Bytes(static_cast<double>(d.mem_now)).c_str(),
+            Bytes(static_cast<double>(d.mem_max)).c_str(), d.objsize,
+            d.ext ? " + 128 B extensions" : "");
     if (f.slab.present) {
-      Add(&s, "; slab nf_conntrack: %" PRIu64 " objects in use on the host (%s)",
-          f.slab.active_objs,
-          Bytes(static_cast<double>(f.slab.active_objs * f.slab.objsize)).c_str());
+      Appendf(&s, "; slab nf_conntrack: %" PRIu64 " objects in use on the host (%s)",
+              f.slab.active_objs,
+              Bytes(static_cast<double>(f.slab.active_objs * f.slab.objsize)).c_str());
     }
     s += '\n';
-    Add(&s,
-        "counters  drop=%" PRIu64 " (%s) early_drop=%" PRIu64 " (%s) insert_failed=%" PRIu64
-        " (%s) invalid=%" PRIu64 " (%s) since boot (%.0f s ago); %zu CPUs\n",
-        L.total.drop, Rate(L.total.drop, f.uptime_s).c_str(), L.total.early_drop,
-        Rate(L.total.early_drop, f.uptime_s).c_str(), L.total.insert_failed,
-        Rate(L.total.insert_failed, f.uptime_s).c_str(), L.total.invalid,
-        Rate(L.total.invalid, f.uptime_s).c_str(), f.uptime_s, L.cpus.size());
+    Appendf(&s,
+            "counters  drop=%" PRIu64 " (%s) early_drop=%" PRIu64 " (%s) insert_failed=%" PRIu64
+            " (%s) invalid=%" PRIu64 " (%s) since boot (%.0f s ago); %zu CPUs\n",
+            L.total.drop, Rate(L.total.drop, f.uptime_s).c_str(), L.total.early_drop,
+            Rate(L.total.early_drop, f.uptime_s).c_str(), L.total.insert_failed,
+            Rate(L.total.insert_failed, f.uptime_s).c_str(), L.total.invalid,
+            Rate(L.total.invalid, f.uptime_s).c_str(), f.uptime_s, L.cpus.size());
     if (!f.kmsg_error.empty()) {
-      Add(&s, "kernel log: unreadable (%s)\n", f.kmsg_error.c_str());
+      Appendf(&s, "kernel log: unreadable (%s)\n", f.kmsg_error.c_str());
     } else {
-      Add(&s, "kernel log (%s): %zu 'table full, dropping packet' message(s)\n",
-          f.kmsg_source.c_str(), f.table_full.size());
+      Appendf(&s, "kernel log (%s): %zu 'table full, dropping packet' message(s)\n",
+              f.kmsg_source.c_str(), f.table_full.size());
       size_t from = f.table_full.size() > 5 ? f.table_full.size() - 5 : 0;
       for (size_t i = from; i < f.table_full.size(); ++i) {
-        Add(&s, "  [%12.6f] %s  %s\n", f.table_full[i].seconds_since_boot,
-            WallTime(f, f.table_full[i].seconds_since_boot).c_str(), f.table_full[i].text.c_str());
+        Appendf(&s, "  [%12.6f] %s  %s\n", f.table_full[i].seconds_since_boot,
+                WallTime(f, f.table_full[i].seconds_since_boot).c_str(),
+                f.table_full[i].text.c_str());
       }
     }
     if (L.have_netlink) {
       uint64_t n = L.bd->entries();
       Attribution a = L.bd->Result(o.top);
-      Add(&s, "who fills the table (%" PRIu64 " entries dumped%s):\n", n,
-          L.bd->exact() ? "" : ", counts bounded: may be low by a few");
+      Appendf(&s, "who fills the table (%" PRIu64 " entries dumped%s):\n", n,
+              L.bd->exact() ? "" : ", counts bounded: may be low by a few");
       RankedText(&s, "state", a.by_state, n);
       RankedText(&s, "protocol", a.by_proto, n);
       RankedText(&s, "zone", L.bd->Zones(o.top), n);
@@ -723,24 +700,25 @@ std::string Text(const Opts& o, const Live& L, const Derived& d, const std::vect
       RankedText(&s, "destination port", a.dst_port, n);
       RankedText(&s, "heaviest sources", a.heaviest_sources, n);
       s += "stale / orphaned:";
-      for (const StaleClass& c : L.bd->Stale()) Add(&s, " %s %" PRIu64, c.name.c_str(), c.count);
+      for (const StaleClass& c : L.bd->Stale())
+        Appendf(&s, " %s %" PRIu64, c.name.c_str(), c.count);
       s += '\n';
     }
     const RuleFacts& r = f.rules;
     if (o.rules) {
-      Add(&s, "rules     %zu tracking, %zu notrack%s%s\n", r.tracking.size(), r.notrack.size(),
-          r.nft_available ? "" : " (nft unavailable)",
-          r.iptables_available ? "" : " (iptables-save unavailable)");
+      Appendf(&s, "rules     %zu tracking, %zu notrack%s%s\n", r.tracking.size(), r.notrack.size(),
+              r.nft_available ? "" : " (nft unavailable)",
+              r.iptables_available ? "" : " (iptables-save unavailable)");
       for (size_t i = 0; i < r.tracking.size() && i < 5; ++i)
-        Add(&s, "  %s\n", r.tracking[i].c_str());
-      for (const std::string& x : r.notrack) Add(&s, "  %s\n", x.c_str());
+        Appendf(&s, "  %s\n", r.tracking[i].c_str());
+      for (const std::string& x : r.notrack) Appendf(&s, "  %s\n", x.c_str());
     }
   }
-  Add(&s, "verdict: %s\n", Verdict(fs).c_str());
+  Appendf(&s, "verdict: %s\n", Verdict(fs).c_str());
   for (size_t i = 0; i < fs.size(); ++i) {
-    Add(&s, "%zu. [%s] %s\n", i + 1, fs[i].severity.c_str(), fs[i].title.c_str());
-    for (const std::string& c : fs[i].commands) Add(&s, "     %s\n", c.c_str());
-    if (!fs[i].cost.empty()) Add(&s, "     cost: %s\n", fs[i].cost.c_str());
+    Appendf(&s, "%zu. [%s] %s\n", i + 1, fs[i].severity.c_str(), fs[i].title.c_str());
+    for (const std::string& c : fs[i].commands) Appendf(&s, "     %s\n", c.c_str());
+    if (!fs[i].cost.empty()) Appendf(&s, "     cost: %s\n", fs[i].cost.c_str());
   }
   if (fs.empty()) s += "no findings\n";
   return s;
@@ -749,45 +727,45 @@ std::string Text(const Opts& o, const Live& L, const Derived& d, const std::vect
 std::string Json(const Opts& o, const Live& L, const Derived& d, const std::vector<Finding>& fs) {
   const HostFacts& f = L.facts;
   std::string s = "{";
-  Add(&s, "\"verdict\": %s", JsonEscape(Verdict(fs)).c_str());
-  s += ", \"netns\": " + JsonEscape(o.ns.name) + ", \"netns_pid\": " + std::to_string(o.ns.pid);
-  Add(&s, ", \"module_loaded\": %s, \"ctnetlink\": %s", f.module_loaded ? "true" : "false",
-      L.have_netlink ? "true" : "false");
-  s += ", \"ctnetlink_error\": " + JsonEscape(L.netlink_error);
-  Add(&s, ", \"count\": %u, \"max\": %u, \"fill\": %.6f", L.count, L.max, d.fill);
-  Add(&s, ", \"buckets\": %" PRIu64 ", \"hashsize\": %s", d.buckets,
-      f.hashsize ? std::to_string(*f.hashsize).c_str() : "null");
-  Add(&s, ", \"depth_now\": %.4f, \"depth_at_max\": %.4f", d.depth_now, d.depth_max);
-  Add(&s, ", \"memory\": {\"per_entry\": %u, \"now\": %" PRIu64 ", \"at_max\": %" PRIu64 "}",
-      d.objsize + d.ext, d.mem_now, d.mem_max);
-  Add(&s,
-      ", \"slab\": {\"present\": %s, \"active_objs\": %" PRIu64 ", \"num_objs\": %" PRIu64
-      ", \"objsize\": %u}",
-      f.slab.present ? "true" : "false", f.slab.active_objs, f.slab.num_objs, f.slab.objsize);
-  s += ", \"slab_error\": " + JsonEscape(f.slab_error);
-  Add(&s, ", \"uptime_s\": %.2f", f.uptime_s);
+  Appendf(&s, "\"verdict\": %s", JsonQuote(Verdict(fs)).c_str());
+  s += ", \"netns\": " + JsonQuote(o.ns.name) + ", \"netns_pid\": " + std::to_string(o.ns.pid);
+  Appendf(&s, ", \"module_loaded\": %s, \"ctnetlink\": %s", f.module_loaded ? "true" : "false",
+          L.have_netlink ? "true" : "false");
+  s += ", \"ctnetlink_error\": " + JsonQuote(L.netlink_error);
+  Appendf(&s, ", \"count\": %u, \"max\": %u, \"fill\": %.6f", L.count, L.max, d.fill);
+  Appendf(&s, ", \"buckets\": %" PRIu64 ", \"hashsize\": %s", d.buckets,
+          f.hashsize ? std::to_string(*f.hashsize).c_str() : "null");
+  Appendf(&s, ", \"depth_now\": %.4f, \"depth_at_max\": %.4f", d.depth_now, d.depth_max);
+  Appendf(&s, ", \"memory\": {\"per_entry\": %u, \"now\": %" PRIu64 ", \"at_max\": %" PRIu64 "}",
+          d.objsize + d.ext, d.mem_now, d.mem_max);
+  Appendf(&s,
+          ", \"slab\": {\"present\": %s, \"active_objs\": %" PRIu64 ", \"num_objs\": %" PRIu64
+          ", \"objsize\": %u}",
+          f.slab.present ? "true" : "false", f.slab.active_objs, f.slab.num_objs, f.slab.objsize);
+  s += ", \"slab_error\": " + JsonQuote(f.slab_error);
+  Appendf(&s, ", \"uptime_s\": %.2f", f.uptime_s);
   const Stats& t = L.total;
-  Add(&s,
-      ", \"counters\": {\"found\": %" PRIu64 ", \"invalid\": %" PRIu64 ", \"insert\": %" PRIu64
-      ", \"insert_failed\": %" PRIu64 ", \"drop\": %" PRIu64 ", \"early_drop\": %" PRIu64
-      ", \"error\": %" PRIu64 ", \"search_restart\": %" PRIu64 ", \"clash_resolve\": %" PRIu64
-      ", \"chaintoolong\": %" PRIu64 "}",
-      t.found, t.invalid, t.insert, t.insert_failed, t.drop, t.early_drop, t.error,
-      t.search_restart, t.clash_resolve, t.chaintoolong);
+  Appendf(&s,
+          ", \"counters\": {\"found\": %" PRIu64 ", \"invalid\": %" PRIu64 ", \"insert\": %" PRIu64
+          ", \"insert_failed\": %" PRIu64 ", \"drop\": %" PRIu64 ", \"early_drop\": %" PRIu64
+          ", \"error\": %" PRIu64 ", \"search_restart\": %" PRIu64 ", \"clash_resolve\": %" PRIu64
+          ", \"chaintoolong\": %" PRIu64 "}",
+          t.found, t.invalid, t.insert, t.insert_failed, t.drop, t.early_drop, t.error,
+          t.search_restart, t.clash_resolve, t.chaintoolong);
   s += ", \"per_cpu\": [";
   for (size_t i = 0; i < L.cpus.size(); ++i) {
     const Stats& c = L.cpus[i].st;
-    Add(&s,
-        "%s{\"cpu\": %u, \"found\": %" PRIu64 ", \"invalid\": %" PRIu64 ", \"insert\": %" PRIu64
-        ", \"insert_failed\": %" PRIu64 ", \"drop\": %" PRIu64 ", \"early_drop\": %" PRIu64
-        ", \"error\": %" PRIu64 ", \"search_restart\": %" PRIu64 ", \"clash_resolve\": %" PRIu64
-        ", \"chaintoolong\": %" PRIu64 "}",
-        i ? ", " : "", L.cpus[i].cpu, c.found, c.invalid, c.insert, c.insert_failed, c.drop,
-        c.early_drop, c.error, c.search_restart, c.clash_resolve, c.chaintoolong);
+    Appendf(&s,
+            "%s{\"cpu\": %u, \"found\": %" PRIu64 ", \"invalid\": %" PRIu64 ", \"insert\": %" PRIu64
+            ", \"insert_failed\": %" PRIu64 ", \"drop\": %" PRIu64 ", \"early_drop\": %" PRIu64
+            ", \"error\": %" PRIu64 ", \"search_restart\": %" PRIu64 ", \"clash_resolve\": %" PRIu64
+            ", \"chaintoolong\": %" PRIu64 "}",
+            i ? ", " : "", L.cpus[i].cpu, c.found, c.invalid, c.insert, c.insert_failed, c.drop,
+            c.early_drop, c.error, c.search_restart, c.clash_resolve, c.chaintoolong);
   }
   s += "], \"proc_stat\": {\"fields\": [";
   for (size_t i = 0; i < f.proc_stat_fields.size(); ++i) {
-    s += (i ? ", " : "") + JsonEscape(f.proc_stat_fields[i]);
+    s += (i ? ", " : "") + JsonQuote(f.proc_stat_fields[i]);
   }
   s += "], \"cpus\": [";
   for (size_t c = 0; c < f.proc_stat_cpus.size(); ++c) {
@@ -799,25 +777,25 @@ std::string Json(const Opts& o, const Live& L, const Derived& d, const std::vect
   }
   s += "]}, \"sysctls\": {";
   for (size_t i = 0; i < f.sysctls.size(); ++i) {
-    s += (i ? ", " : "") + JsonEscape("net.netfilter." + f.sysctls[i].first) + ": " +
-         JsonEscape(f.sysctls[i].second);
+    s += (i ? ", " : "") + JsonQuote("net.netfilter." + f.sysctls[i].first) + ": " +
+         JsonQuote(f.sysctls[i].second);
   }
-  s += "}, \"kmsg\": {\"source\": " + JsonEscape(f.kmsg_source) +
-       ", \"error\": " + JsonEscape(f.kmsg_error) + ", \"table_full\": [";
+  s += "}, \"kmsg\": {\"source\": " + JsonQuote(f.kmsg_source) +
+       ", \"error\": " + JsonQuote(f.kmsg_error) + ", \"table_full\": [";
   for (size_t i = 0; i < f.table_full.size(); ++i) {
-    Add(&s, "%s{\"since_boot_s\": %.6f, \"time\": %s, \"text\": %s}", i ? ", " : "",
-        f.table_full[i].seconds_since_boot,
-        JsonEscape(WallTime(f, f.table_full[i].seconds_since_boot)).c_str(),
-        JsonEscape(f.table_full[i].text).c_str());
+    Appendf(&s, "%s{\"since_boot_s\": %.6f, \"time\": %s, \"text\": %s}", i ? ", " : "",
+            f.table_full[i].seconds_since_boot,
+            JsonQuote(WallTime(f, f.table_full[i].seconds_since_boot)).c_str(),
+            JsonQuote(f.table_full[i].text).c_str());
   }
   s += "]}";
   if (L.have_netlink) {
     Attribution a = L.bd->Result(o.top);
-    Add(&s,
-        ", \"dump\": {\"entries\": %" PRIu64 ", \"messages\": %" PRIu64
-        ", \"attempts\": %u, \"exact\": %s, \"max_undercount\": %" PRIu64 "}",
-        L.dump.entries, L.dump.messages, L.dump.attempts, L.bd->exact() ? "true" : "false",
-        L.bd->max_error());
+    Appendf(&s,
+            ", \"dump\": {\"entries\": %" PRIu64 ", \"messages\": %" PRIu64
+            ", \"attempts\": %u, \"exact\": %s, \"max_undercount\": %" PRIu64 "}",
+            L.dump.entries, L.dump.messages, L.dump.attempts, L.bd->exact() ? "true" : "false",
+            L.bd->max_error());
     s += ", \"breakdown\": {\"state\": " + RankedJson(a.by_state) +
          ", \"protocol\": " + RankedJson(a.by_proto) +
          ", \"zone\": " + RankedJson(L.bd->Zones(o.top)) +
@@ -830,10 +808,10 @@ std::string Json(const Opts& o, const Live& L, const Derived& d, const std::vect
     for (const StaleClass& c : L.bd->Stale()) {
       s += first ? "" : ", ";
       first = false;
-      s += "{\"name\": " + JsonEscape(c.name) + ", \"count\": " + std::to_string(c.count) +
-           ", \"description\": " + JsonEscape(c.description) + ", \"examples\": [";
+      s += "{\"name\": " + JsonQuote(c.name) + ", \"count\": " + std::to_string(c.count) +
+           ", \"description\": " + JsonQuote(c.description) + ", \"examples\": [";
       for (size_t i = 0; i < c.examples.size(); ++i) {
-        s += (i ? ", " : "") + JsonEscape(c.examples[i]);
+        s += (i ? ", " : "") + JsonQuote(c.examples[i]);
       }
       s += "]}";
     }
@@ -843,21 +821,21 @@ std::string Json(const Opts& o, const Live& L, const Derived& d, const std::vect
   s += ", \"rules\": {\"nft_available\": " + std::string(r.nft_available ? "true" : "false") +
        ", \"iptables_available\": " + (r.iptables_available ? "true" : "false") +
        ", \"nat\": " + (r.nat ? "true" : "false") + ", \"tracking\": [";
-  for (size_t i = 0; i < r.tracking.size(); ++i) s += (i ? ", " : "") + JsonEscape(r.tracking[i]);
+  for (size_t i = 0; i < r.tracking.size(); ++i) s += (i ? ", " : "") + JsonQuote(r.tracking[i]);
   s += "], \"notrack\": [";
-  for (size_t i = 0; i < r.notrack.size(); ++i) s += (i ? ", " : "") + JsonEscape(r.notrack[i]);
+  for (size_t i = 0; i < r.notrack.size(); ++i) s += (i ? ", " : "") + JsonQuote(r.notrack[i]);
   s += "]}, \"kube_proxy\": [";
   for (size_t i = 0; i < f.kube_proxy.size(); ++i)
-    s += (i ? ", " : "") + JsonEscape(f.kube_proxy[i]);
+    s += (i ? ", " : "") + JsonQuote(f.kube_proxy[i]);
   s += "], \"findings\": [";
   for (size_t i = 0; i < fs.size(); ++i) {
     s += i ? ", " : "";
-    s += "{\"n\": " + std::to_string(i + 1) + ", \"severity\": " + JsonEscape(fs[i].severity) +
-         ", \"title\": " + JsonEscape(fs[i].title) + ", \"commands\": [";
+    s += "{\"n\": " + std::to_string(i + 1) + ", \"severity\": " + JsonQuote(fs[i].severity) +
+         ", \"title\": " + JsonQuote(fs[i].title) + ", \"commands\": [";
     for (size_t j = 0; j < fs[i].commands.size(); ++j) {
-      s += (j ? ", " : "") + JsonEscape(fs[i].commands[j]);
+      s += (j ? ", " : "") + JsonQuote(fs[i].commands[j]);
     }
-    s += "], \"cost\": " + JsonEscape(fs[i].cost) + "}";
+    s += "], \"cost\": " + JsonQuote(fs[i].cost) + "}";
   }
   s += "]}\n";
   return s;

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <string>
 
+#include "ctrack/cli_util.h"
 #include "ctrack/commands.h"
 #include "ctrack/live_source.h"
 #include "sim/metrics.h"
@@ -58,23 +59,9 @@ int WatchMain(int argc, char** argv) {
       return 2;
     }
     if (r > 0) continue;
-    auto value = [&](const char* name) -> const char* {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "ctrack watch: %s needs a value\n", name);
-        std::exit(2);
-      }
-      return argv[++i];
-    };
-    auto number = [&](const char* name, double lo, double hi) {
-      const char* v = value(name);
-      char* end = nullptr;
-      double d = std::strtod(v, &end);
-      if (!*v || *end || !std::isfinite(d) || d < lo || d > hi) {
-        std::fprintf(stderr, "ctrack watch: %s: '%s' is not a number in [%g, %g]\n", name, v, lo,
-                     hi);
-        std::exit(2);
-      }
-      return d;
+    auto value = [&](const char*) { return FlagValue("ctrack watch", argc, argv, &i); };
+    auto number = [&](const char*, double lo, double hi) {
+      return FlagNumber("ctrack watch", argc, argv, &i, lo, hi);
     };
     if (a == "-h" || a == "--help") {
       Usage(stdout);
