@@ -372,5 +372,21 @@ TEST(ExporterNetns, ForecastAtHalfFullWithinTenPercent) {
   EXPECT_NEAR(forecast, actual, 0.10 * actual);
 }
 
+// The short version of `ctrack exporter-bench --abuse`: concurrent well-formed scrapes beside
+// malformed and oversized requests and a client that connects and never reads. exporter-bench
+// exits non-zero when a well-formed scrape goes unanswered, when the exporter dies, or when it
+// dumped the table more often than once per interval.
+TEST(ExporterNetns, SurvivesAbuseAndAnswersEveryScrape) {
+  std::string why;
+  if (!Privileged(&why)) GTEST_SKIP() << why;
+  std::string out;
+  int rc = Sh(testing::CtrackBin() +
+                  " exporter-bench --entries 2000 --scrapes 200 --clients 20 --abuse --interval 1",
+              &out);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find(" failed=0 "), std::string::npos) << out;
+  EXPECT_NE(out.find("answered=200"), std::string::npos) << out;
+}
+
 }  // namespace
 }  // namespace ctrack
