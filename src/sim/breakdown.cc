@@ -88,38 +88,19 @@ StaleClass MakeClass(std::string name, std::string description) {
 
 std::string Secs(Timestamp d) { return std::to_string(d / kNsPerSec) + " s"; }
 
-// The full timeout a packet re-arms in this state (tcp_timeouts[], nf_conntrack_proto_tcp.c;
-// udp_packet(), nf_conntrack_proto_udp.c). -1 when not meaningful.
+// The full timeout a packet re-arms in this state, from the engine's per-protocol table
+// (ProtoDesc::timeout); -1 where the idle time cannot be inferred from it (protocols other than
+// TCP and UDP, TCP states without a timeout).
 int64_t FullTimeout(const Config& c, const ConnInfo& ci) {
-  switch (ci.orig.protonum) {
-    case kProtoTcp:
-      switch (static_cast<TcpState>(ci.state)) {
-        case TcpState::kSynSent:
-          return c.nf_conntrack_tcp_timeout_syn_sent;
-        case TcpState::kSynRecv:
-          return c.nf_conntrack_tcp_timeout_syn_recv;
-        case TcpState::kEstablished:
-          return c.nf_conntrack_tcp_timeout_established;
-        case TcpState::kFinWait:
-          return c.nf_conntrack_tcp_timeout_fin_wait;
-        case TcpState::kCloseWait:
-          return c.nf_conntrack_tcp_timeout_close_wait;
-        case TcpState::kLastAck:
-          return c.nf_conntrack_tcp_timeout_last_ack;
-        case TcpState::kTimeWait:
-          return c.nf_conntrack_tcp_timeout_time_wait;
-        case TcpState::kClose:
-          return c.nf_conntrack_tcp_timeout_close;
-        default:
-          return -1;
-      }
-    case kProtoUdp:
-    case kProtoUdplite:
-      return (ci.status & kAssured) ? c.nf_conntrack_udp_timeout_stream
-                                    : c.nf_conntrack_udp_timeout;
-    default:
-      return -1;
+  const uint8_t p = ci.orig.protonum;
+  if (p == kProtoTcp) {
+    uint32_t t = ProtoInfo(p).timeout(c, ci.state);
+    return t ? t : -1;
   }
+  if (p == kProtoUdp || p == kProtoUdplite) {
+    return ProtoInfo(p).timeout(c, (ci.status & kAssured) ? 1 : 0);
+  }
+  return -1;
 }
 
 }  // namespace

@@ -104,7 +104,9 @@ ClassKey ClassOf(const ConnInfo& ci) {
   if (d.has_states) {
     k.state = ci.state;
   } else if (k.proto == kProtoUdp || k.proto == kProtoUdplite || k.proto == kProtoGre) {
-    k.state = (ci.status & kAssured) ? kAssured : (ci.status & kSeenReply) ? kReplied : kUnreplied;
+    k.state = (ci.status & ctrack::kAssured) ? kClassAssured
+              : (ci.status & kSeenReply)     ? kClassReplied
+                                             : kClassUnreplied;
   }
   return k;
 }
@@ -122,65 +124,10 @@ const char* ClassStateName(ClassKey k) {
 }
 
 uint32_t ClassTimeout(const Config& c, ClassKey k) {
-  switch (k.proto) {
-    case kProtoTcp:
-      // tcp_timeouts[] indexed by state (nf_conntrack_proto_tcp.c); SYN_SENT2 shares SYN_SENT's.
-      switch (static_cast<TcpState>(k.state)) {
-        case TcpState::kSynSent:
-          return c.nf_conntrack_tcp_timeout_syn_sent;
-        case TcpState::kSynRecv:
-          return c.nf_conntrack_tcp_timeout_syn_recv;
-        case TcpState::kEstablished:
-          return c.nf_conntrack_tcp_timeout_established;
-        case TcpState::kFinWait:
-          return c.nf_conntrack_tcp_timeout_fin_wait;
-        case TcpState::kCloseWait:
-          return c.nf_conntrack_tcp_timeout_close_wait;
-        case TcpState::kLastAck:
-          return c.nf_conntrack_tcp_timeout_last_ack;
-        case TcpState::kTimeWait:
-          return c.nf_conntrack_tcp_timeout_time_wait;
-        case TcpState::kClose:
-          return c.nf_conntrack_tcp_timeout_close;
-        case TcpState::kSynSent2:
-          return c.nf_conntrack_tcp_timeout_syn_sent;
-        default:
-          return c.nf_conntrack_tcp_timeout_established;
-      }
-    case kProtoUdp:
-    case kProtoUdplite:
-      // nf_conntrack_udp_packet(): the stream timeout once ASSURED, the plain one before.
-      return k.state == kAssured ? c.nf_conntrack_udp_timeout_stream : c.nf_conntrack_udp_timeout;
-    case kProtoGre:
-      return k.state == kAssured ? c.nf_conntrack_gre_timeout_stream : c.nf_conntrack_gre_timeout;
-    case kProtoIcmp:
-      return c.nf_conntrack_icmp_timeout;
-    case kProtoIcmpv6:
-      return c.nf_conntrack_icmpv6_timeout;
-    case kProtoSctp:
-      switch (static_cast<SctpState>(k.state)) {
-        case SctpState::kClosed:
-          return c.nf_conntrack_sctp_timeout_closed;
-        case SctpState::kCookieWait:
-          return c.nf_conntrack_sctp_timeout_cookie_wait;
-        case SctpState::kCookieEchoed:
-          return c.nf_conntrack_sctp_timeout_cookie_echoed;
-        case SctpState::kEstablished:
-          return c.nf_conntrack_sctp_timeout_established;
-        case SctpState::kShutdownSent:
-          return c.nf_conntrack_sctp_timeout_shutdown_sent;
-        case SctpState::kShutdownRecd:
-          return c.nf_conntrack_sctp_timeout_shutdown_recd;
-        case SctpState::kShutdownAckSent:
-          return c.nf_conntrack_sctp_timeout_shutdown_ack_sent;
-        case SctpState::kHeartbeatSent:
-          return c.nf_conntrack_sctp_timeout_heartbeat_sent;
-        default:
-          return c.nf_conntrack_sctp_timeout_closed;
-      }
-    default:
-      return c.nf_conntrack_generic_timeout;
-  }
+  // The engine's per-protocol timeout table (ProtoDesc::timeout). Stateful protocols index it by
+  // state; UDP, UDP-Lite and GRE by "replied stream", which for a class is ASSURED.
+  const ProtoDesc& d = ProtoInfo(k.proto);
+  return d.timeout(c, d.has_states ? k.state : (k.state == kClassAssured ? 1 : 0));
 }
 
 ClassOutlook Outlook(const ClassState& c) {

@@ -35,8 +35,8 @@ namespace ctrack::watch {
 inline constexpr double kNever = std::numeric_limits<double>::infinity();
 
 // A state class: the protocol and the state that selects the kernel's timeout. TCP and SCTP use
-// their state numbers; UDP, UDP-Lite and GRE use kUnreplied / kReplied / kAssured (the kernel
-// picks the stream timeout once the entry is ASSURED); other protocols use 0.
+// their state numbers; UDP, UDP-Lite and GRE use kClassUnreplied / kClassReplied / kClassAssured
+// (the kernel picks the stream timeout once the entry is ASSURED); other protocols use 0.
 struct ClassKey {
   uint8_t proto = 0;
   uint8_t state = 0;
@@ -44,7 +44,8 @@ struct ClassKey {
     return a.proto == b.proto && a.state == b.state;
   }
 };
-inline constexpr uint8_t kUnreplied = 0, kReplied = 1, kAssured = 2;
+// Named apart from the Status bits (kAssured there is bit 2, a different number).
+inline constexpr uint8_t kClassUnreplied = 0, kClassReplied = 1, kClassAssured = 2;
 
 ClassKey ClassOf(const ConnInfo& ci);
 // "tcp" / "SYN_SENT", "udp" / "UNREPLIED", "icmp" / "-".

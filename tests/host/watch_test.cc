@@ -378,5 +378,18 @@ TEST(Deploy, DaemonSetIsValidYamlWithOnlyNetAdmin) {
   EXPECT_EQ(out, "DaemonSet True ['NET_ADMIN'] ['ALL'] False 9934 exporter\n");
 }
 
+// UDP classes follow the status bits: replied but not yet ASSURED is its own class (the class
+// numbers differ from the Status bit values, which once made SEEN_REPLY read as ASSURED).
+TEST(ForecastClass, UdpClassesFollowStatusBits) {
+  ConnInfo ci{};
+  ci.orig.protonum = kProtoUdp;
+  ci.status = kConfirmed;
+  EXPECT_EQ(watch::ClassOf(ci).state, watch::kClassUnreplied);
+  ci.status = kConfirmed | kSeenReply;
+  EXPECT_EQ(watch::ClassOf(ci).state, watch::kClassReplied);
+  ci.status = kConfirmed | kSeenReply | kAssured;
+  EXPECT_EQ(watch::ClassOf(ci).state, watch::kClassAssured);
+}
+
 }  // namespace
 }  // namespace ctrack::watch
