@@ -195,11 +195,11 @@ bool Ipv6Forwards(uint32_t len, bool from_defrag) {
 
 bool OracleRewriteApplies(uint8_t protonum, uint32_t l4_len) {
   switch (protonum) {
-    case 6:  // TCP: checksum at offset 16
+    case kProtoTcp:  // TCP: checksum at offset 16
       return l4_len >= 18;
-    case 136:  // UDP-Lite: checksum at offset 6, whatever the length
+    case kProtoUdplite:  // UDP-Lite: checksum at offset 6, whatever the length
       return l4_len >= 8;
-    case 58:  // ICMPv6: checksum at offset 2
+    case kProtoIcmpv6:  // ICMPv6: checksum at offset 2
       return l4_len >= 4;
     default:
       // UDP is only fixed up when its whole header is there with a non-zero checksum; other
