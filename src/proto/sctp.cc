@@ -226,19 +226,163 @@ bool SctpNew(Conn& ct, const uint8_t* l4, uint32_t len, uint32_t pkt_vtag) {
   return ok;
 }
 
+// sctp_error() and do_basic_checks(): length, checksum and chunk layout of the packet. Fills
+// `map` with the chunk types seen.
+bool PacketSane(const Config& cfg, const ParsedPacket& pkt, ChunkMap* map) {
+  const uint32_t len = pkt.l4_len();
+  if (len < kSctpHeaderLen) return false;  // short packet
+  // Verified at PREROUTING for packets without checksum-offload status, as a passive observer's.
+  if (cfg.nf_conntrack_checksum && !VerifySctpChecksum(pkt)) return false;
+  return BasicChecks(pkt.l4(), len, map);
+}
+
+// The packet-wide verification tag check of nf_conntrack_sctp_packet() (RFC 9260 8.5): a packet
+// without any chunk that has its own tag rule must carry the direction's vtag.
+bool PacketVtagOk(const ChunkMap& map, uint32_t vtag, const SctpData& sd, int dir) {
+  if (map.Has(kInit) || map.Has(kShutdownComplete) || map.Has(kCookieEcho) || map.Has(kAbort) ||
+      map.Has(kShutdownAck) || map.Has(kHeartbeat) || map.Has(kHeartbeatAck)) {
+    return true;
+  }
+  return vtag == sd.vtag[dir];
+}
+
+// What the per-chunk tag rules decide for one chunk.
+enum class ChunkStep {
+  kTransition,  // go on with the state transition of this chunk
+  kSkip,        // accept the chunk without a state transition
+  kInvalid,     // the packet is invalid
+};
+
+// State of one packet's walk over its chunks in nf_conntrack_sctp_packet().
+struct ChunkWalk {
+  Conn& ct;
+  SctpData& sd;
+  const ChunkMap& map;
+  const uint8_t* l4;
+  uint32_t len;
+  uint32_t vtag;  // the packet's verification tag
+  int dir;
+  int odir;
+  uint8_t new_state = sNO;  // state after the last chunk that made a transition
+  bool ignore = false;      // accept the packet without refreshing the timeout
+};
+
+// HEARTBEAT tag rule: learn the tag of a flow picked up by its heartbeat; an unexpected tag may be
+// a restarted peer (multi-homing), accepted once without a transition or a refresh so that a
+// HEARTBEAT_ACK from the other side can re-learn the tags.
+ChunkStep HeartbeatVtag(ChunkWalk& w) {
+  if (w.sd.vtag[w.dir] == 0) {
+    w.sd.vtag[w.dir] = w.vtag;
+  } else if (w.vtag != w.sd.vtag[w.dir]) {
+    if (w.map.Has(kData) || w.ignore) return ChunkStep::kInvalid;
+    w.ct.l4flags |= kHeartbeatVtagFailed;
+    w.sd.last_dir = static_cast<uint8_t>(w.dir);
+    w.ignore = true;
+    return ChunkStep::kSkip;
+  } else {
+    w.ct.l4flags &= static_cast<uint8_t>(~kHeartbeatVtagFailed);
+  }
+  return ChunkStep::kTransition;
+}
+
+// HEARTBEAT_ACK tag rule: an unexpected tag is accepted only as the answer, from the other
+// direction, to a HEARTBEAT whose tag failed; it then replaces this direction's tag and clears the
+// other's so that it is learnt again.
+ChunkStep HeartbeatAckVtag(ChunkWalk& w) {
+  if (w.sd.vtag[w.dir] == 0) {
+    w.sd.vtag[w.dir] = w.vtag;
+  } else if (w.vtag != w.sd.vtag[w.dir]) {
+    if (w.map.Has(kData) || w.ignore) return ChunkStep::kInvalid;
+    if (!(w.ct.l4flags & kHeartbeatVtagFailed) || w.sd.last_dir == w.dir) {
+      return ChunkStep::kInvalid;
+    }
+    w.ct.l4flags &= static_cast<uint8_t>(~kHeartbeatVtagFailed);
+    w.sd.vtag[w.dir] = w.vtag;
+    w.sd.vtag[w.odir] = 0;
+  } else {
+    w.ct.l4flags &= static_cast<uint8_t>(~kHeartbeatVtagFailed);
+  }
+  return ChunkStep::kTransition;
+}
+
+// The per-chunk verification tag rules (RFC 9260 8.5.1) at the top of the chunk loop of
+// nf_conntrack_sctp_packet(); COOKIE_ACK also ends the INIT collision window.
+ChunkStep ChunkVtag(ChunkWalk& w, uint8_t type, uint8_t flags) {
+  switch (type) {
+    case kInit:
+      return w.vtag == 0 ? ChunkStep::kTransition : ChunkStep::kInvalid;  // 8.5.1 (A)
+    case kAbort:
+    case kShutdownComplete: {
+      // 8.5.1 (B), (C): own tag, or the peer's tag when the T bit says it was reflected.
+      const int tag_dir = (flags & kChunkFlagT) ? w.odir : w.dir;
+      return w.vtag == w.sd.vtag[tag_dir] ? ChunkStep::kTransition : ChunkStep::kInvalid;
+    }
+    case kCookieEcho:  // 8.5.1 (D): the tag from the INIT_ACK
+      return w.vtag == w.sd.vtag[w.dir] ? ChunkStep::kTransition : ChunkStep::kInvalid;
+    case kCookieAck:
+      w.sd.init[0] = w.sd.init[1] = 0;
+      return ChunkStep::kTransition;
+    case kHeartbeat:
+      return HeartbeatVtag(w);
+    case kHeartbeatAck:
+      return HeartbeatAckVtag(w);
+    default:
+      return ChunkStep::kTransition;
+  }
+}
+
+// INIT / INIT_ACK after their transition is known: the chunk must hold the INIT header; its
+// init_tag is the tag the other direction must use. An INIT_ACK's tag must match one an INIT
+// announced unless no INIT was seen from the other side. False: the packet is invalid.
+bool LearnInitTag(ChunkWalk& w, uint32_t off, uint8_t type, uint8_t old_state) {
+  if (type != kInit && type != kInitAck) return true;
+  if (off + kChunkHeaderLen + kInitHeaderLen > w.len) return false;
+  const uint32_t init_tag = Load32(w.l4 + off + kChunkHeaderLen);
+  SctpData& sd = w.sd;
+  if (type == kInit) {
+    if (sd.init[w.dir] && sd.init[w.odir]) sd.init[w.odir] = 0;
+    sd.init[w.dir] = 1;
+    sd.vtag[w.odir] = init_tag;
+    // A retransmitted INIT must not keep a stale entry (or its NAT binding) alive.
+    if (w.new_state == sCL && old_state == sCL && w.ct.confirmed()) w.ignore = true;
+    return true;
+  }
+  const uint32_t expected = sd.vtag[w.odir];
+  if (!sd.init[w.odir] && expected != 0 && expected != init_tag) return false;
+  if (sd.init[w.dir] && sd.init[w.odir] && expected != init_tag) return false;  // INIT collision
+  sd.vtag[w.odir] = init_tag;
+  return true;
+}
+
+// One chunk of the loop: tag rules, sctp_new_state(), INIT tags, then the state and, on entering
+// ESTABLISHED, the ASSURED bit. False: the packet is invalid (the walk stops; changes made by
+// earlier chunks stay, as in the kernel).
+bool ProcessChunk(ChunkWalk& w, uint32_t off, uint8_t type, uint8_t flags) {
+  switch (ChunkVtag(w, type, flags)) {
+    case ChunkStep::kInvalid:
+      return false;
+    case ChunkStep::kSkip:
+      return true;
+    case ChunkStep::kTransition:
+      break;
+  }
+  const uint8_t old_state = w.ct.state;
+  w.new_state = NewState(w.dir, old_state, type);
+  if (w.new_state == sIV) return false;
+  if (!LearnInitTag(w, off, type, old_state)) return false;
+  w.ct.state = w.new_state;
+  if (old_state != w.new_state && w.new_state == sES) w.ct.status |= kAssured;
+  return true;
+}
+
 }  // namespace
 
 L4Verdict SctpPacket(Conn& ct, const ParsedPacket& pkt, TrackCtx& ctx) {
-  const Config& cfg = *ctx.cfg;
-  const uint32_t len = pkt.l4_len();
-  if (len < kSctpHeaderLen) return L4Verdict::kInvalid;  // short packet
-  const uint8_t* l4 = pkt.l4();
-  // Verified at PREROUTING for packets without checksum-offload status, as a passive observer's.
-  if (cfg.nf_conntrack_checksum && !VerifySctpChecksum(pkt)) return L4Verdict::kInvalid;
-
   ChunkMap map;
-  if (!BasicChecks(l4, len, &map)) return L4Verdict::kInvalid;
+  if (!PacketSane(*ctx.cfg, pkt, &map)) return L4Verdict::kInvalid;
 
+  const uint8_t* l4 = pkt.l4();
+  const uint32_t len = pkt.l4_len();
   const uint32_t vtag = Load32(l4 + 4);
   if (!ct.confirmed()) {
     // Out-of-the-blue packets with these chunks must not create state (RFC 9260 8.4).
@@ -249,129 +393,18 @@ L4Verdict SctpPacket(Conn& ct, const ParsedPacket& pkt, TrackCtx& ctx) {
   }
 
   const int dir = ctx.dir == Dir::kOriginal ? 0 : 1;
-  const int odir = 1 - dir;
-  SctpData& sd = ct.l4.sctp;
+  if (!PacketVtagOk(map, vtag, ct.l4.sctp, dir)) return L4Verdict::kInvalid;
 
-  // Packets without any chunk that has its own tag rule must carry the direction's vtag.
-  if (!map.Has(kInit) && !map.Has(kShutdownComplete) && !map.Has(kCookieEcho) && !map.Has(kAbort) &&
-      !map.Has(kShutdownAck) && !map.Has(kHeartbeat) && !map.Has(kHeartbeatAck) &&
-      vtag != sd.vtag[dir]) {
-    return L4Verdict::kInvalid;
-  }
-
-  // Per-chunk processing. Like the kernel, changes made by earlier chunks stay when a later chunk
-  // makes the packet invalid.
-  uint8_t new_state = sNO;
-  bool ignore = false;
+  ChunkWalk w{ct, ct.l4.sctp, map, l4, len, vtag, dir, 1 - dir};
   bool invalid = false;
   ForEachChunk(l4, len, [&](uint32_t off, uint8_t type, uint8_t flags, uint16_t) {
-    switch (type) {
-      case kInit:
-        if (vtag != 0) {  // 8.5.1 (A)
-          invalid = true;
-          return false;
-        }
-        break;
-      case kAbort:
-      case kShutdownComplete:
-        // 8.5.1 (B), (C): own tag, or the peer's tag when the T bit says it was reflected.
-        if (vtag != sd.vtag[(flags & kChunkFlagT) ? odir : dir]) {
-          invalid = true;
-          return false;
-        }
-        break;
-      case kCookieEcho:
-        if (vtag != sd.vtag[dir]) {  // 8.5.1 (D): the tag from the INIT_ACK
-          invalid = true;
-          return false;
-        }
-        break;
-      case kCookieAck:
-        sd.init[0] = sd.init[1] = 0;
-        break;
-      case kHeartbeat:
-        if (sd.vtag[dir] == 0) {
-          sd.vtag[dir] = vtag;  // learn the tag of a flow picked up by its heartbeat
-        } else if (vtag != sd.vtag[dir]) {
-          if (map.Has(kData) || ignore) {
-            invalid = true;
-            return false;
-          }
-          // Maybe a restarted peer (multi-homing): accept without refresh; a HEARTBEAT_ACK from
-          // the other side may then re-learn the tags.
-          ct.l4flags |= kHeartbeatVtagFailed;
-          sd.last_dir = static_cast<uint8_t>(dir);
-          ignore = true;
-          return true;  // no state transition for this chunk
-        } else {
-          ct.l4flags &= static_cast<uint8_t>(~kHeartbeatVtagFailed);
-        }
-        break;
-      case kHeartbeatAck:
-        if (sd.vtag[dir] == 0) {
-          sd.vtag[dir] = vtag;
-        } else if (vtag != sd.vtag[dir]) {
-          if (map.Has(kData) || ignore) {
-            invalid = true;
-            return false;
-          }
-          if (!(ct.l4flags & kHeartbeatVtagFailed) || sd.last_dir == dir) {
-            invalid = true;
-            return false;
-          }
-          ct.l4flags &= static_cast<uint8_t>(~kHeartbeatVtagFailed);
-          sd.vtag[dir] = vtag;
-          sd.vtag[odir] = 0;
-        } else {
-          ct.l4flags &= static_cast<uint8_t>(~kHeartbeatVtagFailed);
-        }
-        break;
-      default:
-        break;
-    }
-
-    const uint8_t old_state = ct.state;
-    new_state = NewState(dir, old_state, type);
-    if (new_state == sIV) {
-      invalid = true;
-      return false;
-    }
-
-    if (type == kInit) {
-      if (off + kChunkHeaderLen + kInitHeaderLen > len) {
-        invalid = true;
-        return false;
-      }
-      if (sd.init[dir] && sd.init[odir]) sd.init[odir] = 0;
-      sd.init[dir] = 1;
-      sd.vtag[odir] = Load32(l4 + off + kChunkHeaderLen);
-      // A retransmitted INIT must not keep a stale entry (or its NAT binding) alive.
-      if (new_state == sCL && old_state == sCL && ct.confirmed()) ignore = true;
-    } else if (type == kInitAck) {
-      if (off + kChunkHeaderLen + kInitHeaderLen > len) {
-        invalid = true;
-        return false;
-      }
-      const uint32_t init_tag = Load32(l4 + off + kChunkHeaderLen);
-      const uint32_t expected = sd.vtag[odir];
-      if (!sd.init[odir] && expected != 0 && expected != init_tag) {
-        invalid = true;
-        return false;
-      }
-      if (sd.init[dir] && sd.init[odir] && expected != init_tag) {  // INIT collision
-        invalid = true;
-        return false;
-      }
-      sd.vtag[odir] = init_tag;
-    }
-
-    ct.state = new_state;
-    if (old_state != new_state && new_state == sES) ct.status |= kAssured;
-    return true;
+    invalid = !ProcessChunk(w, off, type, flags);
+    return !invalid;
   });
   if (invalid) return L4Verdict::kInvalid;
 
-  if (!ignore) ctx.Refresh(StateTimeout(cfg, new_state));
+  // A packet marked `ignore` is accepted without refreshing the timeout.
+  if (!w.ignore) ctx.Refresh(StateTimeout(*ctx.cfg, w.new_state));
   return L4Verdict::kAccept;
 }
 
