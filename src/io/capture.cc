@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "parse/bytes.h"
+
 namespace ctrack {
 namespace {
 
@@ -47,8 +49,6 @@ Timestamp Clamp(I128 t) {
   return t > kMaxTimestamp ? kMaxTimestamp : static_cast<Timestamp>(t);
 }
 
-uint32_t Bswap32(uint32_t v) { return __builtin_bswap32(v); }
-
 std::string Hex4(const uint8_t* p) {
   char buf[16];
   std::snprintf(buf, sizeof buf, "0x%02x%02x%02x%02x", p[0], p[1], p[2], p[3]);
@@ -74,7 +74,7 @@ void CaptureReader::Reset(const std::string& path) {
   error_.clear();
   warning_.clear();
   done_ = false;
-  pcapng_ = swapped_ = nano_ = false;
+  pcapng_ = big_endian_ = nano_ = false;
   linktype_ = 0;
   records_ = 0;
   interfaces_.clear();
@@ -158,21 +158,16 @@ bool CaptureReader::Cut(const std::string& what) {
 }
 
 uint16_t CaptureReader::U16(const uint8_t* p) const {
-  uint16_t v;
-  std::memcpy(&v, p, 2);
-  return swapped_ ? __builtin_bswap16(v) : v;
+  return big_endian_ ? Load16(p) : Load16Le(p);
 }
 
 uint32_t CaptureReader::U32(const uint8_t* p) const {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  return swapped_ ? Bswap32(v) : v;
+  return big_endian_ ? Load32(p) : Load32Le(p);
 }
 
 uint64_t CaptureReader::U64(const uint8_t* p) const {
-  uint64_t v;
-  std::memcpy(&v, p, 8);
-  return swapped_ ? __builtin_bswap64(v) : v;
+  const uint64_t first = U32(p), second = U32(p + 4);
+  return big_endian_ ? first << 32 | second : second << 32 | first;
 }
 
 std::string CaptureReader::Start() {
@@ -181,9 +176,7 @@ std::string CaptureReader::Start() {
   if (got == 0) return path_ + ": empty file";
   if (got < 4) return path_ + ": truncated file header (" + std::to_string(got) + " bytes)";
   const uint8_t* h = Cur();
-  uint32_t magic;
-  std::memcpy(&magic, h, 4);
-  if (magic == kShb) {
+  if (Load32(h) == kShb) {
     // The first section header must be whole: a file that is only a broken header is refused,
     // not replayed as empty.
     pcapng_ = true;
@@ -196,10 +189,10 @@ std::string CaptureReader::Start() {
     }
     return "";
   }
-  if (magic == kPcapMagicUs || magic == kPcapMagicNs) {
-    swapped_ = false;
-  } else if (Bswap32(magic) == kPcapMagicUs || Bswap32(magic) == kPcapMagicNs) {
-    swapped_ = true;
+  if (Load32(h) == kPcapMagicUs || Load32(h) == kPcapMagicNs) {
+    big_endian_ = true;
+  } else if (Load32Le(h) == kPcapMagicUs || Load32Le(h) == kPcapMagicNs) {
+    big_endian_ = false;
   } else {
     return path_ + ": not a pcap or pcapng file (magic " + Hex4(h) + ")";
   }
@@ -323,112 +316,132 @@ bool CaptureReader::NextPcapng(CaptureRecord* rec) {
   }
 }
 
-CaptureReader::Block CaptureReader::ReadBlock(CaptureRecord* rec) {
+bool CaptureReader::SectionByteOrder(const uint8_t* b, size_t got) {
+  if (got < 12) {
+    return Cut("last block cut short" + AtOffset() + " (" + std::to_string(got) + " bytes)");
+  }
+  if (Load32(b + 8) == kByteOrderMagic) {
+    big_endian_ = true;
+  } else if (Load32Le(b + 8) == kByteOrderMagic) {
+    big_endian_ = false;
+  } else {
+    return Fail("section header" + AtOffset() + " has an unknown byte-order magic " + Hex4(b + 8));
+  }
+  return true;
+}
+
+bool CaptureReader::FrameBlock(uint32_t* type, uint32_t* len) {
   size_t got = Fill(kMinBlock);
-  if (!error_.empty()) return Stop(Fail(""));
+  if (!error_.empty()) return Fail("");
   if (got == 0) {
     done_ = true;
-    return Block::kStop;
+    return false;
   }
   if (got < 8) {
-    return Stop(Cut("last block cut short" + AtOffset() + " (" + std::to_string(got) + " bytes)"));
+    return Cut("last block cut short" + AtOffset() + " (" + std::to_string(got) + " bytes)");
   }
   const uint8_t* b = Cur();
-  uint32_t type;
-  std::memcpy(&type, b, 4);
-  if (type == kShb) {
-    // A new section picks its own byte order.
-    if (got < 12) {
-      return Stop(
-          Cut("last block cut short" + AtOffset() + " (" + std::to_string(got) + " bytes)"));
-    }
-    uint32_t bom;
-    std::memcpy(&bom, b + 8, 4);
-    if (bom == kByteOrderMagic) {
-      swapped_ = false;
-    } else if (Bswap32(bom) == kByteOrderMagic) {
-      swapped_ = true;
-    } else {
-      return Stop(
-          Fail("section header" + AtOffset() + " has an unknown byte-order magic " + Hex4(b + 8)));
-    }
-  } else {
-    type = U32(b);
+  // The section header's type reads the same in both orders; it sets the order of what follows.
+  if (Load32(b) == kShb && !SectionByteOrder(b, got)) return false;
+  *type = U32(b);
+  *len = U32(b + 4);
+  const uint32_t min = *type == kShb                      ? kMinShb
+                       : *type == kIdb                    ? kMinIdb
+                       : (*type == kEpb || *type == kOpb) ? kMinEpb
+                       : *type == kSpb                    ? kMinSpb
+                                                          : kMinBlock;
+  if (*len < min || *len % 4 != 0 || *len > kMaxCaptureBlock) {
+    return Fail("block of type " + std::to_string(*type) + AtOffset() + " declares length " +
+                std::to_string(*len) +
+                (*len > kMaxCaptureBlock ? " (limit " + std::to_string(kMaxCaptureBlock) + ")"
+                 : *len % 4 != 0         ? " (not a multiple of 4)"
+                                         : " (below the minimum " + std::to_string(min) + ")"));
   }
-  uint32_t len = U32(b + 4);
-  uint32_t min = type == kShb                     ? kMinShb
-                 : type == kIdb                   ? kMinIdb
-                 : (type == kEpb || type == kOpb) ? kMinEpb
-                 : type == kSpb                   ? kMinSpb
-                                                  : kMinBlock;
-  if (len < min || len % 4 != 0 || len > kMaxCaptureBlock) {
-    return Stop(Fail("block of type " + std::to_string(type) + AtOffset() + " declares length " +
-                     std::to_string(len) +
-                     (len > kMaxCaptureBlock ? " (limit " + std::to_string(kMaxCaptureBlock) + ")"
-                      : len % 4 != 0         ? " (not a multiple of 4)"
-                                     : " (below the minimum " + std::to_string(min) + ")")));
-  }
-  size_t have = Fill(len);
-  if (!error_.empty()) return Stop(Fail(""));
-  if (have < len) {
+  size_t have = Fill(*len);
+  if (!error_.empty()) return Fail("");
+  if (have < *len) {
     // The oracle stops here too: a packet block cut short gives no packet.
-    return Stop(Cut("last block cut short" + AtOffset() + " (" + std::to_string(have) + " of " +
-                    std::to_string(len) + " bytes)"));
+    return Cut("last block cut short" + AtOffset() + " (" + std::to_string(have) + " of " +
+               std::to_string(*len) + " bytes)");
   }
-  b = Cur();
-  uint32_t trailer = U32(b + len - 4);
-  if (trailer != len) {
-    return Stop(Fail("block" + AtOffset() + " declares length " + std::to_string(len) +
-                     " but ends with " + std::to_string(trailer)));
+  uint32_t trailer = U32(Cur() + *len - 4);
+  if (trailer != *len) {
+    return Fail("block" + AtOffset() + " declares length " + std::to_string(*len) +
+                " but ends with " + std::to_string(trailer));
   }
-  const uint8_t* body = b + 8;
+  return true;
+}
+
+bool CaptureReader::PacketBlock(uint32_t type, const uint8_t* body, uint32_t len,
+                                CaptureRecord* rec) {
+  // Enhanced: interface (32 bits), timestamp high and low, captured and original length. The
+  // obsolete packet block has a 16-bit interface and a 16-bit drop count instead.
+  const uint32_t ifid = type == kEpb ? U32(body) : U16(body);
+  const uint32_t caplen = U32(body + 12), origlen = U32(body + 16);
+  if (caplen > len - 20) {
+    return Fail("packet block" + AtOffset() + " declares " + std::to_string(caplen) +
+                " captured bytes in a block of " + std::to_string(len + 12));
+  }
+  if (ifid >= interfaces_.size()) {
+    return Fail("packet block" + AtOffset() + " names interface " + std::to_string(ifid) +
+                ", the section defines " + std::to_string(interfaces_.size()));
+  }
+  const uint64_t units = static_cast<uint64_t>(U32(body + 4)) << 32 | U32(body + 8);
+  last_ts_ = PcapngTime(interfaces_[ifid], units);
+  FillRecord(ifid, body + 20, caplen, origlen, rec);
+  return true;
+}
+
+bool CaptureReader::SimplePacketBlock(const uint8_t* body, uint32_t len, CaptureRecord* rec) {
+  if (interfaces_.empty())
+    return Fail("simple packet block" + AtOffset() + " before any interface");
+  // Captured length: the original length, limited by interface 0's snaplen and the block. No
+  // timestamp: the record keeps the previous packet's.
+  const uint32_t origlen = U32(body);
+  uint32_t caplen = std::min(origlen, len - 4);
+  if (interfaces_[0].snaplen != 0) caplen = std::min(caplen, interfaces_[0].snaplen);
+  FillRecord(0, body + 4, caplen, origlen, rec);
+  return true;
+}
+
+void CaptureReader::FillRecord(uint32_t ifid, const uint8_t* data, uint32_t caplen,
+                               uint32_t origlen, CaptureRecord* rec) const {
+  rec->data = data;
+  rec->caplen = caplen;
+  rec->wirelen = std::max(origlen, caplen);
+  rec->ts = last_ts_;
+  rec->linktype = interfaces_[ifid].linktype;
+  rec->interface = interface_base_ + ifid;
+}
+
+CaptureReader::Block CaptureReader::ReadBlock(CaptureRecord* rec) {
+  uint32_t type = 0, len = 0;
+  if (!FrameBlock(&type, &len)) return Block::kStop;
+  const uint8_t* body = Cur() + 8;
   const uint32_t body_len = len - 12;
-  if (type == kShb) {
-    if (!SectionHeader(body, body_len)) return Block::kStop;
-  } else if (type == kIdb) {
-    if (!InterfaceDescription(body, body_len)) return Block::kStop;
-  } else if (type == kEpb || type == kOpb || type == kSpb) {
-    uint32_t ifid = 0, caplen = 0, origlen = 0;
-    const uint8_t* data = nullptr;
-    if (type == kSpb) {
-      origlen = U32(body);
-      if (interfaces_.empty())
-        return Stop(Fail("simple packet block" + AtOffset() + " before any interface"));
-      // Captured length: the original length, limited by interface 0's snaplen and the block.
-      caplen = std::min(origlen, body_len - 4);
-      if (interfaces_[0].snaplen != 0) caplen = std::min(caplen, interfaces_[0].snaplen);
-      data = body + 4;
-    } else {
-      ifid = type == kEpb ? U32(body) : U16(body);
-      caplen = U32(body + 12);
-      origlen = U32(body + 16);
-      if (caplen > body_len - 20) {
-        return Stop(Fail("packet block" + AtOffset() + " declares " + std::to_string(caplen) +
-                         " captured bytes in a block of " + std::to_string(len)));
-      }
-      if (ifid >= interfaces_.size()) {
-        return Stop(Fail("packet block" + AtOffset() + " names interface " + std::to_string(ifid) +
-                         ", the section defines " + std::to_string(interfaces_.size())));
-      }
-      data = body + 20;
-    }
-    const Interface& ifc = interfaces_[ifid];
-    if (type != kSpb) {
-      uint64_t units = static_cast<uint64_t>(U32(body + 4)) << 32 | U32(body + 8);
-      last_ts_ = PcapngTime(ifc, units);
-    }
-    rec->data = data;
-    rec->caplen = caplen;
-    rec->wirelen = std::max(origlen, caplen);
-    rec->ts = last_ts_;
-    rec->linktype = ifc.linktype;
-    rec->interface = interface_base_ + ifid;
-    Skip(len);
-    return Block::kPacket;
+  bool ok = true;
+  bool packet = false;
+  switch (type) {
+    case kShb:
+      ok = SectionHeader(body, body_len);
+      break;
+    case kIdb:
+      ok = InterfaceDescription(body, body_len);
+      break;
+    case kEpb:
+    case kOpb:
+      ok = packet = PacketBlock(type, body, body_len, rec);
+      break;
+    case kSpb:
+      ok = packet = SimplePacketBlock(body, body_len, rec);
+      break;
+    default:
+      // Name resolution, statistics, decryption secrets, custom, ...: nothing to replay.
+      break;
   }
-  // Name resolution, statistics, decryption secrets, custom, ...: nothing to replay.
+  if (!ok) return Block::kStop;
   Skip(len);
-  return Block::kSkipped;
+  return packet ? Block::kPacket : Block::kSkipped;
 }
 
 std::vector<LoadedCapture::LinkRun> LoadedCapture::LinkRuns() const {

@@ -100,6 +100,7 @@ class CaptureReader {
   bool Cut(const std::string& what);   // sets warning_, stops; returns false
   std::string AtOffset() const;        // " at offset N" of the current position
 
+  // Fields in the byte order of the file or section (parse/bytes.h reads).
   uint16_t U16(const uint8_t* p) const;
   uint32_t U32(const uint8_t* p) const;
   uint64_t U64(const uint8_t* p) const;
@@ -110,10 +111,18 @@ class CaptureReader {
   // or malformed: done_ is set).
   enum class Block { kPacket, kSkipped, kStop };
   Block ReadBlock(CaptureRecord* rec);
-  static Block Stop(bool) { return Block::kStop; }
+  // Makes the whole block at Cur() readable and checks its framing (type, length against the
+  // type's minimum and the limit, trailing length); a section header first sets the byte order.
+  // False once stopped (clean end, Cut() or Fail()).
+  bool FrameBlock(uint32_t* type, uint32_t* len);
+  bool SectionByteOrder(const uint8_t* block, size_t got);
   // Block bodies (between the length fields); false after Fail().
   bool SectionHeader(const uint8_t* body, uint32_t len);
   bool InterfaceDescription(const uint8_t* body, uint32_t len);
+  bool PacketBlock(uint32_t type, const uint8_t* body, uint32_t len, CaptureRecord* rec);
+  bool SimplePacketBlock(const uint8_t* body, uint32_t len, CaptureRecord* rec);
+  void FillRecord(uint32_t ifid, const uint8_t* data, uint32_t caplen, uint32_t origlen,
+                  CaptureRecord* rec) const;
   Timestamp PcapngTime(const Interface& ifc, uint64_t units) const;
 
   // Source: a memory image, or a file read through buf_.
@@ -128,8 +137,8 @@ class CaptureReader {
   std::string path_, error_, warning_;
   bool done_ = false;
   bool pcapng_ = false;
-  bool swapped_ = false;  // pcap header / current pcapng section in the other byte order
-  bool nano_ = false;     // pcap: nanosecond timestamps
+  bool big_endian_ = false;  // byte order of the pcap file / the current pcapng section
+  bool nano_ = false;        // pcap: nanosecond timestamps
   uint32_t linktype_ = 0;
   uint64_t records_ = 0;
   std::vector<Interface> interfaces_;  // of the current pcapng section
