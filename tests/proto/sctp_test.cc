@@ -1,5 +1,7 @@
-// SCTP packet sequences: the association life cycle, verification tags, chunk sanity and the
-// rules for new entries (semantics doc §7.3, §11 item 31).
+// SCTP packet sequences: the association life cycle (sctp_conntracks[][][] through
+// nf_conntrack_sctp_packet()), verification tags (nf_conntrack_sctp_packet()'s vtag checks), chunk
+// sanity (do_basic_checks()) and the rules for new entries (sctp_new()), all in
+// net/netfilter/nf_conntrack_proto_sctp.c.
 // Expectations checked with kernel-ct (Linux 6.18, --timing real); see seq_runner.h.
 #include <gtest/gtest.h>
 
@@ -65,7 +67,8 @@ Bytes S2C(uint16_t port, uint32_t vtag, uint8_t type, const Bytes& body = {}) {
 
 std::vector<Case> Cases() {
   std::vector<Case> v;
-  // §7.3 observed sequence, plus DATA with the right and a wrong tag.
+  // sctp_conntracks through a whole association (INIT to SHUTDOWN_COMPLETE), plus DATA with the
+  // right and a wrong tag (the packet-wide vtag check of nf_conntrack_sctp_packet()).
   v.push_back({"sctp_association",
                {},
                {

@@ -8,7 +8,9 @@
 // of this file), replays it through the kernel and compares. Timeouts are written as this engine
 // computes them (an exact refresh shows the full value); the kernel may show one second less.
 //
-// Scenarios follow linux-conntrack-semantics.md §4 and §11 items 1-2 and 11-27.
+// Each scenario names the part of net/netfilter/nf_conntrack_proto_tcp.c it exercises: tcp_error(),
+// tcp_new(), the tcp_conntracks[][][] table, the cases of nf_conntrack_tcp_packet()'s switch on
+// the new state, tcp_in_window(), tcp_options(), tcp_sack() and nf_tcp_handle_invalid().
 
 #include <ctrack/config.h>
 #include <ctrack/conntrack.h>
@@ -123,7 +125,8 @@ Case Final_(Case c, std::vector<Final> f) {
   return c;
 }
 
-// §11 item 1: every FSRPAU combination as the first packet of a flow (one flow per combination).
+// tcp_error()'s flag check, then tcp_new() and tcp_conntracks[0][index][sNO]: every FSRPAU
+// combination as the first packet of a flow (one flow per combination).
 Case AllFlagCombinations() {
   Case c;
   c.name = "first_packet_all_64_flag_combinations";
@@ -154,7 +157,8 @@ std::vector<Case> AllCases() {
   std::vector<Case> cases;
   cases.push_back(AllFlagCombinations());
 
-  // §4.12 / §11 item 11: handshake, data, close, and a new SYN re-opening TIME_WAIT.
+  // tcp_conntracks through a whole connection, then nf_conntrack_tcp_packet()'s SYN_SENT case:
+  // handshake, data, close, and a new SYN re-opening TIME_WAIT (the old entry is killed).
   cases.push_back(Seq("handshake_data_close_reopen",
                       {
                           {C().Flags(kPsh | kAck).Seq(1001).Ack(5001).Win(502).Payload(7),
@@ -169,7 +173,7 @@ std::vector<Case> AllCases() {
                           {Syn(90000), "new", "SYN_SENT", kC, 120},
                       }));
 
-  // §11 item 2: invalid flag combinations on an established entry change nothing.
+  // tcp_error(): invalid flag combinations on an established entry change nothing.
   cases.push_back(
       Final_(Seq("invalid_flags_on_established",
                  {
@@ -182,7 +186,8 @@ std::vector<Case> AllCases() {
                  }),
              {{"ESTABLISHED", kRAC, 432000}}));
 
-  // §11 item 12: a SYN retransmission does not refresh the SYN_SENT timer.
+  // nf_conntrack_tcp_packet(), before any reply: a SYN retransmission does not refresh the
+  // SYN_SENT timer.
   {
     Case c = Seq("syn_retransmission_not_refreshed",
                  {
@@ -196,8 +201,8 @@ std::vector<Case> AllCases() {
     cases.push_back(c);
   }
 
-  // §11 item 13: SYN retransmitted with a higher ISN re-initialises; the SYN/ACK may still ack
-  // the old ISN; a lower-ISN SYN in SYN_RECV is ignored.
+  // tcp_in_window(): a SYN retransmitted with a higher ISN re-initialises the sender; the SYN/ACK
+  // may still ack the old ISN; a lower-ISN SYN in SYN_RECV is ignored.
   cases.push_back(Seq("syn_higher_isn_then_lower",
                       {
                           {Syn(1000), "new", "SYN_SENT", kC, 120},
@@ -208,7 +213,8 @@ std::vector<Case> AllCases() {
                       },
                       false));
 
-  // §11 item 14: an RST answering the SYN deletes the entry; so does the client's own RST.
+  // nf_conntrack_tcp_packet(), no reply seen yet: an RST answering the SYN deletes the entry;
+  // so does the client's own RST.
   cases.push_back(Final_(
       Seq("rst_before_reply_kills_entry",
           {
@@ -220,7 +226,7 @@ std::vector<Case> AllCases() {
           false),
       {}));
 
-  // §11 item 15: RST in ESTABLISHED.
+  // nf_conntrack_tcp_packet(), the CLOSE case: RST in ESTABLISHED (below td_maxack, exact).
   cases.push_back(Seq("rst_below_maxack_invalid_then_exact",
                       {
                           {C().Flags(kRst).Seq(900), "invalid", "ESTABLISHED", kRAC, 432000},
@@ -253,7 +259,7 @@ std::vector<Case> AllCases() {
                            }),
                        {{"nf_conntrack_tcp_ignore_invalid_rst", "1"}}));
 
-  // §11 item 16: in closing states an RST is not window-checked.
+  // nf_conntrack_tcp_packet(), the CLOSE case: in closing states an RST is not window-checked.
   cases.push_back(Seq("rst_in_time_wait_any_seq",
                       {
                           {C().Flags(kFin | kAck).Seq(1001).Ack(5001).Win(502), "established",
@@ -270,7 +276,8 @@ std::vector<Case> AllCases() {
                           {C().Flags(kRst).Seq(987654321), "established", "CLOSE", kRAC, 10},
                       }));
 
-  // §11 item 17: SYN on an established entry (ignored), then the three ways it can go on.
+  // nf_conntrack_tcp_packet(), the IGNORE case: SYN on an established entry (ignored), then the
+  // three ways it can go on.
   cases.push_back(Seq("syn_on_established_then_synack_resyncs",
                       {
                           {Syn(70000), "established", "ESTABLISHED", kRAC, 432000},
@@ -291,7 +298,8 @@ std::vector<Case> AllCases() {
                           {Syn(70000), "new", "SYN_SENT", kC, 120},
                       }));
 
-  // §11 item 18: LAST_ACK + SYN + the peer's challenge ACK keeps LAST_ACK.
+  // nf_conntrack_tcp_packet(), the IGNORE and TIME_WAIT cases: LAST_ACK + SYN + the peer's
+  // challenge ACK keeps LAST_ACK.
   cases.push_back(
       Seq("last_ack_challenge_ack", {
                                         {C().Flags(kFin | kAck).Seq(1001).Ack(5001).Win(502),
@@ -303,7 +311,8 @@ std::vector<Case> AllCases() {
                                         {CAck(1002, 5002), "established", "TIME_WAIT", kRAC, 120},
                                     }));
 
-  // §11 item 19: simultaneous open.
+  // tcp_conntracks (sSS -> sS2) and nf_conntrack_tcp_packet()'s SYN_SENT2 / SYN_RECV cases:
+  // simultaneous open.
   cases.push_back(
       Seq("simultaneous_open",
           {
@@ -317,8 +326,8 @@ std::vector<Case> AllCases() {
           },
           false));
 
-  // §11 item 20: half-open; the server's ACK is ignored (SEEN_REPLY set), the client's RST with
-  // seq = that ACK's ack number closes.
+  // nf_conntrack_tcp_packet(), the IGNORE and CLOSE cases: half-open; the server's ACK is ignored
+  // (SEEN_REPLY set), the client's RST with seq = that ACK's ack number closes.
   cases.push_back(Seq("half_open_challenge_ack_then_rst",
                       {
                           {Syn(), "new", "SYN_SENT", kC, 120},
@@ -327,7 +336,7 @@ std::vector<Case> AllCases() {
                       },
                       false));
 
-  // §11 item 21: re-open rules.
+  // nf_conntrack_tcp_packet(), the SYN_SENT case on TIME_WAIT / CLOSE: re-open rules.
   cases.push_back(Seq("time_wait_reply_syn_swaps_roles",
                       {
                           {C().Flags(kFin | kAck).Seq(1001).Ack(5001).Win(502), "established",
@@ -358,8 +367,8 @@ std::vector<Case> AllCases() {
                           {CAck(80001, 95001), "established", "ESTABLISHED", kRAC, 432000},
                       }));
 
-  // §11 item 22: window checks. The server's unacked data keeps the timeout at 300 s; the ignored
-  // packets ack it, so a refresh would show 432000.
+  // tcp_in_window(): window checks. The server's unacked data keeps the timeout at 300 s; the
+  // ignored packets ack it, so a refresh would show 432000.
   cases.push_back(Seq("window_checks",
                       {
                           {S().Flags(kPsh | kAck).Seq(5001).Ack(1001).Win(509).Payload(10),
@@ -381,7 +390,7 @@ std::vector<Case> AllCases() {
                           {CAck(66262, 5011), "established", "ESTABLISHED", kRAC, 432000},
                       }));
 
-  // §11 item 22 with time passing: ignored and invalid packets do not refresh.
+  // tcp_in_window() with time passing: ignored and invalid packets do not refresh.
   {
     Case c = Seq("ignored_packets_do_not_refresh",
                  {
@@ -395,7 +404,8 @@ std::vector<Case> AllCases() {
     cases.push_back(c);
   }
 
-  // §11 item 23: window scaling is used only when both SYNs carry the option.
+  // tcp_options() and tcp_in_window(): window scaling is used only when both SYNs carry the
+  // option.
   cases.push_back(
       Seq("wscale_both_sides", {
                                    {S().Flags(kPsh | kAck).Seq(5600).Ack(1001).Win(509).Payload(10),
@@ -438,7 +448,8 @@ std::vector<Case> AllCases() {
           },
           false));
 
-  // §11 item 24: SACK right edges bound the ack only when the receiver allowed SACK.
+  // tcp_sack() in tcp_in_window(): SACK right edges bound the ack only when the receiver
+  // allowed SACK.
   cases.push_back(
       Seq("sack_beyond_ack_with_sack_perm",
           {
@@ -460,7 +471,7 @@ std::vector<Case> AllCases() {
                       },
                       false));
 
-  // §11 item 25: timeout clamps.
+  // nf_conntrack_tcp_packet()'s timeout choice: the max_retrans and zero-window clamps.
   cases.push_back(Seq("duplicate_acks_retrans_clamp",
                       {
                           {CAck(), "established", "ESTABLISHED", kRAC, 432000},
@@ -486,7 +497,8 @@ std::vector<Case> AllCases() {
                       },
                       false));
 
-  // §11 item 26: loose pick-up; out-of-window packets on a picked-up connection are accepted.
+  // tcp_new() with nf_conntrack_tcp_loose, and tcp_in_window() on a picked-up entry: loose pick-up;
+  // out-of-window packets on a picked-up connection are accepted.
   cases.push_back(Final_(With(Seq("pickup_loose0_invalid",
                                   {
                                       {CAck(1001, 5001), "invalid", "-", "-", kAny},
@@ -513,7 +525,8 @@ std::vector<Case> AllCases() {
                            }),
                        {{"nf_conntrack_tcp_be_liberal", "1"}}));
 
-  // §11 item 27: two out-of-window FINs from opposite directions cut the timeout to 300 s.
+  // nf_tcp_handle_invalid(): two out-of-window FINs from opposite directions cut the timeout to
+  // 300 s.
   cases.push_back(Final_(Seq("out_of_window_fins_shrink_timeout",
                              {
                                  {C().Flags(kFin | kAck).Seq(201001).Ack(5001).Win(502), "invalid",
