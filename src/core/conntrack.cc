@@ -589,8 +589,18 @@ void Conntrack::Impl::GcRun(Timestamp at) {
   std::vector<uint32_t>& doomed = scratch_a;
   for (uint32_t b = gc_next_bucket; b < nb; ++b) {
     doomed.clear();
+    bool stop = false;
     table.ForEachNode(b, [&](NodeRef n) {
       uint32_t idx = NodeIndex(n);
+      if (stop) return;
+      // The entry's other node: reaped already (the kernel has unlinked it by now).
+      if (std::find(doomed.begin(), doomed.end(), idx) != doomed.end()) return;
+      // As gc_worker(): before each node, a run that reaped more than the limit stops here and
+      // resumes at this bucket.
+      if (evicted + doomed.size() > kGcMaxEvicts) {
+        stop = true;
+        return;
+      }
       const Conn& ct = table.at(idx);
       if (Table::Expired(ct, at)) {
         doomed.push_back(idx);
@@ -603,8 +613,6 @@ void Conntrack::Impl::GcRun(Timestamp at) {
         doomed.push_back(idx);
       }
     });
-    std::sort(doomed.begin(), doomed.end());
-    doomed.erase(std::unique(doomed.begin(), doomed.end()), doomed.end());
     for (uint32_t idx : doomed) {
       bool was_expired = Table::Expired(table.at(idx), at);
       table.Delete(idx);
@@ -615,8 +623,8 @@ void Conntrack::Impl::GcRun(Timestamp at) {
       }
       ++evicted;
     }
-    if (evicted > kGcMaxEvicts) {
-      gc_next_bucket = b + 1 < nb ? b + 1 : 0;
+    if (stop) {
+      gc_next_bucket = b;
       gc_next_run = at + kJiffy;
       gc_early_drop_wanted = false;
       return;

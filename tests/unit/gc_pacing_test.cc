@@ -1,0 +1,128 @@
+// GC pacing on a manual clock: how many expired entries each gc_worker() run reaps, and when the
+// next run comes.
+//
+// Expected values are derived from gc_worker(), net/netfilter/nf_conntrack_core.c (v6.18), not
+// from this engine's output:
+//   - before looking at each node of a chain, a run that has already reaped more than
+//     GC_SCAN_EXPIRED_MAX (64000 / HZ = 256 at HZ=250) entries stops and saves its bucket, so a
+//     run reaps at most 257 entries, and exactly min(left, 257) when every entry has expired;
+//   - a stopped run is re-queued one jiffy (4 ms) later, continuing where it stopped (the cycle
+//     has lasted far less than GC_SCAN_INTERVAL_MAX, 60 s, so it is not re-queued at once);
+//   - a completed cycle waits at least GC_SCAN_INTERVAL_MIN (1 s) and at most
+//     GC_SCAN_INTERVAL_MAX (60 s) minus its duration before the next cycle.
+// The virtual clock moves only with frames: a non-IP frame touches no entry but lets the GC catch
+// up, so stepping it by one jiffy at a time shows every run on its own.
+#include <ctrack/config.h>
+#include <ctrack/conntrack.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "testing/packet_builder.h"
+
+namespace ctrack {
+namespace {
+
+constexpr Timestamp kJiffy = kNsPerSec / 250;  // HZ=250
+constexpr uint64_t kRunLimit = 256 + 1;        // reaped before the check stops a run
+constexpr Timestamp kUdpTimeout = 30 * kNsPerSec;
+
+// gc_worker()'s reaping when every entry has expired: full runs of kRunLimit one jiffy apart,
+// then the remainder.
+std::vector<uint64_t> KernelRuns(uint64_t n) {
+  std::vector<uint64_t> runs;
+  while (n > 0) {
+    runs.push_back(std::min(n, kRunLimit));
+    n -= runs.back();
+  }
+  return runs;
+}
+
+// A UDP datagram from 10.x.y.z:1000 to 192.0.2.1:53 (unreplied: nf_conntrack_udp_timeout, 30 s).
+testing::Bytes Udp(uint32_t i) {
+  return testing::PacketBuilder()
+      .Ipv4("10." + std::to_string(i / 65536) + "." + std::to_string(i / 256 % 256) + "." +
+                std::to_string(i % 256),
+            "192.0.2.1")
+      .Udp(1000, 53)
+      .Payload(8)
+      .Build();
+}
+
+struct GcCase {
+  const char* name;
+  uint32_t entries;
+  bool one_chain;  // the constant hash: every node in bucket 0
+};
+
+class GcPacingTest : public ::testing::TestWithParam<GcCase> {};
+
+TEST_P(GcPacingTest, ReapsAtMost257PerRunOneJiffyApart) {
+  const GcCase& c = GetParam();
+  Config cfg;
+  cfg.nf_conntrack_max = 8192;
+  cfg.nf_conntrack_buckets = 1024;
+  Conntrack ct(cfg);
+  ct.SetConstantHashForTest(c.one_chain);
+  const Timestamp t0 = 10 * kNsPerSec;
+  for (uint32_t i = 0; i < c.entries; ++i) {
+    testing::Bytes p = Udp(i);
+    ASSERT_EQ(ct.ProcessIp(p.data(), static_cast<uint32_t>(p.size()), t0).verdict, Verdict::kNew);
+  }
+  ASSERT_EQ(ct.count(), c.entries);
+
+  const uint8_t arp[14] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x08, 0x06};
+  auto advance_to = [&](Timestamp t) {
+    ct.ProcessFrame(kLinkEthernet, arp, sizeof arp, sizeof arp, t);
+  };
+
+  // Nothing has expired a jiffy before the timeout.
+  Timestamp now = t0 + kUdpTimeout - kJiffy;
+  advance_to(now);
+  EXPECT_EQ(ct.counters().expired, 0u);
+  EXPECT_EQ(ct.count(), c.entries);
+
+  // One jiffy at a time until the first reaping run; it must come within one maximal pause.
+  const Timestamp latest = t0 + kUdpTimeout + 60 * kNsPerSec + kJiffy;
+  while (ct.counters().expired == 0 && now < latest) {
+    now += kJiffy;
+    advance_to(now);
+  }
+  ASSERT_GT(ct.counters().expired, 0u) << "no GC run reaped anything by timeout + 60 s";
+
+  // From there, each jiffy's run reaps what gc_worker() would, then nothing more.
+  const std::vector<uint64_t> expected = KernelRuns(c.entries);
+  std::vector<uint64_t> got{ct.counters().expired};
+  uint64_t total = got[0];
+  for (int step = 0; step < 10 + static_cast<int>(expected.size()); ++step) {
+    now += kJiffy;
+    advance_to(now);
+    const uint64_t reaped = ct.counters().expired - total;
+    total += reaped;
+    if (reaped != 0) got.push_back(reaped);
+    if (reaped == 0 && got.size() < expected.size()) {
+      ADD_FAILURE() << "run " << got.size() << " was not followed by another one jiffy later";
+      break;
+    }
+    EXPECT_EQ(ct.count(), c.entries - total);
+  }
+  EXPECT_EQ(got, expected);
+  EXPECT_EQ(ct.counters().expired, c.entries);
+  EXPECT_EQ(ct.count(), 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Runs, GcPacingTest,
+    ::testing::Values(GcCase{"one", 1, false}, GcCase{"limit_minus_one", 256, false},
+                      GcCase{"limit", 257, false}, GcCase{"limit_plus_one", 258, false},
+                      GcCase{"three_runs", 600, false}, GcCase{"exact_two_runs", 514, false},
+                      GcCase{"one_chain_limit", 257, true}, GcCase{"one_chain_plus_one", 258, true},
+                      GcCase{"one_chain_three_runs", 600, true},
+                      GcCase{"one_chain_many", 2000, true}),
+    [](const ::testing::TestParamInfo<GcCase>& i) { return std::string(i.param.name); });
+
+}  // namespace
+}  // namespace ctrack
