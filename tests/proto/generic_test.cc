@@ -1,4 +1,5 @@
-// Generic-protocol packet sequences (semantics doc §7.1, §11 item 8).
+// Generic-protocol packet sequences (generic_packet(), net/netfilter/nf_conntrack_core.c,
+// with nf_conntrack_generic_timeout from nf_conntrack_proto_generic.c).
 // Expectations checked with kernel-ct (Linux 6.18, --timing real); see seq_runner.h.
 #include <gtest/gtest.h>
 

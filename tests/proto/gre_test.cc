@@ -1,4 +1,5 @@
-// GRE packet sequences (semantics doc §7.2, §11 item 9).
+// GRE packet sequences (gre_pkt_to_tuple(), nf_conntrack_gre_packet(),
+// net/netfilter/nf_conntrack_proto_gre.c).
 // Expectations checked with kernel-ct (Linux 6.18, --timing real); see seq_runner.h.
 #include <gtest/gtest.h>
 
@@ -29,7 +30,7 @@ Bytes Gre1(const char* src, const char* dst, uint16_t proto, uint16_t call_id) {
 
 std::vector<Case> Cases() {
   std::vector<Case> v;
-  // §7.2 [observed]: 30 s until a reply has been seen, then 180 s and ASSURED.
+  // nf_conntrack_gre_packet(): 30 s until a reply has been seen, then 180 s and ASSURED.
   v.push_back({"gre_v0",
                {},
                {

@@ -1,7 +1,10 @@
 // ICMP and ICMPv6 packet sequences: echo-style entries, the error handler (RELATED /
 // RELATED_REPLY, unknown flows, outer-destination check, truncation, errors quoting errors),
-// untracked ND/MLD, the ICMPv6 redirect, and family mismatches (semantics doc §2.4, §6, §11
-// items 3-6 and 10). Expectations checked with kernel-ct (Linux 6.18, --timing real).
+// untracked ND/MLD, the ICMPv6 redirect, and family mismatches (nf_conntrack_icmp_packet(),
+// nf_conntrack_icmpv4_error(), nf_conntrack_inet_error(), nf_conntrack_icmpv6_error() and
+// nf_conntrack_handle_icmp(), in net/netfilter/nf_conntrack_proto_icmp.c,
+// nf_conntrack_proto_icmpv6.c, nf_conntrack_core.c). Expectations checked with kernel-ct
+// (Linux 6.18, --timing real).
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -72,7 +75,7 @@ Bytes RedirectedHeader(Bytes inner, uint8_t type = 4) {
 
 std::vector<Case> Cases() {
   std::vector<Case> v;
-  // §11 items 3 and 4.
+  // nf_conntrack_icmp_packet(): echo request / reply entries.
   v.push_back({"icmp_echo",
                {},
                {
@@ -103,7 +106,8 @@ std::vector<Case> Cases() {
                },
                7,
                3});
-  // §11 item 5.
+  // nf_conntrack_icmpv4_error() -> nf_conntrack_inet_error(): errors quoting a flow's (truncated)
+  // header.
   Bytes c2s = Head(UdpPkt(kC, kS, 5000, 161), 28);
   Bytes s2c = Head(UdpPkt(kS, kC, 161, 5000), 28);
   v.push_back(
@@ -144,7 +148,7 @@ std::vector<Case> Cases() {
        },
        0,
        4});
-  // §11 items 6 and 10.
+  // nf_conntrack_icmpv6_error() (ND/MLD untracked) and nf_conntrack_icmpv6_packet().
   Bytes c2s6 = Head(Udp6Pkt(kC6, kS6, 6000, 53), 48);
   v.push_back(
       {"icmpv6",
@@ -213,7 +217,7 @@ std::vector<Case> Cases() {
        },
        2,
        5});
-  // §2.2 / §11 item 10: the family decides, not only the protocol number.
+  // nf_conntrack_handle_icmp(): the family decides, not only the protocol number.
   v.push_back(
       {"icmp_family_mismatch",
        {},

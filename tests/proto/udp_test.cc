@@ -1,4 +1,5 @@
-// UDP and UDP-Lite packet sequences (semantics doc §5, §11 items 28-30).
+// UDP and UDP-Lite packet sequences (udp_error(), udplite_error(),
+// nf_conntrack_udp_packet(), net/netfilter/nf_conntrack_proto_udp.c).
 // Expectations checked with kernel-ct (Linux 6.18, --timing real); see seq_runner.h.
 #include <gtest/gtest.h>
 
@@ -49,7 +50,7 @@ Bytes Lite(const char* src, const char* dst, uint16_t sp, uint16_t dp, uint16_t 
 
 std::vector<Case> Cases() {
   std::vector<Case> v;
-  // §5 [observed]: request, reply and a third packet within 2 s: 30 s, never ASSURED.
+  // nf_conntrack_udp_packet(): request, reply and a third packet within 2 s: 30 s, never ASSURED.
   v.push_back({"udp_within_2s",
                {},
                {
@@ -82,7 +83,7 @@ std::vector<Case> Cases() {
                },
                0,
                0});
-  // §11 item 29: header and checksum rules.
+  // udp_error(): header and checksum rules.
   v.push_back(
       {"udp_malformed",
        {},
@@ -131,7 +132,7 @@ std::vector<Case> Cases() {
                },
                1,
                0});
-  // §11 item 30: UDP-Lite.
+  // udplite_error() and nf_conntrack_udplite_packet(): UDP-Lite.
   v.push_back(
       {"udplite",
        {},

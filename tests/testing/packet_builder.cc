@@ -425,8 +425,9 @@ Bytes PacketBuilder::Build() const {
         if (c == 0) c = 0xffff;
         break;
       case L4Kind::kUdpLite: {
-        // The checksum the kernel accepts: pseudo-header with protocol 17 (see the semantics
-        // doc, §5); coverage 0 means the whole segment. Use L4Checksum() for RFC-correct values.
+        // The checksum the kernel accepts: pseudo-header with protocol 17 (as udplite_error()
+        // verifies it, nf_conntrack_proto_udp.c); coverage 0 means the whole segment. Use
+        // L4Checksum() for RFC-correct values.
         size_t cov = s.udplite_cov == 0 ? l4.size() : std::min<size_t>(s.udplite_cov, l4.size());
         c = Finish(Sum16(l4.data(), cov, pseudo(17, static_cast<uint32_t>(l4.size()))));
         if (c == 0) c = 0xffff;

@@ -14,7 +14,6 @@
 #include <string>
 #include <vector>
 
-#include "core/conn.h"
 #include "gen/traffic.h"
 #include "parse/defrag.h"
 #include "parse/link.h"
