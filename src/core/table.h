@@ -81,6 +81,22 @@ class DeleteObserver {
   ~DeleteObserver() = default;
 };
 
+// Storage for the bucket heads and the chain links. Every lookup reads a head and often a link
+// at random; an array of 2 MiB or more is therefore aligned to 2 MiB and offered to transparent
+// huge pages (as the entry chunks are), so that those reads do not each miss the TLB as well.
+void* AllocTableArray(size_t bytes);
+void FreeTableArray(void* p);
+template <typename T>
+struct TableArrayAllocator {
+  using value_type = T;
+  TableArrayAllocator() = default;
+  template <typename U>
+  TableArrayAllocator(const TableArrayAllocator<U>&) {}
+  T* allocate(size_t n) { return static_cast<T*>(AllocTableArray(n * sizeof(T))); }
+  void deallocate(T* p, size_t) { FreeTableArray(p); }
+  bool operator==(const TableArrayAllocator&) const { return true; }
+};
+
 class Table {
  public:
   explicit Table(const Config& cfg);
@@ -244,10 +260,10 @@ class Table {
   uint64_t key_[6];
   bool constant_hash_ = false;
   DeleteObserver* observer_ = nullptr;
-  std::vector<NodeRef> heads_;
+  std::vector<NodeRef, TableArrayAllocator<NodeRef>> heads_;
   // Chain links: links_[2 * idx + dir] follows node (idx, dir); links_[2 * idx] also chains the
   // free list. Kept apart from the entries so that walks read 8 bytes per foreign node.
-  std::vector<NodeRef> links_;
+  std::vector<NodeRef, TableArrayAllocator<NodeRef>> links_;
   std::vector<std::unique_ptr<Conn, ChunkFree>> chunks_;
   size_t chunk_bytes_ = 0;  // bytes held by chunks_
   // Reply tuples of imported NAT entries, by Conn::reply_slot - 1; freed slots are reused.
