@@ -163,21 +163,47 @@ class Table {
   // The same with the hash of `t` already computed (the batch pipeline hashes ahead).
   NodeRef FindHashed(uint64_t h, const Tuple& t, Timestamp now, uint64_t* reaped,
                      uint32_t* first_reaped);
-  // Batch pipeline: fetch the chain head of the bucket, then the first entry whose tag matches.
+  // Batch pipeline, one step per pass over the batch so that the misses of a step overlap
+  // across packets: PrefetchHead; ProbeHead reads the head and prefetches the head node's entry
+  // when its tag matches, else that node's link; ProbeNext follows the links from there. No step
+  // changes the table, and the lookup proper (FindHashed) runs after them.
+  struct Probe {
+    NodeRef next;  // node whose link ProbeNext follows; kNil when the probe has ended
+    uint32_t tag;
+    bool found;   // a node of the tag was met and its entry prefetched
+    bool absent;  // the chain ended without such a node (the packet likely opens a connection)
+  };
   void PrefetchHead(uint64_t h) const { __builtin_prefetch(&heads_[BucketOf(h)]); }
-  // Returns false when the chain ended without a node of the tuple's tag (the packet most likely
-  // opens a new connection).
-  bool PrefetchFirst(uint64_t h) const {
-    NodeRef n = heads_[BucketOf(h)];
-    uint32_t tag = TagOf(h);
-    for (int i = 0; i < 8 && n != kNil; ++i) {
-      if (NodeTag(n) == tag) {
-        __builtin_prefetch(&at(NodeIndex(n)));
-        return true;
-      }
-      n = links_[NodeIndex(n) * 2 + (n & 1)];
+  void ProbeHead(uint64_t h, Probe* p) const {
+    p->tag = TagOf(h);
+    p->found = false;
+    p->absent = false;
+    const NodeRef n = heads_[BucketOf(h)];
+    p->next = kNil;
+    if (n == kNil) {
+      p->absent = true;
+    } else if (NodeTag(n) == p->tag) {
+      __builtin_prefetch(&at(NodeIndex(n)));
+      p->found = true;
+    } else {
+      __builtin_prefetch(&links_[NodeIndex(n) * 2 + (n & 1)]);
+      p->next = n;
     }
-    return n != kNil;
+  }
+  // Up to 7 more nodes, one dependent read each (chains that long are rare at the kernel's
+  // load factors; a longer one is left to the lookup).
+  void ProbeNext(Probe* p) const {
+    NodeRef n = p->next;
+    p->next = kNil;
+    for (int i = 0; i < 7 && n != kNil; ++i) {
+      n = links_[NodeIndex(n) * 2 + (n & 1)];
+      if (n != kNil && NodeTag(n) == p->tag) {
+        __builtin_prefetch(&at(NodeIndex(n)));
+        p->found = true;
+        return;
+      }
+    }
+    p->absent = n == kNil;
   }
   // For a packet that will likely create an entry: the entry AllocEntry() will hand out next
   // and its links, which the new connection writes.
