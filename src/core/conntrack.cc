@@ -253,13 +253,16 @@ void Conntrack::Impl::Prepare(uint32_t linktype, const Frame& fr, uint16_t zone,
 
 void Conntrack::ProcessBatch(uint32_t linktype, std::span<const Frame> frames,
                              std::span<PacketResult> out, uint16_t zone) {
-  // Three stages per group so that memory latency overlaps: parse and hash every packet and
-  // prefetch its bucket head; then prefetch the first entry of each chain; then track in order.
-  // Stages 1-2 only read; all state changes happen in stage 3, in packet order, so the results
-  // are exactly those of calling ProcessFrame() on each frame.
+  // Four passes per group so that memory latency overlaps: decode and hash every packet and
+  // prefetch its bucket head; read the heads and prefetch the head node's entry or link; follow
+  // the links to the entry (or, for a likely new connection, prefetch the reply tuple's head,
+  // where confirmation will link its reply node); then track in order. The first three passes
+  // only read; all state changes happen in the last, in packet order, so the results are
+  // exactly those of calling ProcessFrame() on each frame.
   constexpr size_t kGroup = 16;
   Impl& m = *impl_;
   Impl::Prepared prep[kGroup];
+  Table::Probe probe[kGroup];
   for (size_t base = 0; base < frames.size(); base += kGroup) {
     size_t n = std::min(kGroup, frames.size() - base);
     for (size_t i = 0; i < n; ++i) {
@@ -267,9 +270,12 @@ void Conntrack::ProcessBatch(uint32_t linktype, std::span<const Frame> frames,
       if (prep[i].fast) m.table.PrefetchHead(prep[i].hash);
     }
     for (size_t i = 0; i < n; ++i) {
-      if (!prep[i].fast || m.table.PrefetchFirst(prep[i].hash)) continue;
-      // Probably a new connection: confirmation will link its reply node at the head of the
-      // reply tuple's bucket, so fetch that head too.
+      if (prep[i].fast) m.table.ProbeHead(prep[i].hash, &probe[i]);
+    }
+    for (size_t i = 0; i < n; ++i) {
+      if (!prep[i].fast) continue;
+      if (probe[i].next != kNil) m.table.ProbeNext(&probe[i]);
+      if (!probe[i].absent) continue;
       Tuple reply;
       if (InvertTuple(prep[i].tuple, &reply)) m.table.PrefetchHead(m.table.Hash(reply));
     }
