@@ -949,15 +949,106 @@ bool AllDigits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
+// Which form the counters lines of a text snapshot took: `conntrack -S` or /proc/net/stat.
+enum class StatForm { kNone, kTool, kProc };
+
+// What ReadSnapshotText() has seen so far.
+struct TextReadState {
+  StatForm stat_form = StatForm::kNone;
+  std::vector<std::string> proc_cols;  // the /proc counters header's column names
+  bool json = false, header_seen = false, trailer_seen = false;
+  bool text_entries = false;
+  uint64_t json_entries = 0;
+};
+
+// One JSON line of a ctrack snapshot: its header, an entry, or its end line.
+std::string ReadJsonLine(std::string_view sv, TextReadState* st, Snapshot* out) {
+  JValue j;
+  JsonParser p(sv);
+  if (std::string e = p.ParseDocument(&j); !e.empty()) return e;
+  if (j.type != JValue::kObject) return "not a JSON object";
+  if (j.Get("ctrack_snapshot") != nullptr) {
+    if (st->header_seen || st->text_entries) return "a second snapshot header";
+    if (std::string e = HeaderFromJson(j, &out->header); !e.empty()) return e;
+    st->header_seen = st->json = true;
+  } else if (j.Get("ctrack_snapshot_end") != nullptr) {
+    if (!st->json) return "end line without a snapshot header";
+    uint64_t n = 0;
+    if (std::string e = GetUint(j, "ctrack_snapshot_end", ~0ull, &n); !e.empty()) {
+      return e;
+    }
+    if (n != st->json_entries) {
+      return "end line counts " + std::to_string(n) + " entries, the file has " +
+             std::to_string(st->json_entries);
+    }
+    st->trailer_seen = true;
+  } else {
+    if (!st->json) return "JSON entry before the snapshot header";
+    SnapshotEntry e;
+    if (std::string err = EntryFromJson(j, &e); !err.empty()) return err;
+    out->entries.push_back(std::move(e));
+    ++st->json_entries;
+  }
+  return "";
+}
+
+// One line of `sysctl net.netfilter` output: "net.netfilter.NAME = VALUE".
+std::string ReadSysctlLine(std::string_view sv, SnapshotHeader* h) {
+  size_t eq = sv.find('=');
+  if (eq == std::string_view::npos) return "sysctl line without '='";
+  std::string_view k = sv.substr(14, eq - 14), v = sv.substr(eq + 1);
+  while (!k.empty() && (k.back() == ' ' || k.back() == '\t')) k.remove_suffix(1);
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  if (k.empty()) return "sysctl line without a name";
+  h->sysctls.emplace_back(std::string(k), std::string(v));
+  if (k == "nf_conntrack_buckets") {
+    if (!ParseDec(v, &h->buckets)) return "bad nf_conntrack_buckets";
+  }
+  if (k == "nf_conntrack_count") {
+    if (!ParseDec(v, &h->count)) return "bad nf_conntrack_count";
+  }
+  return "";
+}
+
+// One entry line of `conntrack -L` or /proc/net/nf_conntrack (`line` as read, `sv` without its
+// leading blanks); the first one tells which of the two the file is.
+std::string ReadListLine(const std::string& line, std::string_view sv, TextReadState* st,
+                         Snapshot* out) {
+  SnapshotEntry e;
+  if (std::string err = ParseConntrackListLine(std::string(sv), &e); !err.empty()) return err;
+  if (out->header.source.empty()) {
+    out->header.source =
+        line.find("zone=") != std::string::npos && line.find(" use=2") != std::string::npos
+            ? "proc"
+            : "conntrack-L";
+  }
+  st->text_entries = true;
+  out->entries.push_back(std::move(e));
+  if (out->entries.size() > (1u << 26)) return "more entries than a table can hold";
+  return "";
+}
+
+// The totals of a text snapshot's per-CPU counters (a ctrack snapshot's header carries its own),
+// and /proc's entries column as the count when nothing else gave it.
+void SumTextStats(const TextReadState& st, SnapshotHeader* h) {
+  if (h->per_cpu.empty()) return;
+  h->has_stats = true;
+  if (st.json) return;
+  h->total = Stats{};
+  for (const SnapshotCpuStats& c : h->per_cpu) AddStats(c.stats, &h->total);
+  if (h->count < 0 && st.stat_form == StatForm::kProc) {
+    h->count = static_cast<int64_t>(h->per_cpu.front().entries);
+  }
+}
+
 }  // namespace
 
 std::string ReadSnapshotText(const std::string& text, const std::string& name, Snapshot* out) {
   *out = Snapshot{};
-  enum class Stat { kNone, kTool, kProc } stat_form = Stat::kNone;
-  std::vector<std::string> proc_cols;
-  bool json = false, header_seen = false, trailer_seen = false;
-  bool text_entries = false;
-  uint64_t json_entries = 0;
+  TextReadState st;
+  StatForm& stat_form = st.stat_form;
+  const bool& json = st.json;
+  const bool& trailer_seen = st.trailer_seen;
   size_t pos = 0, lineno = 0;
   auto fail = [&](const std::string& what) {
     return name + ":" + std::to_string(lineno) + ": " + what;
@@ -976,95 +1067,45 @@ std::string ReadSnapshotText(const std::string& text, const std::string& name, S
     if (trailer_seen) return fail("text after the snapshot's end line");
 
     if (sv.front() == '{') {
-      JValue j;
-      JsonParser p(sv);
-      if (std::string e = p.ParseDocument(&j); !e.empty()) return fail(e);
-      if (j.type != JValue::kObject) return fail("not a JSON object");
-      if (j.Get("ctrack_snapshot") != nullptr) {
-        if (header_seen || text_entries) return fail("a second snapshot header");
-        if (std::string e = HeaderFromJson(j, &out->header); !e.empty()) return fail(e);
-        header_seen = json = true;
-      } else if (j.Get("ctrack_snapshot_end") != nullptr) {
-        if (!json) return fail("end line without a snapshot header");
-        uint64_t n = 0;
-        if (std::string e = GetUint(j, "ctrack_snapshot_end", ~0ull, &n); !e.empty()) {
-          return fail(e);
-        }
-        if (n != json_entries) {
-          return fail("end line counts " + std::to_string(n) + " entries, the file has " +
-                      std::to_string(json_entries));
-        }
-        trailer_seen = true;
-      } else {
-        if (!json) return fail("JSON entry before the snapshot header");
-        SnapshotEntry e;
-        if (std::string err = EntryFromJson(j, &e); !err.empty()) return fail(err);
-        out->entries.push_back(std::move(e));
-        ++json_entries;
-      }
+      if (std::string e = ReadJsonLine(sv, &st, out); !e.empty()) return fail(e);
       continue;
     }
     if (json) return fail("text line inside a ctrack snapshot");
 
     if (StartsWith(sv, "conntrack v") || StartsWith(sv, "conntrack-tools")) continue;
     if (StartsWith(sv, "cpu=")) {
-      if (stat_form == Stat::kProc) return fail("conntrack -S line among /proc counters");
-      stat_form = Stat::kTool;
+      if (stat_form == StatForm::kProc) return fail("conntrack -S line among /proc counters");
+      stat_form = StatForm::kTool;
       SnapshotCpuStats cs;
       if (std::string e = ParseConntrackStatsLine(sv, &cs); !e.empty()) return fail(e);
       out->header.per_cpu.push_back(cs);
       continue;
     }
     if (StartsWith(sv, "entries ")) {
-      if (stat_form != Stat::kNone) return fail("a second counters header");
-      stat_form = Stat::kProc;
+      if (stat_form != StatForm::kNone) return fail("a second counters header");
+      stat_form = StatForm::kProc;
       std::vector<std::string_view> tok;
       if (!Tokenize(sv, &tok) || tok.size() < 2) return fail("bad counters header");
-      for (std::string_view t : tok) proc_cols.emplace_back(t);
+      for (std::string_view t : tok) st.proc_cols.emplace_back(t);
       continue;
     }
     if (AllDigits(sv)) {  // `conntrack -C`
       if (!ParseDec(sv, &out->header.count)) return fail("bad count");
       continue;
     }
-    if (stat_form == Stat::kProc && HexColumns(sv)) {
+    if (stat_form == StatForm::kProc && HexColumns(sv)) {
       SnapshotCpuStats cs;
       cs.cpu = static_cast<uint32_t>(out->header.per_cpu.size());
       if (out->header.per_cpu.size() >= 65536) return fail("too many CPU lines");
-      if (std::string e = ParseProcStatLine(sv, proc_cols, &cs); !e.empty()) return fail(e);
+      if (std::string e = ParseProcStatLine(sv, st.proc_cols, &cs); !e.empty()) return fail(e);
       out->header.per_cpu.push_back(cs);
       continue;
     }
     if (StartsWith(sv, "net.netfilter.")) {
-      // `sysctl net.netfilter` output: "net.netfilter.NAME = VALUE".
-      size_t eq = sv.find('=');
-      if (eq == std::string_view::npos) return fail("sysctl line without '='");
-      std::string_view k = sv.substr(14, eq - 14), v = sv.substr(eq + 1);
-      while (!k.empty() && (k.back() == ' ' || k.back() == '\t')) k.remove_suffix(1);
-      while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-      if (k.empty()) return fail("sysctl line without a name");
-      out->header.sysctls.emplace_back(std::string(k), std::string(v));
-      if (k == "nf_conntrack_buckets") {
-        if (!ParseDec(v, &out->header.buckets)) return fail("bad nf_conntrack_buckets");
-      }
-      if (k == "nf_conntrack_count") {
-        if (!ParseDec(v, &out->header.count)) return fail("bad nf_conntrack_count");
-      }
+      if (std::string e = ReadSysctlLine(sv, &out->header); !e.empty()) return fail(e);
       continue;
     }
-    SnapshotEntry e;
-    if (std::string err = ParseConntrackListLine(std::string(sv), &e); !err.empty()) {
-      return fail(err);
-    }
-    if (out->header.source.empty()) {
-      out->header.source =
-          line.find("zone=") != std::string::npos && line.find(" use=2") != std::string::npos
-              ? "proc"
-              : "conntrack-L";
-    }
-    text_entries = true;
-    out->entries.push_back(std::move(e));
-    if (out->entries.size() > (1u << 26)) return fail("more entries than a table can hold");
+    if (std::string e = ReadListLine(line, sv, &st, out); !e.empty()) return fail(e);
   }
   if (json && !trailer_seen) {
     lineno = lineno == 0 ? 1 : lineno;
@@ -1074,16 +1115,7 @@ std::string ReadSnapshotText(const std::string& text, const std::string& name, S
       out->header.count < 0) {
     return name + ": no conntrack entries, counters or settings found";
   }
-  if (!out->header.per_cpu.empty()) {
-    out->header.has_stats = true;
-    if (!json) {
-      out->header.total = Stats{};
-      for (const SnapshotCpuStats& c : out->header.per_cpu) AddStats(c.stats, &out->header.total);
-      if (out->header.count < 0 && stat_form == Stat::kProc) {
-        out->header.count = static_cast<int64_t>(out->header.per_cpu.front().entries);
-      }
-    }
-  }
+  SumTextStats(st, &out->header);
   return "";
 }
 
