@@ -460,6 +460,46 @@ std::string HeaderFromJson(const JValue& j, SnapshotHeader* h) {
   return "";
 }
 
+// An entry's "tcp" object: {"wscale":[orig,reply],"flags":[orig,reply]}.
+std::string TcpFromJson(const JValue& tcp, ConnInfo* ci) {
+  const JValue* ws = tcp.Get("wscale");
+  const JValue* fl = tcp.Get("flags");
+  for (const JValue* a : {ws, fl}) {
+    if (a == nullptr || a->type != JValue::kArray || a->arr.size() != 2) {
+      return "\"tcp\" needs \"wscale\" and \"flags\" pairs";
+    }
+    for (const JValue& x : a->arr) {
+      if (x.type != JValue::kInt || x.negative || x.u > 255) return "bad \"tcp\" value";
+    }
+  }
+  for (int d = 0; d < 2; ++d) {
+    if (ws->arr[d].u > 14) return "window scale above 14";
+    ci->tcp_wscale[d] = static_cast<uint8_t>(ws->arr[d].u);
+    ci->tcp_flags[d] = static_cast<uint8_t>(fl->arr[d].u);
+  }
+  return "";
+}
+
+// An entry's "counters" object: {"packets":[orig,reply],"bytes":[orig,reply]}.
+std::string CountersFromJson(const JValue& c, ConnInfo* ci) {
+  const JValue* pk = c.Get("packets");
+  const JValue* by = c.Get("bytes");
+  for (const JValue* a : {pk, by}) {
+    if (a == nullptr || a->type != JValue::kArray || a->arr.size() != 2) {
+      return "\"counters\" needs \"packets\" and \"bytes\" pairs";
+    }
+    for (const JValue& x : a->arr) {
+      if (x.type != JValue::kInt || x.negative) return "bad counter";
+    }
+  }
+  ci->has_acct = true;
+  for (int d = 0; d < 2; ++d) {
+    ci->packets[d] = pk->arr[d].u;
+    ci->bytes[d] = by->arr[d].u;
+  }
+  return "";
+}
+
 std::string EntryFromJson(const JValue& j, SnapshotEntry* out) {
   *out = SnapshotEntry{};
   ConnInfo& ci = out->ci;
@@ -502,21 +542,7 @@ std::string EntryFromJson(const JValue& j, SnapshotEntry* out) {
   if (std::string e = GetUint(j, "mark", 0xffffffffu, &v, false); !e.empty()) return e;
   ci.mark = static_cast<uint32_t>(v);
   if (const JValue* tcp = j.Get("tcp"); tcp != nullptr && p == kProtoTcp) {
-    const JValue* ws = tcp->Get("wscale");
-    const JValue* fl = tcp->Get("flags");
-    for (const JValue* a : {ws, fl}) {
-      if (a == nullptr || a->type != JValue::kArray || a->arr.size() != 2) {
-        return "\"tcp\" needs \"wscale\" and \"flags\" pairs";
-      }
-      for (const JValue& x : a->arr) {
-        if (x.type != JValue::kInt || x.negative || x.u > 255) return "bad \"tcp\" value";
-      }
-    }
-    for (int d = 0; d < 2; ++d) {
-      if (ws->arr[d].u > 14) return "window scale above 14";
-      ci.tcp_wscale[d] = static_cast<uint8_t>(ws->arr[d].u);
-      ci.tcp_flags[d] = static_cast<uint8_t>(fl->arr[d].u);
-    }
+    if (std::string e = TcpFromJson(*tcp, &ci); !e.empty()) return e;
   }
   if (const JValue* gre = j.Get("gre"); gre != nullptr && p == kProtoGre) {
     if (std::string e = GetUint(*gre, "timeout", 0x7fffffff, &v); !e.empty()) return e;
@@ -525,21 +551,7 @@ std::string EntryFromJson(const JValue& j, SnapshotEntry* out) {
     ci.gre_stream_timeout_s = static_cast<uint32_t>(v);
   }
   if (const JValue* c = j.Get("counters")) {
-    const JValue* pk = c->Get("packets");
-    const JValue* by = c->Get("bytes");
-    for (const JValue* a : {pk, by}) {
-      if (a == nullptr || a->type != JValue::kArray || a->arr.size() != 2) {
-        return "\"counters\" needs \"packets\" and \"bytes\" pairs";
-      }
-      for (const JValue& x : a->arr) {
-        if (x.type != JValue::kInt || x.negative) return "bad counter";
-      }
-    }
-    ci.has_acct = true;
-    for (int d = 0; d < 2; ++d) {
-      ci.packets[d] = pk->arr[d].u;
-      ci.bytes[d] = by->arr[d].u;
-    }
+    if (std::string e = CountersFromJson(*c, &ci); !e.empty()) return e;
   }
   if (j.Get("start_ns") != nullptr) {
     out->has_timestamp = true;
