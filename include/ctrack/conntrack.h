@@ -12,6 +12,7 @@
 #define CTRACK_CONNTRACK_H_
 
 #include <ctrack/config.h>
+#include <ctrack/decode.h>
 #include <ctrack/entry.h>
 #include <ctrack/packet.h>
 #include <ctrack/stats.h>
@@ -98,6 +99,11 @@ class Conntrack {
 
   // One IP datagram without link layer (IPv4 or IPv6, told by the version nibble).
   PacketResult ProcessIp(const uint8_t* data, uint32_t len, Timestamp now, uint16_t zone = 0);
+
+  // A frame already decoded by DecodeFrame() / DecodeIp() (include/ctrack/decode.h), for callers
+  // that read the facts themselves too (sharding, verdict descriptions): the frame's bytes must
+  // still be valid. ProcessFrame(...) is Process(DecodeFrame(...)).
+  PacketResult Process(const FrameFacts& f, Timestamp now, uint16_t zone = 0);
 
   // A batch of frames of one link type; results are written to out[i] (out.size() >= frames).
   // Lookups are prefetched across the batch.

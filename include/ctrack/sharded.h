@@ -57,6 +57,9 @@ class ShardedConntrack {
   Conntrack& shard(unsigned i) { return *shards_[i]; }
   // The shard that must see this frame. Frames without IP go to shard 0.
   unsigned ShardOf(uint32_t linktype, const uint8_t* data, uint32_t caplen) const;
+  // The same from a frame's decode: an ICMP error goes with the flow it quotes, IP fragments
+  // (whose ports are not all readable) by their addresses alone.
+  unsigned ShardOf(const FrameFacts& f) const;
   // Entries in all shards (nf_conntrack_count): the sum of the shards' own counts.
   uint32_t count() const;
   // Entries reserved in the pool (at least count()).

@@ -4,6 +4,7 @@
 // Mirrors nf_conntrack_in(), resolve_normal_ct(), __nf_conntrack_alloc(), early_drop(),
 // __nf_conntrack_confirm() and gc_worker(), net/netfilter/nf_conntrack_core.c (v6.18).
 #include <ctrack/conntrack.h>
+#include <ctrack/decode.h>
 
 #include <algorithm>
 #include <cstring>
@@ -15,7 +16,6 @@
 #include "parse/defrag.h"
 #include "parse/ip_input.h"
 #include "parse/l3.h"
-#include "parse/link.h"
 #include "proto/icmp.h"
 #include "proto/l4proto.h"
 
@@ -71,6 +71,26 @@ bool ReachesConfirm(const uint8_t* data, uint32_t len, bool from_defrag, const P
   return v4 ? Ipv4Forwards(data, len) : Ipv6Forwards(len, from_defrag);
 }
 
+// ICMP errors attach to the connection they quote, before any lookup of their own tuple; the
+// error handler runs for ICMP over IPv4 and ICMPv6 over IPv6 only.
+bool IcmpFamily(const ParsedPacket& pkt) {
+  return (pkt.l3num == kAfInet && pkt.protonum == kProtoIcmp) ||
+         (pkt.l3num == kAfInet6 && pkt.protonum == kProtoIcmpv6);
+}
+
+// Whether the defragmenter may act on a datagram that passed the receive checks. An IPv4
+// datagram without MF or offset, and an IPv6 one without extension headers, pass it unchanged
+// (ip_defrag() is not called; nf_ct_frag6_gather() finds no fragment header); every other IPv6
+// datagram goes through its own walk to the fragment header (find_prev_fhdr()).
+bool MayBeFragment(const FrameFacts& f) {
+  if (f.fragment || !f.parsed) return true;
+  return f.ip_version == 6 && f.pkt.l4_off != 40;
+}
+
+uint8_t LinkNotes(const FrameFacts& f) {
+  return static_cast<uint8_t>((f.vlan ? kNoteVlan : 0) | (f.truncated ? kNoteTruncated : 0));
+}
+
 }  // namespace
 
 struct Conntrack::Impl {
@@ -108,21 +128,40 @@ struct Conntrack::Impl {
     ++ctr.packets;
     GcCatchUp(now);
   }
-  PacketResult ProcessL3(const uint8_t* data, uint32_t caplen, uint8_t version, Timestamp now,
-                         uint16_t zone, uint8_t notes);
-  PacketResult ConntrackIn(const uint8_t* data, uint32_t len, Timestamp now, uint16_t zone,
-                           uint8_t notes);
+  // From the IP receive checks on, for a frame that carries IP.
+  PacketResult ProcessL3(const FrameFacts& f, Timestamp now, uint16_t zone, uint8_t notes);
+  // nf_conntrack_in() for one whole datagram (`data`, `len`); `pkt` is its parse, or null when
+  // it could not be parsed.
+  PacketResult ConntrackIn(const uint8_t* data, uint32_t len, const ParsedPacket* pkt,
+                           Timestamp now, uint16_t zone, uint8_t notes);
   // resolve_normal_ct() and the tracker, for a packet whose tuple (hashed to `hash`) is known;
   // `fwd`: the IP stack lets the packet reach the confirm (a new entry is inserted only then).
   PacketResult Resolve(const ParsedPacket& pkt, const Tuple& tuple, uint64_t hash, Timestamp now,
                        PacketResult r, bool fwd);
-  // Batch stage 1: the work of ProcessFrame up to the lookup, for packets that take the common
-  // path (IPv4 not fragmented, IPv6 without extension headers; not ICMP). Reads the frame only.
+  // Resolve's steps, split as resolve_normal_ct() / nf_conntrack_in() / nf_conntrack_confirm()
+  // split them. AllocateNew: a fresh unconfirmed entry for `tuple`, making room by early drop
+  // (false: the packet is refused and `r` says why). Refuse: the tracker said invalid or drop.
+  // ApplyAccepted: the tracker accepted the packet (timeout, counters, SEEN_REPLY). Confirm: a
+  // killed entry goes, a fresh one is inserted if the packet reaches the confirm, and a zero
+  // timeout reaps it at once.
+  bool AllocateNew(const Tuple& tuple, Timestamp now, PacketResult* r, uint32_t* idx);
+  void Refuse(uint32_t idx, bool fresh, bool drop, const TrackCtx& ctx, PacketResult* r);
+  void ApplyAccepted(uint32_t idx, const TrackCtx& ctx, uint32_t len, PacketResult* r);
+  void Confirm(uint32_t idx, uint64_t hash, bool fresh, const TrackCtx& ctx, uint32_t len,
+               PacketResult* r);
+  // The count goes up for a new entry; over max, early drop (or the policy) must make room.
+  // False: no room, the count is back where it was.
+  bool MakeRoom(const Tuple& t, Timestamp now, PacketResult* r);
+  // Zeroed counters for a new entry when accounting is on (else null, and none are kept).
+  ConnCounters* StartAccounting(uint32_t idx);
+  void StartGc(Timestamp now);
+  // Batch stage 1: the frame's decode and, for packets that take the common path (IPv4 not
+  // fragmented, IPv6 without extension headers; not an ICMP error candidate), the work up to the
+  // lookup. Reads the frame only.
   struct Prepared {
-    ParsedPacket pkt;
+    FrameFacts facts;
     Tuple tuple;
     uint64_t hash;
-    uint8_t notes;
     bool fwd;
     bool fast;
   };
@@ -180,76 +219,50 @@ size_t Conntrack::memory_bytes() const {
 
 PacketResult Conntrack::ProcessFrame(uint32_t linktype, const uint8_t* data, uint32_t caplen,
                                      uint32_t wirelen, Timestamp now, uint16_t zone) {
-  Impl& m = *impl_;
-  m.Begin(now);
-  LinkResult link = DecodeLink(linktype, data, caplen);
-  uint8_t notes = link.vlan ? kNoteVlan : 0;
-  if (wirelen > caplen) notes |= kNoteTruncated;
-  if (link.ip_version == 0) {
-    ++m.ctr.not_ip;
-    PacketResult r;
-    r.notes = notes;
-    return r;
-  }
-  // A record cut short by the capture's snaplen never reached the kernel whole: the IP input
-  // checks see fewer bytes than the total length and drop it.
-  return m.ProcessL3(link.l3, link.len, link.ip_version, now, zone, notes);
+  return Process(DecodeFrame(linktype, data, caplen, wirelen), now, zone);
 }
 
 PacketResult Conntrack::ProcessIp(const uint8_t* data, uint32_t len, Timestamp now, uint16_t zone) {
-  Impl& m = *impl_;
-  m.Begin(now);
-  uint8_t version = len > 0 ? static_cast<uint8_t>(data[0] >> 4) : 0;
-  if (version != 4 && version != 6) {
-    ++m.ctr.not_ip;
-    return PacketResult{};
-  }
-  return m.ProcessL3(data, len, version, now, zone, 0);
+  return Process(DecodeIp(data, len), now, zone);
 }
 
-void Conntrack::Impl::Prepare(uint32_t linktype, const Frame& f, uint16_t zone, Prepared* p) const {
-  p->fast = false;
-  LinkResult link = DecodeLink(linktype, f.data, f.caplen);
-  if (link.ip_version == 4) {
-    const uint8_t* ip = link.l3;
-    // Fragments go through the defragmenter and ICMP through the error handler: slow path.
-    if (link.len < 20 || (ip[6] & 0x3f) != 0 || ip[7] != 0 || ip[9] == kProtoIcmp) return;
-    IpInputResult in = Ipv4Input(ip, link.len);
-    if (in.status != IpInput::kOk) return;
-    if (ParseL3(ip, in.len, &p->pkt) != L3Parse::kOk) return;
-    p->fwd = ReachesConfirm(ip, in.len, false, &p->pkt);
-  } else if (link.ip_version == 6) {
-    const uint8_t* ip = link.l3;
-    // Only IPv6 without extension headers: a fragment header needs the defragmenter.
-    if (link.len < 40) return;
-    uint8_t nh = ip[6];
-    if (nh != kProtoTcp && nh != kProtoUdp && nh != kProtoUdplite && nh != kProtoSctp &&
-        nh != kProtoGre) {
-      return;
-    }
-    IpInputResult in = Ipv6Input(ip, link.len);
-    if (in.status != IpInput::kOk) return;
-    if (ParseL3(ip, in.len, &p->pkt) != L3Parse::kOk) return;
-    p->fwd = ReachesConfirm(ip, in.len, false, &p->pkt);
-  } else {
-    return;
+PacketResult Conntrack::Process(const FrameFacts& f, Timestamp now, uint16_t zone) {
+  Impl& m = *impl_;
+  m.Begin(now);
+  if (f.ip_version == 0) {
+    ++m.ctr.not_ip;
+    PacketResult r;
+    r.notes = LinkNotes(f);
+    return r;
   }
-  if (!GetTuple(p->pkt, zone, &p->tuple)) return;
-  p->notes = static_cast<uint8_t>((link.vlan ? kNoteVlan : 0) |
-                                  (f.wirelen > f.caplen ? kNoteTruncated : 0));
+  return m.ProcessL3(f, now, zone, LinkNotes(f));
+}
+
+void Conntrack::Impl::Prepare(uint32_t linktype, const Frame& fr, uint16_t zone,
+                              Prepared* p) const {
+  p->fast = false;
+  p->facts = DecodeFrame(linktype, fr.data, fr.caplen, fr.wirelen);
+  const FrameFacts& f = p->facts;
+  // Fragments go through the defragmenter and ICMP through the error handler: slow path.
+  if (!f.ip_ok || MayBeFragment(f) || IcmpFamily(f.pkt)) return;
+  p->fwd = ReachesConfirm(f.l3, f.ip_len, false, &f.pkt);
+  if (!GetTuple(f.pkt, zone, &p->tuple)) return;
   p->hash = table.Hash(p->tuple);
   p->fast = true;
 }
 
 void Conntrack::ProcessBatch(uint32_t linktype, std::span<const Frame> frames,
                              std::span<PacketResult> out, uint16_t zone) {
-  // Three stages per group so that memory latency overlaps: parse and hash every packet and
-  // prefetch its bucket head; then prefetch the first entry of each chain; then track in order.
-  // Stages 1-2 only read; all state changes happen in stage 3, in packet order, so the results
-  // are exactly those of calling ProcessFrame() on each frame.
+  // Four passes per group so that memory latency overlaps: decode and hash every packet and
+  // prefetch its bucket head; read the heads and prefetch the head node's entry or link; follow
+  // the links to the entry (or, for a likely new connection, prefetch the reply tuple's head,
+  // where confirmation will link its reply node); then track in order. The first three passes
+  // only read; all state changes happen in the last, in packet order, so the results are
+  // exactly those of calling ProcessFrame() on each frame.
   constexpr size_t kGroup = 16;
   Impl& m = *impl_;
   Impl::Prepared prep[kGroup];
+  Table::Probe probe[kGroup];
   for (size_t base = 0; base < frames.size(); base += kGroup) {
     size_t n = std::min(kGroup, frames.size() - base);
     for (size_t i = 0; i < n; ++i) {
@@ -257,39 +270,46 @@ void Conntrack::ProcessBatch(uint32_t linktype, std::span<const Frame> frames,
       if (prep[i].fast) m.table.PrefetchHead(prep[i].hash);
     }
     for (size_t i = 0; i < n; ++i) {
-      if (!prep[i].fast || m.table.PrefetchFirst(prep[i].hash)) continue;
-      // Probably a new connection: confirmation will link its reply node at the head of the
-      // reply tuple's bucket, so fetch that head too.
+      if (prep[i].fast) m.table.ProbeHead(prep[i].hash, &probe[i]);
+    }
+    for (size_t i = 0; i < n; ++i) {
+      if (!prep[i].fast) continue;
+      if (probe[i].next != kNil) m.table.ProbeNext(&probe[i]);
+      if (!probe[i].absent) continue;
       Tuple reply;
       if (InvertTuple(prep[i].tuple, &reply)) m.table.PrefetchHead(m.table.Hash(reply));
     }
     for (size_t i = 0; i < n; ++i) {
-      const Frame& f = frames[base + i];
+      const Timestamp ts = frames[base + i].ts;
       if (!prep[i].fast) {
-        out[base + i] = ProcessFrame(linktype, f.data, f.caplen, f.wirelen, f.ts, zone);
+        out[base + i] = Process(prep[i].facts, ts, zone);
         continue;
       }
-      m.Begin(f.ts);
-      m.defrag.Tick(f.ts);  // what defrag.Process() does first on the slow path
+      m.Begin(ts);
+      m.defrag.Tick(ts);  // what defrag.Process() does first on the slow path
       PacketResult r;
-      r.notes = prep[i].notes;
-      out[base + i] = m.Resolve(prep[i].pkt, prep[i].tuple, prep[i].hash, f.ts, r, prep[i].fwd);
+      r.notes = LinkNotes(prep[i].facts);
+      out[base + i] = m.Resolve(prep[i].facts.pkt, prep[i].tuple, prep[i].hash, ts, r, prep[i].fwd);
     }
   }
 }
 
-PacketResult Conntrack::Impl::ProcessL3(const uint8_t* data, uint32_t caplen, uint8_t version,
-                                        Timestamp now, uint16_t zone, uint8_t notes) {
+PacketResult Conntrack::Impl::ProcessL3(const FrameFacts& f, Timestamp now, uint16_t zone,
+                                        uint8_t notes) {
   PacketResult r;
   r.notes = notes;
-  IpInputResult in = version == 4 ? Ipv4Input(data, caplen) : Ipv6Input(data, caplen);
-  if (in.status != IpInput::kOk) {
+  if (!f.ip_ok) {
     ++ctr.ip_dropped;
     return r;
   }
-  switch (defrag.Process(data, in.len, zone, now, caplen)) {
+  const ParsedPacket* pkt = f.parsed ? &f.pkt : nullptr;
+  if (!MayBeFragment(f)) {
+    defrag.Tick(now);  // the queue timers run for every datagram
+    return ConntrackIn(f.l3, f.ip_len, pkt, now, zone, notes);
+  }
+  switch (defrag.Process(f.l3, f.ip_len, zone, now, f.l3_caplen)) {
     case DefragStatus::kNotFragment:
-      return ConntrackIn(data, in.len, now, zone, notes);
+      return ConntrackIn(f.l3, f.ip_len, pkt, now, zone, notes);
     case DefragStatus::kHeld:
       ++ctr.frag_held;
       r.notes |= kNoteFragHeld;
@@ -298,33 +318,33 @@ PacketResult Conntrack::Impl::ProcessL3(const uint8_t* data, uint32_t caplen, ui
       ++ctr.frag_dropped;
       r.notes |= kNoteFragHeld;
       return r;
-    case DefragStatus::kComplete:
+    case DefragStatus::kComplete: {
       ++ctr.frag_reassembled;
-      return ConntrackIn(defrag.datagram(), defrag.datagram_len(), now, zone,
-                         notes | kNoteReassembled);
+      // A new datagram (the first fragment's header, rewritten): parsed anew.
+      ParsedPacket whole;
+      const bool parsed = ParseL3(defrag.datagram(), defrag.datagram_len(), &whole) == L3Parse::kOk;
+      return ConntrackIn(defrag.datagram(), defrag.datagram_len(), parsed ? &whole : nullptr, now,
+                         zone, notes | kNoteReassembled);
+    }
   }
   return r;
 }
 
-PacketResult Conntrack::Impl::ConntrackIn(const uint8_t* data, uint32_t len, Timestamp now,
-                                          uint16_t zone, uint8_t notes) {
+PacketResult Conntrack::Impl::ConntrackIn(const uint8_t* data, uint32_t len,
+                                          const ParsedPacket* parsed, Timestamp now, uint16_t zone,
+                                          uint8_t notes) {
   PacketResult r;
   r.notes = notes;
-  ParsedPacket pkt;
-  const bool parsed = ParseL3(data, len, &pkt) == L3Parse::kOk;
-  const bool fwd =
-      ReachesConfirm(data, len, (notes & kNoteReassembled) != 0, parsed ? &pkt : nullptr);
+  const bool fwd = ReachesConfirm(data, len, (notes & kNoteReassembled) != 0, parsed);
   r.forwarded = fwd;
-  if (!parsed) {
+  if (parsed == nullptr) {
     ++stats.invalid;
     r.verdict = Verdict::kInvalid;
     return r;
   }
+  const ParsedPacket& pkt = *parsed;
 
-  // ICMP errors attach to the connection they quote, before any lookup of their own tuple.
-  bool icmp_family = (pkt.l3num == kAfInet && pkt.protonum == kProtoIcmp) ||
-                     (pkt.l3num == kAfInet6 && pkt.protonum == kProtoIcmpv6);
-  if (icmp_family) {
+  if (IcmpFamily(pkt)) {
     IcmpErrorResult er =
         pkt.l3num == kAfInet ? IcmpError(pkt, zone, cfg) : Icmpv6Error(pkt, zone, cfg);
     switch (er.action) {
@@ -380,55 +400,17 @@ PacketResult Conntrack::Impl::Resolve(const ParsedPacket& pkt, const Tuple& tupl
     uint32_t idx;
     Dir dir;
     CtInfo info;
-    bool fresh = n == kNil;
+    const bool fresh = n == kNil;
     if (fresh) {
-      Tuple reply;
-      if (!InvertTuple(tuple, &reply)) {
-        ++stats.invalid;
-        r.verdict = Verdict::kInvalid;
-        return r;
-      }
-      if (policy && !policy->Admit(tuple)) {
-        ++stats.drop;
-        r.verdict = Verdict::kDrop;
-        r.forwarded = false;
-        return r;
-      }
-      // __nf_conntrack_alloc: the count goes up first; over max, early drop must make room.
-      table.IncCount();
-      if (table.OverMax()) {
-        if (!(policy && policy->ReplacesEarlyDrop() ? PolicyEvict(now, &r)
-                                                    : EarlyDrop(tuple, now, &r))) {
-          table.DecCount();
-          ++stats.drop;
-          gc_early_drop_wanted = true;
-          r.verdict = Verdict::kDrop;
-          r.forwarded = false;
-          return r;
-        }
-      }
-      idx = table.AllocEntry();
-      Conn& ct = table.at(idx);
-      ct.orig = tuple;
-      ct.expires = now;
-      if (acct_on) {
-        if (idx >= has_acct.size()) {
-          has_acct.resize(idx + 1024, 0);
-          acct.resize(idx + 1024);
-        }
-        has_acct[idx] = 1;
-        acct[idx] = ConnCounters{};
-      } else if (idx < has_acct.size()) {
-        has_acct[idx] = 0;
-      }
+      if (!AllocateNew(tuple, now, &r, &idx)) return r;
       dir = Dir::kOriginal;
       info = CtInfo::kNew;
     } else {
       idx = NodeIndex(n);
       dir = NodeDir(n);
-      const Conn& ct = table.at(idx);
-      info = dir == Dir::kReply ? CtInfo::kEstablishedReply
-                                : (ct.seen_reply() ? CtInfo::kEstablished : CtInfo::kNew);
+      info = dir == Dir::kReply
+                 ? CtInfo::kEstablishedReply
+                 : (table.at(idx).seen_reply() ? CtInfo::kEstablished : CtInfo::kNew);
     }
 
     Conn& ct = table.at(idx);
@@ -437,8 +419,7 @@ PacketResult Conntrack::Impl::Resolve(const ParsedPacket& pkt, const Tuple& tupl
     ctx.now = now;
     ctx.dir = dir;
     ctx.ctinfo = info;
-    L4Verdict v = HandlePacket(ct, pkt, ctx);
-
+    const L4Verdict v = HandlePacket(ct, pkt, ctx);
     if (v == L4Verdict::kRepeat) {
       // TCP re-open: the old entry goes and the packet is classified again on a fresh one.
       DeleteFor(idx, DestroyReason::kReplaced, &r);
@@ -446,88 +427,160 @@ PacketResult Conntrack::Impl::Resolve(const ParsedPacket& pkt, const Tuple& tupl
       continue;
     }
     if (v == L4Verdict::kInvalid || v == L4Verdict::kDrop) {
-      // An invalid packet may still shorten the timeout (TCP out-of-window FIN/RST rule).
-      if (ctx.set_expiry && !fresh) ct.expires = ctx.expiry_ns;
-      if (fresh) table.Delete(idx);  // unconfirmed: just freed
-      ++stats.invalid;
-      if (v == L4Verdict::kDrop) {
-        ++stats.drop;
-        r.verdict = Verdict::kDrop;
-        r.forwarded = false;
-      } else {
-        r.verdict = Verdict::kInvalid;
-      }
+      Refuse(idx, fresh, v == L4Verdict::kDrop, ctx, &r);
       return r;
     }
-
-    // Accepted.
-    if (ctx.refresh) {
-      Timestamp t = ctx.timeout_ns;
-      if (policy) t = policy->ScaleTimeout(t, table.count(), table.max());
-      if (!(ct.status & kFixedTimeout)) ct.expires = now + t;
-      Account(idx, dir, pkt.len);
-    }
-    if (ctx.set_expiry) ct.expires = ctx.expiry_ns;
-    if (info == CtInfo::kEstablishedReply) ct.status |= kSeenReply;
-
-    r.dir = dir;
-    r.verdict = info == CtInfo::kNew ? Verdict::kNew : Verdict::kEstablished;
-    if (ctx.kill) {
-      // Deleted before it could be seen again (the kernel counts the packet, then kills the
-      // entry). The oracle finds no entry left and numbers the packet as a new one.
-      if (!ctx.refresh) Account(idx, dir, pkt.len);
-      DeleteFor(idx, DestroyReason::kOther, &r);
-      ++ctr.deleted_other;
-      r.entry = next_id++;
-      r.conn = kNoConn;
-      return r;
-    }
-    if (fresh && !fwd) {
-      // Dropped by the IP stack after PREROUTING: nf_conntrack_confirm() never runs and the
-      // unconfirmed entry is freed with the packet. Nothing was inserted, so no counter moves;
-      // the oracle still numbers the conntrack the kernel allocated. (An existing entry keeps
-      // what the tracker did to it above: the kernel changes it in place at PREROUTING.)
-      table.Delete(idx);
-      ++ctr.not_confirmed;
-      // A TCP re-open deleted the old entry for this tuple; with no new entry inserted, the
-      // oracle sees that deletion as a plain destroy, not a replacement.
-      if (r.destroyed_reason == DestroyReason::kReplaced) {
-        r.destroyed_reason = DestroyReason::kOther;
-      }
-      r.entry = next_id++;
-      r.conn = kNoConn;
-      return r;
-    }
-    if (fresh) {
-      // Confirmation (the packet is accepted by the ruleset in this model).
-      ct.status |= kConfirmed;
-      ct.id = next_id++;
-      table.Link(idx, hash);
-      if (policy) policy->OnConfirm(idx, ct);
-      ++ctr.created;
-      if (!gc_started) {
-        gc_started = true;
-        gc_next_run = now + kNsPerSec;
-        gc_cycle_start = gc_next_run;
-      }
-    }
-    r.conn = idx;
-    r.entry = ct.id;
-    if (Table::Expired(ct, now)) {
-      // A timeout of 0: the entry expired with this packet. The first reader reaps it
-      // (kernel-ct's GET right after the packet: nf_conntrack_find_get() -> nf_ct_gc_expired()),
-      // so it is gone before the next packet: the verdict and entry number stand, nothing is left
-      // to read, count or list.
-      table.Delete(idx);
-      ++ctr.expired;
-      r.conn = kNoConn;
-    }
+    ApplyAccepted(idx, ctx, pkt.len, &r);
+    Confirm(idx, hash, fresh, ctx, pkt.len, &r);
     return r;
   }
   // A second re-open in one packet cannot happen: the fresh entry is new.
   ++stats.invalid;
   r.verdict = Verdict::kInvalid;
   return r;
+}
+
+bool Conntrack::Impl::AllocateNew(const Tuple& tuple, Timestamp now, PacketResult* r,
+                                  uint32_t* idx_out) {
+  Tuple reply;
+  if (!InvertTuple(tuple, &reply)) {
+    ++stats.invalid;
+    r->verdict = Verdict::kInvalid;
+    return false;
+  }
+  if (policy && !policy->Admit(tuple)) {
+    ++stats.drop;
+    r->verdict = Verdict::kDrop;
+    r->forwarded = false;
+    return false;
+  }
+  if (!MakeRoom(tuple, now, r)) {
+    ++stats.drop;
+    gc_early_drop_wanted = true;
+    r->verdict = Verdict::kDrop;
+    r->forwarded = false;
+    return false;
+  }
+  const uint32_t idx = table.AllocEntry();
+  Conn& ct = table.at(idx);
+  ct.orig = tuple;
+  ct.expires = now;
+  StartAccounting(idx);
+  *idx_out = idx;
+  return true;
+}
+
+bool Conntrack::Impl::MakeRoom(const Tuple& t, Timestamp now, PacketResult* r) {
+  // __nf_conntrack_alloc(): the count goes up first; over max, early drop must make room.
+  table.IncCount();
+  if (!table.OverMax()) return true;
+  const bool room =
+      policy && policy->ReplacesEarlyDrop() ? PolicyEvict(now, r) : EarlyDrop(t, now, r);
+  if (!room) table.DecCount();
+  return room;
+}
+
+ConnCounters* Conntrack::Impl::StartAccounting(uint32_t idx) {
+  if (!acct_on) {
+    if (idx < has_acct.size()) has_acct[idx] = 0;
+    return nullptr;
+  }
+  if (idx >= has_acct.size()) {
+    has_acct.resize(idx + 1024, 0);
+    acct.resize(idx + 1024);
+  }
+  has_acct[idx] = 1;
+  acct[idx] = ConnCounters{};
+  return &acct[idx];
+}
+
+void Conntrack::Impl::StartGc(Timestamp now) {
+  // gc_worker() is first scheduled when the first entry is confirmed.
+  if (gc_started) return;
+  gc_started = true;
+  gc_next_run = now + kNsPerSec;
+  gc_cycle_start = gc_next_run;
+}
+
+void Conntrack::Impl::Refuse(uint32_t idx, bool fresh, bool drop, const TrackCtx& ctx,
+                             PacketResult* r) {
+  // An invalid packet may still shorten the timeout (TCP out-of-window FIN/RST rule).
+  if (ctx.set_expiry && !fresh) table.at(idx).expires = ctx.expiry_ns;
+  if (fresh) table.Delete(idx);  // unconfirmed: just freed
+  ++stats.invalid;
+  if (drop) {
+    ++stats.drop;
+    r->verdict = Verdict::kDrop;
+    r->forwarded = false;
+  } else {
+    r->verdict = Verdict::kInvalid;
+  }
+}
+
+void Conntrack::Impl::ApplyAccepted(uint32_t idx, const TrackCtx& ctx, uint32_t len,
+                                    PacketResult* r) {
+  Conn& ct = table.at(idx);
+  if (ctx.refresh) {
+    Timestamp t = ctx.timeout_ns;
+    if (policy) t = policy->ScaleTimeout(t, table.count(), table.max());
+    if (!(ct.status & kFixedTimeout)) ct.expires = ctx.now + t;
+    Account(idx, ctx.dir, len);
+  }
+  if (ctx.set_expiry) ct.expires = ctx.expiry_ns;
+  if (ctx.ctinfo == CtInfo::kEstablishedReply) ct.status |= kSeenReply;
+  r->dir = ctx.dir;
+  r->verdict = ctx.ctinfo == CtInfo::kNew ? Verdict::kNew : Verdict::kEstablished;
+}
+
+void Conntrack::Impl::Confirm(uint32_t idx, uint64_t hash, bool fresh, const TrackCtx& ctx,
+                              uint32_t len, PacketResult* r) {
+  Conn& ct = table.at(idx);
+  if (ctx.kill) {
+    // Deleted before it could be seen again (the kernel counts the packet, then kills the
+    // entry). The oracle finds no entry left and numbers the packet as a new one.
+    if (!ctx.refresh) Account(idx, ctx.dir, len);
+    DeleteFor(idx, DestroyReason::kOther, r);
+    ++ctr.deleted_other;
+    r->entry = next_id++;
+    r->conn = kNoConn;
+    return;
+  }
+  if (fresh && !r->forwarded) {
+    // Dropped by the IP stack after PREROUTING: nf_conntrack_confirm() never runs and the
+    // unconfirmed entry is freed with the packet. Nothing was inserted, so no counter moves;
+    // the oracle still numbers the conntrack the kernel allocated. (An existing entry keeps
+    // what the tracker did to it: the kernel changes it in place at PREROUTING.)
+    table.Delete(idx);
+    ++ctr.not_confirmed;
+    // A TCP re-open deleted the old entry for this tuple; with no new entry inserted, the
+    // oracle sees that deletion as a plain destroy, not a replacement.
+    if (r->destroyed_reason == DestroyReason::kReplaced) {
+      r->destroyed_reason = DestroyReason::kOther;
+    }
+    r->entry = next_id++;
+    r->conn = kNoConn;
+    return;
+  }
+  if (fresh) {
+    // __nf_conntrack_confirm() (the packet is accepted by the ruleset in this model).
+    ct.status |= kConfirmed;
+    ct.id = next_id++;
+    table.Link(idx, hash);
+    if (policy) policy->OnConfirm(idx, ct);
+    ++ctr.created;
+    StartGc(ctx.now);
+  }
+  r->conn = idx;
+  r->entry = ct.id;
+  if (Table::Expired(ct, ctx.now)) {
+    // A timeout of 0: the entry expired with this packet. The first reader reaps it
+    // (kernel-ct's GET right after the packet: nf_conntrack_find_get() -> nf_ct_gc_expired()),
+    // so it is gone before the next packet: the verdict and entry number stand, nothing is left
+    // to read, count or list.
+    table.Delete(idx);
+    ++ctr.expired;
+    r->conn = kNoConn;
+  }
 }
 
 bool Conntrack::Impl::EarlyDrop(const Tuple& t, Timestamp now, PacketResult* r) {
@@ -645,6 +698,39 @@ void NormalizeTuple(Tuple* t) {
 
 }  // namespace
 
+namespace {
+
+// What a dump carries of the tracker's own state (ctnetlink's nlattr_to_*() parsers).
+void ImportL4State(const ConnInfo& ci, const Config& cfg, Conn* ct) {
+  switch (ci.orig.protonum) {
+    case kProtoTcp: {
+      // nlattr_to_tcp(): flags as given; the scale only when both sides announced one.
+      TcpData& tcp = ct->l4.tcp;
+      bool scale = (ci.tcp_flags[0] & kTcpWindowScale) && (ci.tcp_flags[1] & kTcpWindowScale);
+      for (int d = 0; d < 2; ++d) {
+        tcp.seen[d].flags = ci.tcp_flags[d];
+        tcp.seen[d].td_scale = scale ? std::min<uint8_t>(ci.tcp_wscale[d], 14) : 0;
+      }
+      break;
+    }
+    case kProtoUdp:
+    case kProtoUdplite:
+      // Confirmed without passing udp_packet()'s unconfirmed branch: stream_ts stays 0, which
+      // the kernel's clock is always after.
+      ct->l4.udp.set_stream(std::numeric_limits<Timestamp>::min());
+      break;
+    case kProtoGre:
+      ct->l4.gre.timeout_s = ci.gre_timeout_s ? ci.gre_timeout_s : cfg.nf_conntrack_gre_timeout;
+      ct->l4.gre.stream_timeout_s =
+          ci.gre_stream_timeout_s ? ci.gre_stream_timeout_s : cfg.nf_conntrack_gre_timeout_stream;
+      break;
+    default:
+      break;
+  }
+}
+
+}  // namespace
+
 Conntrack::ImportResult Conntrack::Import(const ConnInfo& ci, Timestamp now, Timestamp extra_ns) {
   Impl& m = *impl_;
   m.GcCatchUp(now);
@@ -675,17 +761,8 @@ Conntrack::ImportResult Conntrack::Import(const ConnInfo& ci, Timestamp now, Tim
   m.ctr.expired += reaped;
   if (clash) return ImportResult::kExists;
 
-  // nf_conntrack_alloc(): the count goes up first; over max, early drop must make room.
-  m.table.IncCount();
-  if (m.table.max() != 0 && m.table.count() > m.table.max()) {
-    PacketResult r;
-    bool room = m.policy && m.policy->ReplacesEarlyDrop() ? m.PolicyEvict(now, &r)
-                                                          : m.EarlyDrop(orig, now, &r);
-    if (!room) {
-      m.table.DecCount();
-      return ImportResult::kTableFull;
-    }
-  }
+  PacketResult r;
+  if (!m.MakeRoom(orig, now, &r)) return ImportResult::kTableFull;
   uint32_t idx = m.table.AllocEntry();
   Conn& ct = m.table.at(idx);
   ct.orig = orig;
@@ -695,55 +772,17 @@ Conntrack::ImportResult Conntrack::Import(const ConnInfo& ci, Timestamp now, Tim
   ct.mark = ci.mark;
   ct.expires =
       now + std::max<int64_t>(ci.timeout_s, 0) * kNsPerSec + std::max<Timestamp>(extra_ns, 0);
-  switch (orig.protonum) {
-    case kProtoTcp: {
-      // nlattr_to_tcp(): flags as given; the scale only when both sides announced one.
-      TcpData& tcp = ct.l4.tcp;
-      bool scale = (ci.tcp_flags[0] & kTcpWindowScale) && (ci.tcp_flags[1] & kTcpWindowScale);
-      for (int d = 0; d < 2; ++d) {
-        tcp.seen[d].flags = ci.tcp_flags[d];
-        tcp.seen[d].td_scale = scale ? std::min<uint8_t>(ci.tcp_wscale[d], 14) : 0;
-      }
-      break;
+  ImportL4State(ci, m.cfg, &ct);
+  if (ConnCounters* c = m.StartAccounting(idx); c != nullptr && ci.has_acct) {
+    for (int d = 0; d < 2; ++d) {
+      c->packets[d] = ci.packets[d];
+      c->bytes[d] = ci.bytes[d];
     }
-    case kProtoUdp:
-    case kProtoUdplite:
-      // Confirmed without passing udp_packet()'s unconfirmed branch: stream_ts stays 0, which
-      // the kernel's clock is always after.
-      ct.l4.udp.set_stream(std::numeric_limits<Timestamp>::min());
-      break;
-    case kProtoGre:
-      ct.l4.gre.timeout_s = ci.gre_timeout_s ? ci.gre_timeout_s : m.cfg.nf_conntrack_gre_timeout;
-      ct.l4.gre.stream_timeout_s =
-          ci.gre_stream_timeout_s ? ci.gre_stream_timeout_s : m.cfg.nf_conntrack_gre_timeout_stream;
-      break;
-    default:
-      break;
-  }
-  if (m.acct_on) {
-    if (idx >= m.has_acct.size()) {
-      m.has_acct.resize(idx + 1024, 0);
-      m.acct.resize(idx + 1024);
-    }
-    m.has_acct[idx] = 1;
-    m.acct[idx] = ConnCounters{};
-    if (ci.has_acct) {
-      for (int d = 0; d < 2; ++d) {
-        m.acct[idx].packets[d] = ci.packets[d];
-        m.acct[idx].bytes[d] = ci.bytes[d];
-      }
-    }
-  } else if (idx < m.has_acct.size()) {
-    m.has_acct[idx] = 0;
   }
   ct.id = m.next_id++;
   m.table.Link(idx, ho);
   if (m.policy) m.policy->OnConfirm(idx, ct);
-  if (!m.gc_started) {
-    m.gc_started = true;
-    m.gc_next_run = now + kNsPerSec;
-    m.gc_cycle_start = m.gc_next_run;
-  }
+  m.StartGc(now);
   return ImportResult::kOk;
 }
 

@@ -1,9 +1,8 @@
+#include <ctrack/decode.h>
 #include <ctrack/sharded.h>
 
 #include <algorithm>
 #include <cstring>
-
-#include "parse/link.h"
 
 namespace ctrack {
 namespace {
@@ -59,25 +58,17 @@ uint32_t ShardedConntrack::count() const {
 
 unsigned ShardedConntrack::ShardOf(uint32_t linktype, const uint8_t* data, uint32_t caplen) const {
   if (shards_.size() == 1) return 0;
-  LinkResult link = DecodeLink(linktype, data, caplen);
-  const uint8_t* ip = link.l3;
-  if (link.ip_version == 4 && link.len >= 20) {
-    uint32_t ihl = (ip[0] & 0xfu) * 4u;
-    bool first_frag = (ip[6] & 0x1f) == 0 && ip[7] == 0;
-    // An ICMP error belongs with the flow it quotes (inner header after the 8-byte ICMP header).
-    if (ip[9] == 1 && first_frag && link.len >= ihl + 8 + 20) {
-      uint8_t type = ip[ihl];
-      if (type == 3 || type == 4 || type == 5 || type == 11 || type == 12) {
-        const uint8_t* inner = ip + ihl + 8;
-        return PairShard(inner + 12, inner + 16, 4, shards_.size());
-      }
-    }
+  return ShardOf(DecodeFrame(linktype, data, caplen, caplen));
+}
+
+unsigned ShardedConntrack::ShardOf(const FrameFacts& f) const {
+  if (shards_.size() == 1) return 0;
+  if (f.ip_version == 4 && f.l3_caplen >= 20) {
+    const uint8_t* ip = f.icmp_inner_off != 0 ? f.l3 + f.icmp_inner_off : f.l3;
     return PairShard(ip + 12, ip + 16, 4, shards_.size());
-  } else if (link.ip_version == 6 && link.len >= 40) {
-    if (ip[6] == 58 && link.len >= 40 + 8 + 40 && ip[40] < 128) {
-      const uint8_t* inner = ip + 48;
-      return PairShard(inner + 8, inner + 24, 16, shards_.size());
-    }
+  }
+  if (f.ip_version == 6 && f.l3_caplen >= 40) {
+    const uint8_t* ip = f.icmp_inner_off != 0 ? f.l3 + f.icmp_inner_off : f.l3;
     return PairShard(ip + 8, ip + 24, 16, shards_.size());
   }
   return 0;

@@ -89,15 +89,17 @@ NodeRef Table::FindHashed(uint64_t h, const Tuple& t, Timestamp now, uint64_t* r
   const uint32_t b = BucketOf(h);
   const uint32_t tag = TagOf(h);
   NodeRef n = heads_[b];
+  // The link to the next node is read only when the walk goes on: for the node that matches it
+  // is not needed, and waiting for it (the links are a separate array) would add a miss.
   while (n != kNil) {
     uint32_t idx = NodeIndex(n);
-    NodeRef next = links_[idx * 2 + (n & 1)];
     if (NodeTag(n) != tag) {
-      n = next;
+      n = links_[idx * 2 + (n & 1)];
       continue;
     }
     Conn& ct = at(idx);
     if (Expired(ct, now)) {
+      const NodeRef next = links_[idx * 2 + (n & 1)];
       // Reaping may unlink `next` too (when both nodes share this bucket); restart from the head
       // then, which is rare and bounded by the chain length.
       bool other_here = Bucket(NodeDir(n) == Dir::kOriginal ? Reply(ct) : ct.orig) == b;
@@ -115,10 +117,32 @@ NodeRef Table::FindHashed(uint64_t h, const Tuple& t, Timestamp now, uint64_t* r
     } else if (ReplyMatches(ct, t)) {
       return n;
     }
-    n = next;
+    n = links_[idx * 2 + (n & 1)];
   }
   return kNil;
 }
+
+namespace {
+// What AllocTableArray() takes for `bytes`: whole huge pages from one huge page on.
+size_t TableArrayFootprint(size_t bytes) {
+  return bytes >= kHugePage ? (bytes + kHugePage - 1) / kHugePage * kHugePage : bytes;
+}
+}  // namespace
+
+void* AllocTableArray(size_t bytes) {
+  void* p;
+  if (bytes >= kHugePage) {
+    const size_t rounded = TableArrayFootprint(bytes);
+    p = std::aligned_alloc(kHugePage, rounded);
+    if (p != nullptr) madvise(p, rounded, MADV_HUGEPAGE);
+  } else {
+    p = std::malloc(bytes == 0 ? 1 : bytes);
+  }
+  if (p == nullptr) throw std::bad_alloc();
+  return p;
+}
+
+void FreeTableArray(void* p) { std::free(p); }
 
 void Table::AddChunk() {
   // A table limited below one chunk gets only what max allows (max + 1: the count may exceed max
@@ -220,7 +244,8 @@ uint32_t Table::ChainLength(uint32_t b) const {
 }
 
 size_t Table::memory_bytes() const {
-  return heads_.capacity() * sizeof(NodeRef) + links_.capacity() * sizeof(NodeRef) + chunk_bytes_ +
+  return TableArrayFootprint(heads_.capacity() * sizeof(NodeRef)) +
+         TableArrayFootprint(links_.capacity() * sizeof(NodeRef)) + chunk_bytes_ +
          chunks_.capacity() * sizeof(chunks_[0]) + stored_reply_.capacity() * sizeof(Tuple) +
          free_reply_slots_.capacity() * sizeof(uint32_t);
 }

@@ -81,6 +81,22 @@ class DeleteObserver {
   ~DeleteObserver() = default;
 };
 
+// Storage for the bucket heads and the chain links. Every lookup reads a head and often a link
+// at random; an array of 2 MiB or more is therefore aligned to 2 MiB and offered to transparent
+// huge pages (as the entry chunks are), so that those reads do not each miss the TLB as well.
+void* AllocTableArray(size_t bytes);
+void FreeTableArray(void* p);
+template <typename T>
+struct TableArrayAllocator {
+  using value_type = T;
+  TableArrayAllocator() = default;
+  template <typename U>
+  TableArrayAllocator(const TableArrayAllocator<U>&) {}
+  T* allocate(size_t n) { return static_cast<T*>(AllocTableArray(n * sizeof(T))); }
+  void deallocate(T* p, size_t) { FreeTableArray(p); }
+  bool operator==(const TableArrayAllocator&) const { return true; }
+};
+
 class Table {
  public:
   explicit Table(const Config& cfg);
@@ -147,21 +163,47 @@ class Table {
   // The same with the hash of `t` already computed (the batch pipeline hashes ahead).
   NodeRef FindHashed(uint64_t h, const Tuple& t, Timestamp now, uint64_t* reaped,
                      uint32_t* first_reaped);
-  // Batch pipeline: fetch the chain head of the bucket, then the first entry whose tag matches.
+  // Batch pipeline, one step per pass over the batch so that the misses of a step overlap
+  // across packets: PrefetchHead; ProbeHead reads the head and prefetches the head node's entry
+  // when its tag matches, else that node's link; ProbeNext follows the links from there. No step
+  // changes the table, and the lookup proper (FindHashed) runs after them.
+  struct Probe {
+    NodeRef next;  // node whose link ProbeNext follows; kNil when the probe has ended
+    uint32_t tag;
+    bool found;   // a node of the tag was met and its entry prefetched
+    bool absent;  // the chain ended without such a node (the packet likely opens a connection)
+  };
   void PrefetchHead(uint64_t h) const { __builtin_prefetch(&heads_[BucketOf(h)]); }
-  // Returns false when the chain ended without a node of the tuple's tag (the packet most likely
-  // opens a new connection).
-  bool PrefetchFirst(uint64_t h) const {
-    NodeRef n = heads_[BucketOf(h)];
-    uint32_t tag = TagOf(h);
-    for (int i = 0; i < 8 && n != kNil; ++i) {
-      if (NodeTag(n) == tag) {
-        __builtin_prefetch(&at(NodeIndex(n)));
-        return true;
-      }
-      n = links_[NodeIndex(n) * 2 + (n & 1)];
+  void ProbeHead(uint64_t h, Probe* p) const {
+    p->tag = TagOf(h);
+    p->found = false;
+    p->absent = false;
+    const NodeRef n = heads_[BucketOf(h)];
+    p->next = kNil;
+    if (n == kNil) {
+      p->absent = true;
+    } else if (NodeTag(n) == p->tag) {
+      __builtin_prefetch(&at(NodeIndex(n)));
+      p->found = true;
+    } else {
+      __builtin_prefetch(&links_[NodeIndex(n) * 2 + (n & 1)]);
+      p->next = n;
     }
-    return n != kNil;
+  }
+  // Up to 7 more nodes, one dependent read each (chains that long are rare at the kernel's
+  // load factors; a longer one is left to the lookup).
+  void ProbeNext(Probe* p) const {
+    NodeRef n = p->next;
+    p->next = kNil;
+    for (int i = 0; i < 7 && n != kNil; ++i) {
+      n = links_[NodeIndex(n) * 2 + (n & 1)];
+      if (n != kNil && NodeTag(n) == p->tag) {
+        __builtin_prefetch(&at(NodeIndex(n)));
+        p->found = true;
+        return;
+      }
+    }
+    p->absent = n == kNil;
   }
   // For a packet that will likely create an entry: the entry AllocEntry() will hand out next
   // and its links, which the new connection writes.
@@ -244,10 +286,10 @@ class Table {
   uint64_t key_[6];
   bool constant_hash_ = false;
   DeleteObserver* observer_ = nullptr;
-  std::vector<NodeRef> heads_;
+  std::vector<NodeRef, TableArrayAllocator<NodeRef>> heads_;
   // Chain links: links_[2 * idx + dir] follows node (idx, dir); links_[2 * idx] also chains the
   // free list. Kept apart from the entries so that walks read 8 bytes per foreign node.
-  std::vector<NodeRef> links_;
+  std::vector<NodeRef, TableArrayAllocator<NodeRef>> links_;
   std::vector<std::unique_ptr<Conn, ChunkFree>> chunks_;
   size_t chunk_bytes_ = 0;  // bytes held by chunks_
   // Reply tuples of imported NAT entries, by Conn::reply_slot - 1; freed slots are reused.

@@ -113,106 +113,49 @@ const char* VerdictsHeader() {
 
 namespace {
 
-// Where a frame's link header says the IP datagram starts, as kernel-ct's frame_to_l3() reads
-// it: `ethertype` (0x0800 / 0x86dd, or what a tagged link carries) at `offset`. False: the frame
-// is not IP; `fi` then holds the note and summary.
-struct LinkView {
-  uint16_t ethertype = 0;
-  uint32_t offset = 0;
-  bool tagged = false;  // Ethernet and the cooked formats carry VLAN tags and other EtherTypes
-};
-
-bool NotIp(FrameInfo* fi, std::string note) {
-  fi->link_notes = std::move(note);
-  fi->summary = "non-ip";
-  return false;
-}
-
-bool ReadLinkHeader(uint32_t linktype, const uint8_t* data, uint32_t caplen, FrameInfo* fi,
-                    LinkView* v) {
-  switch (linktype) {
-    case kLinkEthernet:  // EtherType at 12 of a 14-byte header
-      if (caplen < 14) return NotIp(fi, "short-frame");
-      *v = {Load16(data + 12), 14, true};
-      return true;
-    case kLinkSll:  // protocol at 14 of a 16-byte header
-      if (caplen < 16) return NotIp(fi, "short-frame");
-      *v = {Load16(data + 14), 16, true};
-      return true;
-    case kLinkSll2:  // protocol at 0 of a 20-byte header
-      if (caplen < 20) return NotIp(fi, "short-frame");
-      *v = {Load16(data), 20, true};
-      return true;
-    case kLinkRawAlt:
-    case kLinkRawAlt2:
-    case kLinkRaw: {
-      if (caplen == 0) return NotIp(fi, "empty");
-      const uint8_t version = data[0] >> 4;
-      if (version != 4 && version != 6) return NotIp(fi, "raw-not-ip");
-      v->ethertype = version == 4 ? 0x0800 : 0x86dd;
-      return true;
-    }
-    case kLinkIpv4:
-      v->ethertype = 0x0800;
-      return true;
-    case kLinkIpv6:
-      v->ethertype = 0x86dd;
-      return true;
-    case kLinkNull:
-    case kLinkLoop: {
-      if (caplen < 4) return NotIp(fi, "short-frame");
-      // LOOP is in network order; NULL in the capturing host's, read as kernel-ct does.
-      const uint32_t be = Load32(data);
-      const uint32_t le = Load32Le(data);
-      const uint32_t fam = linktype == kLinkLoop ? be : (le < 256 ? le : be);
-      if (fam == 2) {
-        v->ethertype = 0x0800;
-      } else if (fam == 10 || fam == 24 || fam == 28 || fam == 30) {
-        v->ethertype = 0x86dd;
-      } else {
-        return NotIp(fi, "loopback-family-" + std::to_string(fam));
-      }
-      v->offset = 4;
-      return true;
-    }
-    default:
-      return NotIp(fi, "unsupported-linktype-" + std::to_string(linktype));
+// kernel-ct's note for a frame that carries no IP datagram, as its frame_to_l3() words it.
+std::string NotIpNote(const FrameFacts& f) {
+  char buf[48];
+  switch (f.not_ip) {
+    case NotIp::kNo:
+      return "";
+    case NotIp::kShortFrame:
+      return "short-frame";
+    case NotIp::kEmpty:
+      return "empty";
+    case NotIp::kRawNotIp:
+      return "raw-not-ip";
+    case NotIp::kFamily:
+      return "loopback-family-" + std::to_string(f.not_ip_value);
+    case NotIp::kEtherType:
+      if (f.not_ip_value <= 1500) return "non-ip-802.3";
+      std::snprintf(buf, sizeof buf, "non-ip-ethertype-0x%04x", f.not_ip_value);
+      return buf;
+    case NotIp::kLinkType:
+      return "unsupported-linktype-" + std::to_string(f.not_ip_value);
   }
-}
-
-// Strips 802.1Q / 802.1ad / QinQ tags; false (with the note) when what remains is not IP.
-bool StripVlanTags(const uint8_t* data, uint32_t caplen, FrameInfo* fi, LinkView* v) {
-  while ((v->ethertype == 0x8100 || v->ethertype == 0x88a8 || v->ethertype == 0x9100) &&
-         caplen >= v->offset + 4) {
-    v->ethertype = Load16(data + v->offset + 2);
-    v->offset += 4;
-    if (fi->link_notes.empty()) fi->link_notes = "vlan-stripped";
-  }
-  if (v->ethertype == 0x0800 || v->ethertype == 0x86dd) return true;
-  char buf[40];
-  if (v->ethertype <= 1500) {
-    std::snprintf(buf, sizeof buf, "non-ip-802.3");
-  } else {
-    std::snprintf(buf, sizeof buf, "non-ip-ethertype-0x%04x", v->ethertype);
-  }
-  AddNote(&fi->link_notes, buf);
-  fi->summary = "non-ip";
-  return false;
+  return "";
 }
 
 }  // namespace
 
-FrameInfo DescribeFrame(uint32_t linktype, const uint8_t* data, uint32_t caplen) {
-  // Mirrors kernel-ct's frame_to_l3() and inspect_l3() so that summaries and notes match.
+FrameInfo DescribeFrame(const FrameFacts& f) {
   FrameInfo fi;
-  LinkView v;
-  if (!ReadLinkHeader(linktype, data, caplen, &fi, &v)) return fi;
-  if (v.tagged && !StripVlanTags(data, caplen, &fi, &v)) return fi;
+  if (f.vlan) fi.link_notes = "vlan-stripped";
+  if (f.ip_version == 0) {
+    AddNote(&fi.link_notes, NotIpNote(f));
+    fi.summary = "non-ip";
+    return fi;
+  }
   fi.ip = true;
-  const uint8_t* l3 = data + v.offset;
-  uint32_t len = caplen - v.offset;
-  fi.summary = v.ethertype == 0x0800 ? Ipv4Summary(l3, len) : Ipv6Summary(l3, len);
+  // The summary is kernel-ct's description of the bytes as captured (its inspect_l3()), which
+  // reads malformed and trimmed datagrams its own way; it does not follow the receive checks.
+  fi.summary = f.ip_version == 4 ? Ipv4Summary(f.l3, f.l3_caplen) : Ipv6Summary(f.l3, f.l3_caplen);
   return fi;
+}
+
+FrameInfo DescribeFrame(uint32_t linktype, const uint8_t* data, uint32_t caplen) {
+  return DescribeFrame(DecodeFrame(linktype, data, caplen, caplen));
 }
 
 std::string FormatVerdictRow(uint64_t index, const PacketResult& r, const ConnInfo* ci,

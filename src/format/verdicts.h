@@ -6,6 +6,7 @@
 #define CTRACK_FORMAT_VERDICTS_H_
 
 #include <ctrack/conntrack.h>
+#include <ctrack/decode.h>
 #include <ctrack/packet.h>
 
 #include <cstdint>
@@ -22,6 +23,9 @@ struct FrameInfo {
   std::string link_notes;  // "vlan-stripped", "non-ip-ethertype-0x0806", ... comma separated
   std::string summary;     // "tcp 10.0.0.1:1000>10.0.0.2:80 [S]", "non-ip", ...
 };
+// From the frame's one decode (kernel-ct's notes for frames that carry no IP come from
+// FrameFacts::not_ip); the second form decodes the frame first.
+FrameInfo DescribeFrame(const FrameFacts& f);
 FrameInfo DescribeFrame(uint32_t linktype, const uint8_t* data, uint32_t caplen);
 
 // One row, with its newline. `ci` is the attached entry after the packet (nullptr when the

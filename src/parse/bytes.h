@@ -18,6 +18,9 @@ inline constexpr uint32_t Load32(const uint8_t* p) {
   return static_cast<uint32_t>(p[0]) << 24 | static_cast<uint32_t>(p[1]) << 16 |
          static_cast<uint32_t>(p[2]) << 8 | p[3];
 }
+inline constexpr uint64_t Load64(const uint8_t* p) {
+  return static_cast<uint64_t>(Load32(p)) << 32 | Load32(p + 4);
+}
 // Little-endian order (capture files written on such hosts, BSD loopback headers).
 inline constexpr uint16_t Load16Le(const uint8_t* p) {
   return static_cast<uint16_t>(p[1] << 8 | p[0]);

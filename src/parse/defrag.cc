@@ -172,6 +172,66 @@ Insert InsertRange(Queue& q, uint32_t offset, uint32_t end) {
   return Insert::kOk;
 }
 
+// find_prev_fhdr(), net/ipv6/netfilter/nf_conntrack_reasm.c: the offset of the first fragment
+// header and of the next-header byte that names it, which the kernel keeps in 8 bits. False: no
+// fragment header (the datagram is not a fragment to the defragmenter).
+bool FindFragmentHeader(const uint8_t* data, uint32_t len, uint32_t* fhoff, uint8_t* prev_nhoff) {
+  uint8_t nexthdr = data[6];
+  uint8_t prev = 6;
+  uint32_t start = 40;
+  int64_t remain = static_cast<int64_t>(len) - 40;
+  while (nexthdr != 44) {
+    const bool ext = nexthdr == 0 || nexthdr == 43 || nexthdr == 51 || nexthdr == 60;
+    if (!ext) return false;  // also No Next Header (59)
+    if (remain < 2) return false;
+    const uint32_t hdrlen = nexthdr == 51 ? (data[start + 1] + 2u) * 4 : (data[start + 1] + 1u) * 8;
+    prev = static_cast<uint8_t>(start);
+    nexthdr = data[start];
+    remain -= hdrlen;
+    start += hdrlen;
+  }
+  if (remain < 0) return false;
+  *fhoff = start;
+  *prev_nhoff = prev;
+  return true;
+}
+
+// ipv6frag_thdr_truncated(): whether a first fragment lacks part of the upper-layer header
+// (TCP 20 bytes, UDP and ICMPv6 8, others 1). Such a fragment is let through untouched and the
+// tracker sees the fragment itself.
+bool UpperHeaderTruncated(const uint8_t* data, uint32_t len, uint32_t fhoff) {
+  uint8_t nh = 44;
+  uint32_t off = fhoff;
+  uint16_t frag_off = 0;
+  while (nh == 0 || nh == 43 || nh == 44 || nh == 51 || nh == 59 || nh == 60) {
+    if (nh == 59 || off + 2 > len) return false;
+    uint32_t hdrlen;
+    if (nh == 44) {
+      if (off + 4 > len) return false;
+      frag_off = Load16(data + off + 2);
+      if (frag_off & ~7u) break;
+      hdrlen = 8;
+    } else if (nh == 51) {
+      hdrlen = (data[off + 1] + 2u) * 4;
+    } else {
+      hdrlen = (data[off + 1] + 1u) * 8;
+    }
+    nh = data[off];
+    off += hdrlen;
+  }
+  if (frag_off & 0xfff8) return false;
+  const uint32_t need = nh == 6 ? 20 : (nh == 17 || nh == 58) ? 8 : 1;
+  return static_cast<uint64_t>(off) + need > len;
+}
+
+// One's-complement checksum of an IPv4 header whose checksum field is zero.
+uint16_t Ipv4HeaderChecksum(const uint8_t* h, size_t len) {
+  uint32_t sum = 0;
+  for (size_t i = 0; i + 1 < len; i += 2) sum += static_cast<uint32_t>(h[i] << 8 | h[i + 1]);
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return static_cast<uint16_t>(~sum);
+}
+
 }  // namespace
 
 struct Defrag::Impl {
@@ -235,7 +295,103 @@ struct Defrag::Impl {
 
   DefragStatus ProcessV4(const uint8_t* data, uint32_t len, uint16_t zone, Timestamp now);
   DefragStatus ProcessV6(const uint8_t* data, uint32_t len, uint16_t zone, Timestamp now);
+
+  // ip_frag_too_far() and ip_frag_reinit(): counts the fragment against its source and, when
+  // too many came from there since this queue's previous one, drops the queue's fragments
+  // (keeping the queue and its size maxima) and restarts its timer.
+  void RestartIfTooFar(Queue& q, const QueueKey& key, Timestamp now);
+  // Stores a fragment inet_frag_queue_insert() accepted: `n` bytes of data at `offset`,
+  // charged the truesize of the skb it came in. `ecn_bits`: the packet's two ECN bits.
+  void Store(Queue& q, uint64_t* mem, uint32_t offset, const uint8_t* payload, uint32_t n,
+             uint8_t ecn_bits);
+  static bool Whole(const Queue& q) {
+    return q.flags == (kFlagFirstIn | kFlagLastIn) && q.meat == q.len;
+  }
+  // The first fragment's header followed by every fragment's data, into `out`.
+  void Splice(const Queue& q);
+  // ip_frag_reasm() and nf_ct_frag6_reasm() for a whole queue, which they remove.
+  DefragStatus Reassemble4(const QueueKey& key, Queue& q);
+  DefragStatus Reassemble6(const QueueKey& key, Queue& q);
 };
+
+void Defrag::Impl::RestartIfTooFar(Queue& q, const QueueKey& key, Timestamp now) {
+  auto& peer = peers[Src4(key)];
+  const uint32_t start_rid = q.rid;
+  const uint32_t end_rid = ++peer.first;
+  q.rid = end_rid;
+  if (q.frags.empty() || end_rid - start_rid <= kIpfragMaxDist) return;
+  mem4 -= q.truesize;
+  timers.erase({q.expiry, key});
+  q.expiry = now + static_cast<Timestamp>(cfg.nf_conntrack_frag_timeout) * kNsPerSec;
+  timers.insert({q.expiry, key});
+  q.flags = 0;
+  q.len = 0;
+  q.meat = 0;
+  q.runs.clear();
+  q.frags.clear();
+  q.truesize = 0;
+  q.ecn = 0;
+  q.head.clear();
+}
+
+void Defrag::Impl::Store(Queue& q, uint64_t* mem, uint32_t offset, const uint8_t* payload,
+                         uint32_t n, uint8_t ecn_bits) {
+  Fragment f;
+  f.offset = offset;
+  f.data.assign(payload, payload + n);
+  f.truesize = SkbTruesize(skb_len);
+  q.truesize += f.truesize;
+  *mem += f.truesize;
+  q.meat += n;
+  q.ecn |= static_cast<uint8_t>(1u << ecn_bits);
+  q.frags.push_back(std::move(f));
+}
+
+void Defrag::Impl::Splice(const Queue& q) {
+  out.assign(q.head.begin(), q.head.end());
+  out.resize(q.head.size() + q.len);
+  for (const Fragment& fr : q.frags) {
+    std::memcpy(out.data() + q.head.size() + fr.offset, fr.data.data(), fr.data.size());
+  }
+}
+
+DefragStatus Defrag::Impl::Reassemble4(const QueueKey& key, Queue& q) {
+  // The offset-0 fragment's header, then the data in order.
+  const int ecn = EcnMerge(q.ecn);
+  const uint32_t total = static_cast<uint32_t>(q.head.size()) + q.len;
+  if (ecn < 0 || total > 65535) {
+    Kill(queues.find(key));
+    return DefragStatus::kDropped;
+  }
+  Splice(q);
+  uint8_t* h = out.data();
+  Put16(h + 2, static_cast<uint16_t>(total));
+  h[1] = static_cast<uint8_t>(h[1] | ecn);
+  // DF survives only when the largest fragment carried it.
+  Put16(h + 6, q.max_df_size == q.max_size ? 0x4000 : 0);
+  Put16(h + 10, 0);
+  Put16(h + 10, Ipv4HeaderChecksum(h, q.head.size()));
+  Kill(queues.find(key));
+  return DefragStatus::kComplete;
+}
+
+DefragStatus Defrag::Impl::Reassemble6(const QueueKey& key, Queue& q) {
+  // Drop the fragment header, splice the data, fix the payload length. Any failure here leaves
+  // the packet stolen (held), not dropped.
+  const int ecn = EcnMerge(q.ecn);
+  const uint32_t new_payload = static_cast<uint32_t>(q.head.size()) - 40 + q.len;
+  if (ecn < 0 || new_payload > 65535) {
+    Kill(queues.find(key));
+    return DefragStatus::kHeld;
+  }
+  Splice(q);
+  if (q.v6_nhoff < q.head.size()) out[q.v6_nhoff] = q.v6_next;
+  Put16(out.data() + 4, static_cast<uint16_t>(new_payload));
+  // ipv6_change_dsfield(.., 0xff, ecn): OR the merged ECN into the traffic class.
+  out[1] = static_cast<uint8_t>(out[1] | (ecn << 4));
+  Kill(queues.find(key));
+  return DefragStatus::kComplete;
+}
 
 // Mirrors ip_defrag() + ip_frag_queue() + ip_frag_reasm().
 DefragStatus Defrag::Impl::ProcessV4(const uint8_t* data, uint32_t len, uint16_t zone,
@@ -258,29 +414,9 @@ DefragStatus Defrag::Impl::ProcessV4(const uint8_t* data, uint32_t len, uint16_t
   if (qp == nullptr) return DefragStatus::kDropped;
   Queue& q = *qp;
   auto kill = [&] { Kill(queues.find(key)); };
+  RestartIfTooFar(q, key, now);
 
-  // ip_frag_too_far(): count this fragment against its source; restart a stale queue.
-  auto& peer = peers[Src4(key)];
-  const uint32_t start_rid = q.rid;
-  const uint32_t end_rid = ++peer.first;
-  q.rid = end_rid;
-  if (!q.frags.empty() && end_rid - start_rid > kIpfragMaxDist) {
-    // ip_frag_reinit(): drop the fragments, keep the queue (and its size maxima), restart
-    // its timer.
-    mem4 -= q.truesize;
-    timers.erase({q.expiry, key});
-    q.expiry = now + static_cast<Timestamp>(cfg.nf_conntrack_frag_timeout) * kNsPerSec;
-    timers.insert({q.expiry, key});
-    q.flags = 0;
-    q.len = 0;
-    q.meat = 0;
-    q.runs.clear();
-    q.frags.clear();
-    q.truesize = 0;
-    q.ecn = 0;
-    q.head.clear();
-  }
-
+  // ip_frag_queue(): where the fragment ends, and what that says of the datagram's end.
   const uint32_t offset = (frag_field & 0x1fffu) * 8;
   const bool more = frag_field & 0x2000;
   uint32_t end = offset + len - ihl;
@@ -315,14 +451,7 @@ DefragStatus Defrag::Impl::ProcessV4(const uint8_t* data, uint32_t len, uint16_t
     case Insert::kOk:
       break;
   }
-  Fragment f;
-  f.offset = offset;
-  f.data.assign(data + ihl, data + ihl + (end - offset));
-  f.truesize = SkbTruesize(skb_len);
-  q.truesize += f.truesize;
-  mem4 += f.truesize;
-  q.meat += end - offset;
-  q.ecn |= static_cast<uint8_t>(1u << (data[1] & 3));
+  Store(q, &mem4, offset, data + ihl, end - offset, data[1] & 3);
   if (offset == 0) {
     q.flags |= kFlagFirstIn;
     q.head.assign(data, data + ihl);
@@ -330,35 +459,7 @@ DefragStatus Defrag::Impl::ProcessV4(const uint8_t* data, uint32_t len, uint16_t
   const uint32_t fragsize = (end - offset) + ihl;
   q.max_size = std::max(q.max_size, fragsize);
   if ((frag_field & 0x4000) && fragsize > q.max_df_size) q.max_df_size = fragsize;
-  q.frags.push_back(std::move(f));
-
-  if (q.flags != (kFlagFirstIn | kFlagLastIn) || q.meat != q.len) return DefragStatus::kHeld;
-
-  // ip_frag_reasm(): the offset-0 fragment's header, then the data in order.
-  const int ecn = EcnMerge(q.ecn);
-  const uint32_t total = static_cast<uint32_t>(q.head.size()) + q.len;
-  if (ecn < 0 || total > 65535) {
-    kill();
-    return DefragStatus::kDropped;
-  }
-  out.assign(q.head.begin(), q.head.end());
-  out.resize(total);
-  for (const Fragment& fr : q.frags) {
-    std::memcpy(out.data() + q.head.size() + fr.offset, fr.data.data(), fr.data.size());
-  }
-  uint8_t* h = out.data();
-  Put16(h + 2, static_cast<uint16_t>(total));
-  h[1] = static_cast<uint8_t>(h[1] | ecn);
-  // DF survives only when the largest fragment carried it.
-  Put16(h + 6, q.max_df_size == q.max_size ? 0x4000 : 0);
-  Put16(h + 10, 0);
-  uint32_t sum = 0;
-  for (size_t i = 0; i + 1 < q.head.size(); i += 2)
-    sum += static_cast<uint32_t>(h[i] << 8 | h[i + 1]);
-  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-  Put16(h + 10, static_cast<uint16_t>(~sum));
-  kill();
-  return DefragStatus::kComplete;
+  return Whole(q) ? Reassemble4(key, q) : DefragStatus::kHeld;
 }
 
 // Mirrors nf_ct_frag6_gather() + nf_ct_frag6_queue() + nf_ct_frag6_reasm().
@@ -367,60 +468,10 @@ DefragStatus Defrag::Impl::ProcessV6(const uint8_t* data, uint32_t len, uint16_t
   if (len < 40) return DefragStatus::kNotFragment;
   const uint32_t payload_len = Load16(data + 4);
   if (payload_len == 0) return DefragStatus::kNotFragment;  // jumbogram: no fragment header
-
-  // find_prev_fhdr(): walk extension headers up to the first fragment header. The offset of
-  // the previous next-header byte is kept in 8 bits, as the kernel does.
-  uint8_t nexthdr = data[6];
-  uint8_t prev_nhoff = 6;
-  uint32_t start = 40;
-  int64_t remain = static_cast<int64_t>(len) - 40;
-  while (nexthdr != 44) {
-    const bool ext = nexthdr == 0 || nexthdr == 43 || nexthdr == 51 || nexthdr == 60;
-    if (!ext) return DefragStatus::kNotFragment;  // also No Next Header (59)
-    if (remain < 2) return DefragStatus::kNotFragment;
-    const uint32_t hdrlen = nexthdr == 51 ? (data[start + 1] + 2u) * 4 : (data[start + 1] + 1u) * 8;
-    prev_nhoff = static_cast<uint8_t>(start);
-    nexthdr = data[start];
-    remain -= hdrlen;
-    start += hdrlen;
-  }
-  if (remain < 0) return DefragStatus::kNotFragment;
-  const uint32_t fhoff = start;
-
-  // ipv6frag_thdr_truncated(): a first fragment that does not hold the whole upper-layer
-  // header is let through untouched (the tracker then sees the fragment itself).
-  {
-    uint8_t nh = 44;
-    uint32_t off = fhoff;
-    bool ok = true;
-    uint16_t frag_off = 0;
-    while (nh == 0 || nh == 43 || nh == 44 || nh == 51 || nh == 59 || nh == 60) {
-      if (nh == 59 || off + 2 > len) {
-        ok = false;
-        break;
-      }
-      uint32_t hdrlen;
-      if (nh == 44) {
-        if (off + 4 > len) {
-          ok = false;
-          break;
-        }
-        frag_off = Load16(data + off + 2);
-        if (frag_off & ~7u) break;
-        hdrlen = 8;
-      } else if (nh == 51) {
-        hdrlen = (data[off + 1] + 2u) * 4;
-      } else {
-        hdrlen = (data[off + 1] + 1u) * 8;
-      }
-      nh = data[off];
-      off += hdrlen;
-    }
-    if (ok && !(frag_off & 0xfff8)) {
-      uint32_t need = nh == 6 ? 20 : (nh == 17 || nh == 58) ? 8 : 1;
-      if (static_cast<uint64_t>(off) + need > len) return DefragStatus::kNotFragment;
-    }
-  }
+  uint32_t fhoff = 0;
+  uint8_t prev_nhoff = 0;
+  if (!FindFragmentHeader(data, len, &fhoff, &prev_nhoff)) return DefragStatus::kNotFragment;
+  if (UpperHeaderTruncated(data, len, fhoff)) return DefragStatus::kNotFragment;
   if (fhoff + 8 > len) return DefragStatus::kDropped;
 
   const uint8_t* fh = data + fhoff;
@@ -434,24 +485,22 @@ DefragStatus Defrag::Impl::ProcessV6(const uint8_t* data, uint32_t len, uint16_t
   Queue* qp = Find(key, now, &created);
   if (qp == nullptr) return DefragStatus::kDropped;
   Queue& q = *qp;
-  auto kill = [&] { Kill(queues.find(key)); };
 
+  // nf_ct_frag6_queue(): unlike IPv4, most refusals keep the queue.
   const uint16_t frag_field = Load16(fh + 2);
   const uint32_t offset = frag_field & 0xfff8u;
   const uint32_t hdrs = fhoff + 8 - 40;  // bytes of extension headers up to the fragment data
   if (payload_len < hdrs) return DefragStatus::kDropped;
   const uint32_t end = offset + (payload_len - hdrs);
-  if (end > 65535) return DefragStatus::kDropped;  // queue kept
+  if (end > 65535) return DefragStatus::kDropped;
   if (!(frag_field & 1)) {
-    if (end < q.len || ((q.flags & kFlagLastIn) && end != q.len)) {
-      return DefragStatus::kDropped;  // queue kept (unlike IPv4)
-    }
+    if (end < q.len || ((q.flags & kFlagLastIn) && end != q.len)) return DefragStatus::kDropped;
     q.flags |= kFlagLastIn;
     q.len = end;
   } else {
     if (end & 7) {
       // Not a multiple of 8: the queue is discarded and the packet goes on as it is.
-      kill();
+      Kill(queues.find(key));
       return DefragStatus::kNotFragment;
     }
     if (end > q.len) {
@@ -464,48 +513,19 @@ DefragStatus Defrag::Impl::ProcessV6(const uint8_t* data, uint32_t len, uint16_t
     case Insert::kDup:
       return DefragStatus::kHeld;  // "pretend they got queued"
     case Insert::kOverlap:
-      kill();
+      Kill(queues.find(key));
       return DefragStatus::kDropped;
     case Insert::kOk:
       break;
   }
-  Fragment f;
-  f.offset = offset;
-  f.data.assign(fh + 8, fh + 8 + (end - offset));
-  f.truesize = SkbTruesize(skb_len);
-  q.truesize += f.truesize;
-  mem6 += f.truesize;
-  q.meat += end - offset;
-  q.ecn |= static_cast<uint8_t>(1u << ((data[1] >> 4) & 3));
+  Store(q, &mem6, offset, fh + 8, end - offset, (data[1] >> 4) & 3);
   if (offset == 0) {
     q.flags |= kFlagFirstIn;
     q.head.assign(data, data + fhoff);
     q.v6_next = fh[0];
     q.v6_nhoff = prev_nhoff;
   }
-  q.frags.push_back(std::move(f));
-
-  if (q.flags != (kFlagFirstIn | kFlagLastIn) || q.meat != q.len) return DefragStatus::kHeld;
-
-  // nf_ct_frag6_reasm(): drop the fragment header, splice the data, fix the payload length.
-  // Any failure here leaves the packet stolen (held), not dropped.
-  const int ecn = EcnMerge(q.ecn);
-  const uint32_t new_payload = static_cast<uint32_t>(q.head.size()) - 40 + q.len;
-  if (ecn < 0 || new_payload > 65535) {
-    kill();
-    return DefragStatus::kHeld;
-  }
-  out.assign(q.head.begin(), q.head.end());
-  out.resize(q.head.size() + q.len);
-  for (const Fragment& fr : q.frags) {
-    std::memcpy(out.data() + q.head.size() + fr.offset, fr.data.data(), fr.data.size());
-  }
-  if (q.v6_nhoff < q.head.size()) out[q.v6_nhoff] = q.v6_next;
-  Put16(out.data() + 4, static_cast<uint16_t>(new_payload));
-  // ipv6_change_dsfield(.., 0xff, ecn): OR the merged ECN into the traffic class.
-  out[1] = static_cast<uint8_t>(out[1] | (ecn << 4));
-  kill();
-  return DefragStatus::kComplete;
+  return Whole(q) ? Reassemble6(key, q) : DefragStatus::kHeld;
 }
 
 Defrag::Defrag(const Config& cfg) : impl_(std::make_unique<Impl>(cfg)) {}

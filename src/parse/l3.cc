@@ -38,7 +38,7 @@ int Ipv4L4Offset(const uint8_t* data, uint32_t len, uint8_t* protonum) {
 // Mirrors ipv6_skip_exthdr(), net/ipv6/exthdrs_core.c, plus the fragment check of
 // ipv6_get_l4proto(). The fixed header itself is not required to be readable here: only its
 // next-header byte is read (the tuple code then needs the addresses).
-int Ipv6L4Offset(const uint8_t* data, uint32_t len, uint8_t* protonum) {
+int Ipv6L4Offset(const uint8_t* data, uint32_t len, uint8_t* protonum, bool* saw_frag = nullptr) {
   if (len < 7) return -1;
   uint8_t nexthdr = data[6];
   uint32_t start = 40;
@@ -48,6 +48,7 @@ int Ipv6L4Offset(const uint8_t* data, uint32_t len, uint8_t* protonum) {
     if (start > len || len - start < 2) return -1;
     uint32_t hdrlen;
     if (nexthdr == kNextHdrFragment) {
+      if (saw_frag != nullptr) *saw_frag = true;
       if (len - start < 4) return -1;
       frag_off = Load16(data + start + 2);
       if (frag_off & ~0x7) break;  // non-first fragment: the chain ends here
@@ -117,18 +118,22 @@ void FillL3(const uint8_t* l3, uint8_t l3num, uint8_t protonum, uint16_t zone, T
 
 }  // namespace
 
-L3Parse ParseL3(const uint8_t* data, uint32_t len, ParsedPacket* out) {
+L3Parse ParseL3(const uint8_t* data, uint32_t len, ParsedPacket* out, bool* fragment) {
+  bool frag = false;
+  if (fragment == nullptr) fragment = &frag;
+  *fragment = false;
   if (data == nullptr || len < 1) return L3Parse::kInvalid;
   const uint8_t version = data[0] >> 4;
   uint8_t protonum = 0;
   int off;
   uint8_t l3num;
   if (version == 4) {
+    *fragment = len >= 20 && (Load16(data + 6) & 0x3fff) != 0;  // MF or an offset
     off = Ipv4L4Offset(data, len, &protonum);
     l3num = kAfInet;
   } else if (version == 6) {
     if (len < 40) return L3Parse::kInvalid;
-    off = Ipv6L4Offset(data, len, &protonum);
+    off = Ipv6L4Offset(data, len, &protonum, fragment);
     l3num = kAfInet6;
   } else {
     return L3Parse::kInvalid;

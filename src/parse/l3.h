@@ -3,10 +3,10 @@
 #ifndef CTRACK_PARSE_L3_H_
 #define CTRACK_PARSE_L3_H_
 
-#include <cstdint>
-
 #include <ctrack/packet.h>
 #include <ctrack/tuple.h>
+
+#include <cstdint>
 
 namespace ctrack {
 
@@ -17,7 +17,9 @@ enum class L3Parse : uint8_t {
 };
 
 // `data`/`len` is one whole datagram (already trimmed and, if fragmented, reassembled).
-L3Parse ParseL3(const uint8_t* data, uint32_t len, ParsedPacket* out);
+// `fragment`, when given, is set for an IPv4 datagram with MF or an offset, or an IPv6 one whose
+// extension-header walk meets a fragment header; it is set even when the parse fails there.
+L3Parse ParseL3(const uint8_t* data, uint32_t len, ParsedPacket* out, bool* fragment = nullptr);
 
 // Builds the tuple of a parsed packet. Returns false when the layer-4 ids cannot be read
 // (TCP/UDP/UDP-Lite/SCTP need 4 bytes, ICMP/ICMPv6 8, GRE v1 a PPP protocol field).

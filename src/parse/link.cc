@@ -19,8 +19,14 @@ LinkResult FromEtherType(uint16_t type, const uint8_t* l3, size_t len) {
   LinkResult r;
   r.l3 = l3;
   r.len = static_cast<uint32_t>(len);
-  if (type == kEthIpv4) r.ip_version = 4;
-  if (type == kEthIpv6) r.ip_version = 6;
+  if (type == kEthIpv4) {
+    r.ip_version = 4;
+  } else if (type == kEthIpv6) {
+    r.ip_version = 6;
+  } else {
+    r.not_ip = NotIp::kEtherType;
+    r.not_ip_value = type;
+  }
   return r;
 }
 
@@ -44,9 +50,15 @@ LinkResult FromVersionNibble(const uint8_t* l3, size_t len) {
   LinkResult r;
   r.l3 = l3;
   r.len = static_cast<uint32_t>(len);
-  if (len >= 1) {
-    const uint8_t v = l3[0] >> 4;
-    if (v == 4 || v == 6) r.ip_version = v;
+  if (len == 0) {
+    r.not_ip = NotIp::kEmpty;
+    return r;
+  }
+  const uint8_t v = l3[0] >> 4;
+  if (v == 4 || v == 6) {
+    r.ip_version = v;
+  } else {
+    r.not_ip = NotIp::kRawNotIp;
   }
   return r;
 }
@@ -108,7 +120,8 @@ const char* LinkTypeName(uint32_t linktype) {
 
 LinkResult DecodeLink(uint32_t linktype, const uint8_t* data, size_t caplen) {
   LinkResult none;
-  if (data == nullptr) return none;
+  none.not_ip = NotIp::kShortFrame;
+  if (data == nullptr) caplen = 0;  // read as an empty frame
   switch (linktype) {
     case kLinkEthernet:
       if (caplen < 14) return none;
@@ -143,10 +156,17 @@ LinkResult DecodeLink(uint32_t linktype, const uint8_t* data, size_t caplen) {
       LinkResult r;
       r.l3 = data + 4;
       r.len = static_cast<uint32_t>(caplen - 4);
-      r.ip_version = VersionFromAf(linktype == kLinkLoop || le >= 256 ? be : le);
+      const uint32_t af = linktype == kLinkLoop || le >= 256 ? be : le;
+      r.ip_version = VersionFromAf(af);
+      if (r.ip_version == 0) {
+        r.not_ip = NotIp::kFamily;
+        r.not_ip_value = af;
+      }
       return r;
     }
     default:
+      none.not_ip = NotIp::kLinkType;
+      none.not_ip_value = linktype;
       return none;
   }
 }

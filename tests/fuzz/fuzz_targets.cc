@@ -2,6 +2,7 @@
 
 #include <ctrack/config.h>
 #include <ctrack/conntrack.h>
+#include <ctrack/decode.h>
 #include <ctrack/host.h>
 
 #include <string>
@@ -13,7 +14,6 @@
 #include "io/capture.h"
 #include "parse/ip_input.h"
 #include "parse/l3.h"
-#include "parse/link.h"
 
 namespace ctrack::fuzz {
 namespace {
@@ -28,12 +28,14 @@ int FuzzParse(const uint8_t* data, size_t size) {
   uint32_t lt = kLinkTypes[data[0] % std::size(kLinkTypes)];
   // Copy into an exact-size heap buffer so ASan sees any read past the end.
   std::vector<uint8_t> frame(data + 1, data + size);
-  LinkResult link = DecodeLink(lt, frame.data(), frame.size());
-  if (link.ip_version == 0) return 0;
+  const uint32_t n = static_cast<uint32_t>(frame.size());
+  const FrameFacts f = DecodeFrame(lt, frame.data(), n, n);
+  if (f.ip_version == 0) return 0;
   // The forwarding checks read the IPv4 options of whatever bytes the link layer handed on.
-  if (link.ip_version == 4) (void)Ipv4Forwards(link.l3, link.len);
+  if (f.ip_version == 4) (void)Ipv4Forwards(f.l3, f.l3_caplen);
+  // The layer-3 parse of the bytes as captured, receive checks or not.
   ParsedPacket pkt;
-  if (ParseL3(link.l3, link.len, &pkt) != L3Parse::kOk) return 0;
+  if (ParseL3(f.l3, f.l3_caplen, &pkt) != L3Parse::kOk) return 0;
   Tuple t;
   if (GetTuple(pkt, 0, &t)) {
     Tuple r;

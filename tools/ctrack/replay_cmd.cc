@@ -209,12 +209,12 @@ int ReplayMain(int argc, char** argv) {
         const CaptureRecord& rec = p.rec;
         now = p.now;
         if (p.index == 0) first_ts = o.times_path.empty() ? rec.ts : 0;
-        PacketResult r =
-            ct.ProcessFrame(rec.linktype, rec.data, rec.caplen, rec.wirelen, now, o.zone);
+        const FrameFacts facts = DecodeFrame(rec.linktype, rec.data, rec.caplen, rec.wirelen);
+        PacketResult r = ct.Process(facts, now, o.zone);
         if (vf != nullptr) {
           ConnInfo ci;
           bool have = r.conn != kNoConn && ct.Get(r.conn, now, &ci);
-          FrameInfo fi = DescribeFrame(rec.linktype, rec.data, rec.caplen);
+          FrameInfo fi = DescribeFrame(facts);
           row = FormatVerdictRow(p.index, r, have ? &ci : nullptr, fi, rec.caplen < rec.wirelen,
                                  now - first_ts);
           std::fputs(row.c_str(), vf);
