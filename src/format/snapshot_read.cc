@@ -460,6 +460,46 @@ std::string HeaderFromJson(const JValue& j, SnapshotHeader* h) {
   return "";
 }
 
+// An entry's "tcp" object: {"wscale":[orig,reply],"flags":[orig,reply]}.
+std::string TcpFromJson(const JValue& tcp, ConnInfo* ci) {
+  const JValue* ws = tcp.Get("wscale");
+  const JValue* fl = tcp.Get("flags");
+  for (const JValue* a : {ws, fl}) {
+    if (a == nullptr || a->type != JValue::kArray || a->arr.size() != 2) {
+      return "\"tcp\" needs \"wscale\" and \"flags\" pairs";
+    }
+    for (const JValue& x : a->arr) {
+      if (x.type != JValue::kInt || x.negative || x.u > 255) return "bad \"tcp\" value";
+    }
+  }
+  for (int d = 0; d < 2; ++d) {
+    if (ws->arr[d].u > 14) return "window scale above 14";
+    ci->tcp_wscale[d] = static_cast<uint8_t>(ws->arr[d].u);
+    ci->tcp_flags[d] = static_cast<uint8_t>(fl->arr[d].u);
+  }
+  return "";
+}
+
+// An entry's "counters" object: {"packets":[orig,reply],"bytes":[orig,reply]}.
+std::string CountersFromJson(const JValue& c, ConnInfo* ci) {
+  const JValue* pk = c.Get("packets");
+  const JValue* by = c.Get("bytes");
+  for (const JValue* a : {pk, by}) {
+    if (a == nullptr || a->type != JValue::kArray || a->arr.size() != 2) {
+      return "\"counters\" needs \"packets\" and \"bytes\" pairs";
+    }
+    for (const JValue& x : a->arr) {
+      if (x.type != JValue::kInt || x.negative) return "bad counter";
+    }
+  }
+  ci->has_acct = true;
+  for (int d = 0; d < 2; ++d) {
+    ci->packets[d] = pk->arr[d].u;
+    ci->bytes[d] = by->arr[d].u;
+  }
+  return "";
+}
+
 std::string EntryFromJson(const JValue& j, SnapshotEntry* out) {
   *out = SnapshotEntry{};
   ConnInfo& ci = out->ci;
@@ -502,21 +542,7 @@ std::string EntryFromJson(const JValue& j, SnapshotEntry* out) {
   if (std::string e = GetUint(j, "mark", 0xffffffffu, &v, false); !e.empty()) return e;
   ci.mark = static_cast<uint32_t>(v);
   if (const JValue* tcp = j.Get("tcp"); tcp != nullptr && p == kProtoTcp) {
-    const JValue* ws = tcp->Get("wscale");
-    const JValue* fl = tcp->Get("flags");
-    for (const JValue* a : {ws, fl}) {
-      if (a == nullptr || a->type != JValue::kArray || a->arr.size() != 2) {
-        return "\"tcp\" needs \"wscale\" and \"flags\" pairs";
-      }
-      for (const JValue& x : a->arr) {
-        if (x.type != JValue::kInt || x.negative || x.u > 255) return "bad \"tcp\" value";
-      }
-    }
-    for (int d = 0; d < 2; ++d) {
-      if (ws->arr[d].u > 14) return "window scale above 14";
-      ci.tcp_wscale[d] = static_cast<uint8_t>(ws->arr[d].u);
-      ci.tcp_flags[d] = static_cast<uint8_t>(fl->arr[d].u);
-    }
+    if (std::string e = TcpFromJson(*tcp, &ci); !e.empty()) return e;
   }
   if (const JValue* gre = j.Get("gre"); gre != nullptr && p == kProtoGre) {
     if (std::string e = GetUint(*gre, "timeout", 0x7fffffff, &v); !e.empty()) return e;
@@ -525,21 +551,7 @@ std::string EntryFromJson(const JValue& j, SnapshotEntry* out) {
     ci.gre_stream_timeout_s = static_cast<uint32_t>(v);
   }
   if (const JValue* c = j.Get("counters")) {
-    const JValue* pk = c->Get("packets");
-    const JValue* by = c->Get("bytes");
-    for (const JValue* a : {pk, by}) {
-      if (a == nullptr || a->type != JValue::kArray || a->arr.size() != 2) {
-        return "\"counters\" needs \"packets\" and \"bytes\" pairs";
-      }
-      for (const JValue& x : a->arr) {
-        if (x.type != JValue::kInt || x.negative) return "bad counter";
-      }
-    }
-    ci.has_acct = true;
-    for (int d = 0; d < 2; ++d) {
-      ci.packets[d] = pk->arr[d].u;
-      ci.bytes[d] = by->arr[d].u;
-    }
+    if (std::string e = CountersFromJson(*c, &ci); !e.empty()) return e;
   }
   if (j.Get("start_ns") != nullptr) {
     out->has_timestamp = true;
@@ -594,29 +606,42 @@ bool ParseCtime(std::string_view s, int64_t* out_ns) {
   return true;
 }
 
-}  // namespace
+// What a `conntrack -L` line has said so far: the leading columns, then per tuple the key=value
+// fields (the first src/dst/ids belong to the original tuple, the second to the reply) and the
+// [FLAGS].
+struct ListHalf {
+  bool src = false, dst = false;
+  std::string_view src_text, dst_text;
+  bool a = false, b = false, c = false;  // sport/type/srckey, dport/code/dstkey, id
+  uint64_t va = 0, vb = 0, vc = 0;
+};
 
-std::string ParseConntrackListLine(const std::string& line, SnapshotEntry* out) {
-  *out = SnapshotEntry{};
-  ConnInfo& ci = out->ci;
-  std::vector<std::string_view> tok;
-  if (!Tokenize(line, &tok)) return "unclosed '[' or too many fields";
-  size_t i = 0;
-  auto need = [&](size_t n) { return i + n <= tok.size(); };
-
-  // [l3name l3num] l4name l4num timeout [state]
+struct ListLine {
   uint8_t l3num = 0;
   bool have_l3 = false;
+  uint8_t protonum = 0;
+  ListHalf half[2];
+  int cur = -1;
+  bool unreplied = false, assured = false, offload = false, hw_offload = false;
+  uint16_t zone = 0;
+};
+
+// The leading columns: [l3name l3num] l4name l4num timeout [state], then /proc's GRE per-entry
+// timeouts. Leaves *i at the first key=value or [FLAG] token.
+std::string ParseListHeader(const std::vector<std::string_view>& tok, size_t* pos, ListLine* st,
+                            ConnInfo& ci) {
+  size_t& i = *pos;
+  auto need = [&](size_t n) { return i + n <= tok.size(); };
   if (need(2) && (tok[0] == "ipv4" || tok[0] == "ipv6")) {
     uint8_t n = 0;
     if (!ParseDec(tok[1], &n) || (n != kAfInet && n != kAfInet6)) return "bad layer-3 number";
     if ((tok[0] == "ipv4") != (n == kAfInet)) return "layer-3 name and number disagree";
-    l3num = n;
-    have_l3 = true;
+    st->l3num = n;
+    st->have_l3 = true;
     i = 2;
   }
   if (!need(3)) return "too few fields for an entry";
-  uint8_t protonum = 0;
+  uint8_t& protonum = st->protonum;
   if (!ParseDec(tok[i + 1], &protonum))
     return "bad protocol number '" + std::string(tok[i + 1]) + "'";
   i += 2;
@@ -626,8 +651,7 @@ std::string ParseConntrackListLine(const std::string& line, SnapshotEntry* out) 
   }
   ci.timeout_s = timeout;
   ++i;
-  const ProtoDesc& pd = ProtoInfo(protonum);
-  if (pd.has_states) {
+  if (ProtoInfo(protonum).has_states) {
     if (!need(1) || !StateByName(protonum, tok[i], &ci.state)) {
       return "bad or missing state" + (need(1) ? " '" + std::string(tok[i]) + "'" : std::string());
     }
@@ -645,153 +669,171 @@ std::string ParseConntrackListLine(const std::string& line, SnapshotEntry* out) 
     }
     ++i;
   }
+  return "";
+}
 
-  // Then key=value fields and [FLAGS]. The first src/dst/ids belong to the original tuple, the
-  // second to the reply; counters follow their tuple.
-  struct Half {
-    bool src = false, dst = false;
-    std::string_view src_text, dst_text;
-    bool a = false, b = false, c = false;  // sport/type/srckey, dport/code/dstkey, id
-    uint64_t va = 0, vb = 0, vc = 0;
-  } half[2];
-  int cur = -1;
-  bool unreplied = false, assured = false, offload = false, hw_offload = false;
-  uint16_t zone = 0;
-  bool have_zone = false;
+// A bracketed token t ("[ASSURED]", "[start=...]").
+std::string ParseListFlag(std::string_view t, ListLine* st, SnapshotEntry* out) {
+  if (t.size() < 2 || t.back() != ']') return "bad bracketed field";
+  std::string_view in = t.substr(1, t.size() - 2);
+  if (in == "UNREPLIED") {
+    st->unreplied = true;
+  } else if (in == "ASSURED") {
+    st->assured = true;
+  } else if (in == "OFFLOAD") {
+    st->offload = true;
+  } else if (in == "HW_OFFLOAD") {
+    st->hw_offload = true;
+  } else if (in.substr(0, 6) == "start=" || in.substr(0, 5) == "stop=") {
+    bool start = in[2] == 'a';
+    int64_t ns = 0;
+    if (!ParseCtime(in.substr(start ? 6 : 5), &ns)) return "bad time in '" + std::string(t) + "'";
+    out->has_timestamp = true;
+    (start ? out->start_ns : out->stop_ns) = ns;
+  } else {
+    return "unknown flag '" + std::string(t) + "'";
+  }
+  return "";
+}
+
+// The value v of field k as a number no larger than max (the GRE keys are hex, the rest decimal).
+bool ListFieldNum(std::string_view k, std::string_view v, uint64_t max, uint64_t* dst) {
+  uint64_t x = 0;
+  bool ok = (k == "srckey" || k == "dstkey") ? ParseHex(v, &x) : ParseDec(v, &x);
+  if (!ok || x > max) return false;
+  *dst = x;
+  return true;
+}
+
+// A key=value token t.
+std::string ParseListField(std::string_view t, ListLine* st, SnapshotEntry* out) {
+  ConnInfo& ci = out->ci;
+  size_t eq = t.find('=');
+  if (eq == std::string_view::npos || eq == 0) return "unexpected field '" + std::string(t) + "'";
+  std::string_view k = t.substr(0, eq), v = t.substr(eq + 1);
+  auto num = [&](uint64_t max, uint64_t* dst) { return ListFieldNum(k, v, max, dst); };
+  std::string bad = "bad value in '" + std::string(t) + "'";
+  int& cur = st->cur;
+  ListHalf* half = st->half;
+  const uint8_t protonum = st->protonum;
+  if (k == "src") {
+    if (cur == 1) return "more than two tuples";
+    ++cur;
+    half[cur].src = true;
+    half[cur].src_text = v;
+  } else if (k == "dst") {
+    if (cur < 0 || half[cur].dst) return "dst= without its src=";
+    half[cur].dst = true;
+    half[cur].dst_text = v;
+  } else if (k == "sport" || k == "type" || k == "srckey") {
+    if (cur < 0 || half[cur].a || !num(k == "type" ? 255 : 0xffff, &half[cur].va)) return bad;
+    half[cur].a = true;
+  } else if (k == "dport" || k == "code" || k == "dstkey") {
+    if (cur < 0 || half[cur].b || !num(k == "code" ? 255 : 0xffff, &half[cur].vb)) return bad;
+    half[cur].b = true;
+  } else if (k == "id" && cur >= 0 && !half[cur].c &&
+             (protonum == kProtoIcmp || protonum == kProtoIcmpv6) && !(cur == 1 && half[1].c)) {
+    // ICMP's id inside a tuple; the entry id (`-o id`) comes last, after use=.
+    if (!num(0xffff, &half[cur].vc)) return bad;
+    half[cur].c = true;
+  } else if (k == "packets" || k == "bytes") {
+    uint64_t x = 0;
+    if (cur < 0 || !num(std::numeric_limits<uint64_t>::max(), &x)) return bad;
+    ci.has_acct = true;
+    (k == "packets" ? ci.packets : ci.bytes)[cur] = x;
+  } else if (k == "mark") {
+    uint64_t x = 0;
+    if (!num(0xffffffffu, &x)) return bad;
+    ci.mark = static_cast<uint32_t>(x);
+  } else if (k == "zone") {
+    uint64_t x = 0;
+    if (!num(0xffff, &x)) return bad;
+    st->zone = static_cast<uint16_t>(x);
+  } else if (k == "zone-orig" || k == "zone-reply") {
+    // Directional zones (CTA_TUPLE_ZONE): the lookup zone stays the entry's.
+    uint64_t x = 0;
+    if (!num(0xffff, &x)) return bad;
+    ci.tuple_zone[k == "zone-orig" ? 0 : 1] = static_cast<int32_t>(x);
+  } else if (k == "use") {
+    uint64_t x = 0;
+    if (!num(0xffffffffu, &x)) return bad;
+    out->use = static_cast<uint32_t>(x);
+  } else if (k == "id") {
+    uint64_t x = 0;
+    if (!num(0xffffffffu, &x)) return bad;
+    ci.id = static_cast<uint32_t>(x);
+    out->has_id = true;
+  } else if (k == "helper") {
+    out->helper = std::string(v);
+  } else if (k == "labels") {
+    out->labels = std::string(v);
+  } else if (k == "delta-time" || k == "secctx" || k == "secmark" || k == "timeout" ||
+             k == "stream_timeout") {
+    // Informational (delta-time is derived from the start time; secctx/secmark are LSM).
+  } else {
+    return "unknown field '" + std::string(t) + "'";
+  }
+  return "";
+}
+
+// One direction's tuple from the fields collected for it.
+std::string BuildListTuple(const ListHalf& h, const ListLine& st, Tuple* t) {
+  const uint8_t protonum = st.protonum;
+  std::memset(t, 0, sizeof *t);
+  t->l3num = st.l3num;
+  t->protonum = protonum;
+  t->zone = st.zone;
+  if (!h.dst) return "tuple without dst=";
+  if (!ParseAddress(h.src_text, st.l3num, t->src)) {
+    return "bad address '" + std::string(h.src_text) + "'";
+  }
+  if (!ParseAddress(h.dst_text, st.l3num, t->dst)) {
+    return "bad address '" + std::string(h.dst_text) + "'";
+  }
+  if (protonum == kProtoIcmp || protonum == kProtoIcmpv6) {
+    if (!h.a || !h.b || !h.c) return "ICMP tuple without type=, code= and id=";
+    t->dst_id = static_cast<uint16_t>(h.va << 8 | h.vb);
+    t->src_id = static_cast<uint16_t>(h.vc);
+  } else if (ProtoInfo(protonum).has_ports || protonum == kProtoGre) {
+    if (!h.a || !h.b) return "tuple without its ports or keys";
+    t->src_id = static_cast<uint16_t>(h.va);
+    t->dst_id = static_cast<uint16_t>(h.vb);
+  } else if (h.a || h.b || h.c) {
+    if (protonum != 33) return "ports on a protocol without ports";  // DCCP: printed as 0
+  }
+  return "";
+}
+
+}  // namespace
+
+std::string ParseConntrackListLine(const std::string& line, SnapshotEntry* out) {
+  *out = SnapshotEntry{};
+  ConnInfo& ci = out->ci;
+  std::vector<std::string_view> tok;
+  if (!Tokenize(line, &tok)) return "unclosed '[' or too many fields";
+  size_t i = 0;
+  ListLine st;
+  if (std::string e = ParseListHeader(tok, &i, &st, ci); !e.empty()) return e;
   for (; i < tok.size(); ++i) {
     std::string_view t = tok[i];
-    if (t.front() == '[') {
-      if (t.size() < 2 || t.back() != ']') return "bad bracketed field";
-      std::string_view in = t.substr(1, t.size() - 2);
-      if (in == "UNREPLIED") {
-        unreplied = true;
-      } else if (in == "ASSURED") {
-        assured = true;
-      } else if (in == "OFFLOAD") {
-        offload = true;
-      } else if (in == "HW_OFFLOAD") {
-        hw_offload = true;
-      } else if (in.substr(0, 6) == "start=" || in.substr(0, 5) == "stop=") {
-        bool start = in[2] == 'a';
-        int64_t ns = 0;
-        if (!ParseCtime(in.substr(start ? 6 : 5), &ns))
-          return "bad time in '" + std::string(t) + "'";
-        out->has_timestamp = true;
-        (start ? out->start_ns : out->stop_ns) = ns;
-      } else {
-        return "unknown flag '" + std::string(t) + "'";
-      }
-      continue;
-    }
-    size_t eq = t.find('=');
-    if (eq == std::string_view::npos || eq == 0) return "unexpected field '" + std::string(t) + "'";
-    std::string_view k = t.substr(0, eq), v = t.substr(eq + 1);
-    auto num = [&](uint64_t max, uint64_t* dst) -> bool {
-      uint64_t x = 0;
-      bool ok = (k == "srckey" || k == "dstkey") ? ParseHex(v, &x) : ParseDec(v, &x);
-      if (!ok || x > max) return false;
-      *dst = x;
-      return true;
-    };
-    std::string bad = "bad value in '" + std::string(t) + "'";
-    if (k == "src") {
-      if (cur == 1) return "more than two tuples";
-      ++cur;
-      half[cur].src = true;
-      half[cur].src_text = v;
-    } else if (k == "dst") {
-      if (cur < 0 || half[cur].dst) return "dst= without its src=";
-      half[cur].dst = true;
-      half[cur].dst_text = v;
-    } else if (k == "sport" || k == "type" || k == "srckey") {
-      if (cur < 0 || half[cur].a || !num(k == "type" ? 255 : 0xffff, &half[cur].va)) return bad;
-      half[cur].a = true;
-    } else if (k == "dport" || k == "code" || k == "dstkey") {
-      if (cur < 0 || half[cur].b || !num(k == "code" ? 255 : 0xffff, &half[cur].vb)) return bad;
-      half[cur].b = true;
-    } else if (k == "id" && cur >= 0 && !half[cur].c &&
-               (protonum == kProtoIcmp || protonum == kProtoIcmpv6) && !(cur == 1 && half[1].c)) {
-      // ICMP's id inside a tuple; the entry id (`-o id`) comes last, after use=.
-      if (!num(0xffff, &half[cur].vc)) return bad;
-      half[cur].c = true;
-    } else if (k == "packets" || k == "bytes") {
-      uint64_t x = 0;
-      if (cur < 0 || !num(std::numeric_limits<uint64_t>::max(), &x)) return bad;
-      ci.has_acct = true;
-      (k == "packets" ? ci.packets : ci.bytes)[cur] = x;
-    } else if (k == "mark") {
-      uint64_t x = 0;
-      if (!num(0xffffffffu, &x)) return bad;
-      ci.mark = static_cast<uint32_t>(x);
-    } else if (k == "zone") {
-      uint64_t x = 0;
-      if (!num(0xffff, &x)) return bad;
-      zone = static_cast<uint16_t>(x);
-      have_zone = true;
-    } else if (k == "zone-orig" || k == "zone-reply") {
-      // Directional zones (CTA_TUPLE_ZONE): the lookup zone stays the entry's.
-      uint64_t x = 0;
-      if (!num(0xffff, &x)) return bad;
-      ci.tuple_zone[k == "zone-orig" ? 0 : 1] = static_cast<int32_t>(x);
-    } else if (k == "use") {
-      uint64_t x = 0;
-      if (!num(0xffffffffu, &x)) return bad;
-      out->use = static_cast<uint32_t>(x);
-    } else if (k == "id") {
-      uint64_t x = 0;
-      if (!num(0xffffffffu, &x)) return bad;
-      ci.id = static_cast<uint32_t>(x);
-      out->has_id = true;
-    } else if (k == "helper") {
-      out->helper = std::string(v);
-    } else if (k == "labels") {
-      out->labels = std::string(v);
-    } else if (k == "delta-time" || k == "secctx" || k == "secmark" || k == "timeout" ||
-               k == "stream_timeout") {
-      // Informational (delta-time is derived from the start time; secctx/secmark are LSM).
-    } else {
-      return "unknown field '" + std::string(t) + "'";
-    }
+    std::string e = t.front() == '[' ? ParseListFlag(t, &st, out) : ParseListField(t, &st, out);
+    if (!e.empty()) return e;
   }
-  (void)have_zone;
-  if (cur != 1) return "expected two tuples (src=... dst=... twice)";
+  if (st.cur != 1) return "expected two tuples (src=... dst=... twice)";
 
   // Without the l3 columns (`conntrack -L` default), the family is told by the address.
-  if (!have_l3) {
-    l3num = half[0].src_text.find(':') != std::string_view::npos ? kAfInet6 : kAfInet;
+  if (!st.have_l3) {
+    st.l3num = st.half[0].src_text.find(':') != std::string_view::npos ? kAfInet6 : kAfInet;
   }
   Tuple* tuples[2] = {&ci.orig, &ci.reply};
   for (int d = 0; d < 2; ++d) {
-    Half& h = half[d];
-    Tuple* t = tuples[d];
-    std::memset(t, 0, sizeof *t);
-    t->l3num = l3num;
-    t->protonum = protonum;
-    t->zone = zone;
-    if (!h.dst) return "tuple without dst=";
-    if (!ParseAddress(h.src_text, l3num, t->src)) {
-      return "bad address '" + std::string(h.src_text) + "'";
-    }
-    if (!ParseAddress(h.dst_text, l3num, t->dst)) {
-      return "bad address '" + std::string(h.dst_text) + "'";
-    }
-    if (protonum == kProtoIcmp || protonum == kProtoIcmpv6) {
-      if (!h.a || !h.b || !h.c) return "ICMP tuple without type=, code= and id=";
-      t->dst_id = static_cast<uint16_t>(h.va << 8 | h.vb);
-      t->src_id = static_cast<uint16_t>(h.vc);
-    } else if (pd.has_ports || protonum == kProtoGre) {
-      if (!h.a || !h.b) return "tuple without its ports or keys";
-      t->src_id = static_cast<uint16_t>(h.va);
-      t->dst_id = static_cast<uint16_t>(h.vb);
-    } else if (h.a || h.b || h.c) {
-      if (protonum != 33) return "ports on a protocol without ports";  // DCCP: printed as 0
-    }
+    if (std::string e = BuildListTuple(st.half[d], st, tuples[d]); !e.empty()) return e;
   }
   ci.status = kConfirmed;
-  if (!unreplied) ci.status |= kSeenReply;
-  if (assured || offload || hw_offload) ci.status |= kAssured;
-  if (offload) ci.status |= kOffload;
-  if (hw_offload) ci.status |= kHwOffload | kOffload;
+  if (!st.unreplied) ci.status |= kSeenReply;
+  if (st.assured || st.offload || st.hw_offload) ci.status |= kAssured;
+  if (st.offload) ci.status |= kOffload;
+  if (st.hw_offload) ci.status |= kHwOffload | kOffload;
   ci.status |= NatBits(ci.orig, ci.reply);
   MirrorKernelFields(out);
   return CheckEntry(*out);
@@ -919,15 +961,106 @@ bool AllDigits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
+// Which form the counters lines of a text snapshot took: `conntrack -S` or /proc/net/stat.
+enum class StatForm { kNone, kTool, kProc };
+
+// What ReadSnapshotText() has seen so far.
+struct TextReadState {
+  StatForm stat_form = StatForm::kNone;
+  std::vector<std::string> proc_cols;  // the /proc counters header's column names
+  bool json = false, header_seen = false, trailer_seen = false;
+  bool text_entries = false;
+  uint64_t json_entries = 0;
+};
+
+// One JSON line of a ctrack snapshot: its header, an entry, or its end line.
+std::string ReadJsonLine(std::string_view sv, TextReadState* st, Snapshot* out) {
+  JValue j;
+  JsonParser p(sv);
+  if (std::string e = p.ParseDocument(&j); !e.empty()) return e;
+  if (j.type != JValue::kObject) return "not a JSON object";
+  if (j.Get("ctrack_snapshot") != nullptr) {
+    if (st->header_seen || st->text_entries) return "a second snapshot header";
+    if (std::string e = HeaderFromJson(j, &out->header); !e.empty()) return e;
+    st->header_seen = st->json = true;
+  } else if (j.Get("ctrack_snapshot_end") != nullptr) {
+    if (!st->json) return "end line without a snapshot header";
+    uint64_t n = 0;
+    if (std::string e = GetUint(j, "ctrack_snapshot_end", ~0ull, &n); !e.empty()) {
+      return e;
+    }
+    if (n != st->json_entries) {
+      return "end line counts " + std::to_string(n) + " entries, the file has " +
+             std::to_string(st->json_entries);
+    }
+    st->trailer_seen = true;
+  } else {
+    if (!st->json) return "JSON entry before the snapshot header";
+    SnapshotEntry e;
+    if (std::string err = EntryFromJson(j, &e); !err.empty()) return err;
+    out->entries.push_back(std::move(e));
+    ++st->json_entries;
+  }
+  return "";
+}
+
+// One line of `sysctl net.netfilter` output: "net.netfilter.NAME = VALUE".
+std::string ReadSysctlLine(std::string_view sv, SnapshotHeader* h) {
+  size_t eq = sv.find('=');
+  if (eq == std::string_view::npos) return "sysctl line without '='";
+  std::string_view k = sv.substr(14, eq - 14), v = sv.substr(eq + 1);
+  while (!k.empty() && (k.back() == ' ' || k.back() == '\t')) k.remove_suffix(1);
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  if (k.empty()) return "sysctl line without a name";
+  h->sysctls.emplace_back(std::string(k), std::string(v));
+  if (k == "nf_conntrack_buckets") {
+    if (!ParseDec(v, &h->buckets)) return "bad nf_conntrack_buckets";
+  }
+  if (k == "nf_conntrack_count") {
+    if (!ParseDec(v, &h->count)) return "bad nf_conntrack_count";
+  }
+  return "";
+}
+
+// One entry line of `conntrack -L` or /proc/net/nf_conntrack (`line` as read, `sv` without its
+// leading blanks); the first one tells which of the two the file is.
+std::string ReadListLine(const std::string& line, std::string_view sv, TextReadState* st,
+                         Snapshot* out) {
+  SnapshotEntry e;
+  if (std::string err = ParseConntrackListLine(std::string(sv), &e); !err.empty()) return err;
+  if (out->header.source.empty()) {
+    out->header.source =
+        line.find("zone=") != std::string::npos && line.find(" use=2") != std::string::npos
+            ? "proc"
+            : "conntrack-L";
+  }
+  st->text_entries = true;
+  out->entries.push_back(std::move(e));
+  if (out->entries.size() > (1u << 26)) return "more entries than a table can hold";
+  return "";
+}
+
+// The totals of a text snapshot's per-CPU counters (a ctrack snapshot's header carries its own),
+// and /proc's entries column as the count when nothing else gave it.
+void SumTextStats(const TextReadState& st, SnapshotHeader* h) {
+  if (h->per_cpu.empty()) return;
+  h->has_stats = true;
+  if (st.json) return;
+  h->total = Stats{};
+  for (const SnapshotCpuStats& c : h->per_cpu) AddStats(c.stats, &h->total);
+  if (h->count < 0 && st.stat_form == StatForm::kProc) {
+    h->count = static_cast<int64_t>(h->per_cpu.front().entries);
+  }
+}
+
 }  // namespace
 
 std::string ReadSnapshotText(const std::string& text, const std::string& name, Snapshot* out) {
   *out = Snapshot{};
-  enum class Stat { kNone, kTool, kProc } stat_form = Stat::kNone;
-  std::vector<std::string> proc_cols;
-  bool json = false, header_seen = false, trailer_seen = false;
-  bool text_entries = false;
-  uint64_t json_entries = 0;
+  TextReadState st;
+  StatForm& stat_form = st.stat_form;
+  const bool& json = st.json;
+  const bool& trailer_seen = st.trailer_seen;
   size_t pos = 0, lineno = 0;
   auto fail = [&](const std::string& what) {
     return name + ":" + std::to_string(lineno) + ": " + what;
@@ -946,95 +1079,45 @@ std::string ReadSnapshotText(const std::string& text, const std::string& name, S
     if (trailer_seen) return fail("text after the snapshot's end line");
 
     if (sv.front() == '{') {
-      JValue j;
-      JsonParser p(sv);
-      if (std::string e = p.ParseDocument(&j); !e.empty()) return fail(e);
-      if (j.type != JValue::kObject) return fail("not a JSON object");
-      if (j.Get("ctrack_snapshot") != nullptr) {
-        if (header_seen || text_entries) return fail("a second snapshot header");
-        if (std::string e = HeaderFromJson(j, &out->header); !e.empty()) return fail(e);
-        header_seen = json = true;
-      } else if (j.Get("ctrack_snapshot_end") != nullptr) {
-        if (!json) return fail("end line without a snapshot header");
-        uint64_t n = 0;
-        if (std::string e = GetUint(j, "ctrack_snapshot_end", ~0ull, &n); !e.empty()) {
-          return fail(e);
-        }
-        if (n != json_entries) {
-          return fail("end line counts " + std::to_string(n) + " entries, the file has " +
-                      std::to_string(json_entries));
-        }
-        trailer_seen = true;
-      } else {
-        if (!json) return fail("JSON entry before the snapshot header");
-        SnapshotEntry e;
-        if (std::string err = EntryFromJson(j, &e); !err.empty()) return fail(err);
-        out->entries.push_back(std::move(e));
-        ++json_entries;
-      }
+      if (std::string e = ReadJsonLine(sv, &st, out); !e.empty()) return fail(e);
       continue;
     }
     if (json) return fail("text line inside a ctrack snapshot");
 
     if (StartsWith(sv, "conntrack v") || StartsWith(sv, "conntrack-tools")) continue;
     if (StartsWith(sv, "cpu=")) {
-      if (stat_form == Stat::kProc) return fail("conntrack -S line among /proc counters");
-      stat_form = Stat::kTool;
+      if (stat_form == StatForm::kProc) return fail("conntrack -S line among /proc counters");
+      stat_form = StatForm::kTool;
       SnapshotCpuStats cs;
       if (std::string e = ParseConntrackStatsLine(sv, &cs); !e.empty()) return fail(e);
       out->header.per_cpu.push_back(cs);
       continue;
     }
     if (StartsWith(sv, "entries ")) {
-      if (stat_form != Stat::kNone) return fail("a second counters header");
-      stat_form = Stat::kProc;
+      if (stat_form != StatForm::kNone) return fail("a second counters header");
+      stat_form = StatForm::kProc;
       std::vector<std::string_view> tok;
       if (!Tokenize(sv, &tok) || tok.size() < 2) return fail("bad counters header");
-      for (std::string_view t : tok) proc_cols.emplace_back(t);
+      for (std::string_view t : tok) st.proc_cols.emplace_back(t);
       continue;
     }
     if (AllDigits(sv)) {  // `conntrack -C`
       if (!ParseDec(sv, &out->header.count)) return fail("bad count");
       continue;
     }
-    if (stat_form == Stat::kProc && HexColumns(sv)) {
+    if (stat_form == StatForm::kProc && HexColumns(sv)) {
       SnapshotCpuStats cs;
       cs.cpu = static_cast<uint32_t>(out->header.per_cpu.size());
       if (out->header.per_cpu.size() >= 65536) return fail("too many CPU lines");
-      if (std::string e = ParseProcStatLine(sv, proc_cols, &cs); !e.empty()) return fail(e);
+      if (std::string e = ParseProcStatLine(sv, st.proc_cols, &cs); !e.empty()) return fail(e);
       out->header.per_cpu.push_back(cs);
       continue;
     }
     if (StartsWith(sv, "net.netfilter.")) {
-      // `sysctl net.netfilter` output: "net.netfilter.NAME = VALUE".
-      size_t eq = sv.find('=');
-      if (eq == std::string_view::npos) return fail("sysctl line without '='");
-      std::string_view k = sv.substr(14, eq - 14), v = sv.substr(eq + 1);
-      while (!k.empty() && (k.back() == ' ' || k.back() == '\t')) k.remove_suffix(1);
-      while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-      if (k.empty()) return fail("sysctl line without a name");
-      out->header.sysctls.emplace_back(std::string(k), std::string(v));
-      if (k == "nf_conntrack_buckets") {
-        if (!ParseDec(v, &out->header.buckets)) return fail("bad nf_conntrack_buckets");
-      }
-      if (k == "nf_conntrack_count") {
-        if (!ParseDec(v, &out->header.count)) return fail("bad nf_conntrack_count");
-      }
+      if (std::string e = ReadSysctlLine(sv, &out->header); !e.empty()) return fail(e);
       continue;
     }
-    SnapshotEntry e;
-    if (std::string err = ParseConntrackListLine(std::string(sv), &e); !err.empty()) {
-      return fail(err);
-    }
-    if (out->header.source.empty()) {
-      out->header.source =
-          line.find("zone=") != std::string::npos && line.find(" use=2") != std::string::npos
-              ? "proc"
-              : "conntrack-L";
-    }
-    text_entries = true;
-    out->entries.push_back(std::move(e));
-    if (out->entries.size() > (1u << 26)) return fail("more entries than a table can hold");
+    if (std::string e = ReadListLine(line, sv, &st, out); !e.empty()) return fail(e);
   }
   if (json && !trailer_seen) {
     lineno = lineno == 0 ? 1 : lineno;
@@ -1044,16 +1127,7 @@ std::string ReadSnapshotText(const std::string& text, const std::string& name, S
       out->header.count < 0) {
     return name + ": no conntrack entries, counters or settings found";
   }
-  if (!out->header.per_cpu.empty()) {
-    out->header.has_stats = true;
-    if (!json) {
-      out->header.total = Stats{};
-      for (const SnapshotCpuStats& c : out->header.per_cpu) AddStats(c.stats, &out->header.total);
-      if (out->header.count < 0 && stat_form == Stat::kProc) {
-        out->header.count = static_cast<int64_t>(out->header.per_cpu.front().entries);
-      }
-    }
-  }
+  SumTextStats(st, &out->header);
   return "";
 }
 

@@ -180,6 +180,99 @@ void WebMix(Rng& rng, FrameSynth& fs, Timeline& tl, const GenOptions& opt, uint3
   }
 }
 
+// synflood / udpflood: the web mix plus a flood from spoofed sources over the middle half.
+void FloodScenario(const std::string& name, Rng& rng, FrameSynth& fs, Timeline& tl,
+                   const GenOptions& opt, double duration) {
+  WebMix(rng, fs, tl, opt, opt.conns ? opt.conns : 1000, duration);
+  double rate = opt.rate > 0 ? opt.rate : 2000;  // flood packets per second
+  double flood_start = duration / 4, flood_len = duration / 2;
+  uint64_t n = static_cast<uint64_t>(rate * flood_len);
+  Endpoint victim = V4(0xc633640au, name == "synflood" ? 443 : 53);  // 198.51.100.10
+  static const uint8_t kJunk[64] = {};
+  for (uint64_t i = 0; i < n; ++i) {
+    Timestamp t =
+        opt.start + Sec(flood_start + flood_len * static_cast<double>(i) / static_cast<double>(n));
+    // Spoofed sources spread over 203.0.113.0/24 and 100.64.0.0/10.
+    uint32_t src =
+        rng.Below(4) == 0 ? (0xcb007100u | rng.Below(256)) : (0x64400000u | rng.Below(1u << 22));
+    Endpoint s = V4(src, static_cast<uint16_t>(1024 + rng.Below(64000)));
+    if (name == "synflood") {
+      TcpConv conv(&fs, &tl, s, victim, static_cast<uint32_t>(rng.Next()), 0);
+      conv.Syn(t);
+    } else {
+      tl.Add(t, fs.Udp(s, victim, kJunk, sizeof(kJunk)));
+    }
+  }
+}
+
+// dns: bursts of queries from many ports, a tenth unanswered.
+void DnsScenario(Rng& rng, FrameSynth& fs, Timeline& tl, const GenOptions& opt, double duration) {
+  uint32_t bursts = opt.conns ? opt.conns : 20;
+  Endpoint server = V4(0xc6336435u, 53);
+  static const uint8_t kQuery[40] = {};
+  static const uint8_t kAnswer[200] = {};
+  for (uint32_t b = 0; b < bursts; ++b) {
+    Timestamp t0 = opt.start + Sec(duration * b / bursts);
+    uint32_t per = 500 + rng.Below(1500);
+    for (uint32_t q = 0; q < per; ++q) {
+      Endpoint c =
+          V4(0x0a010000u | (2 + rng.Below(200)), static_cast<uint16_t>(1024 + rng.Below(64000)));
+      Timestamp t = t0 + Sec(rng.Unit() * 0.5);
+      tl.Add(t, fs.Udp(c, server, kQuery, sizeof(kQuery)));
+      if (rng.Below(10) != 0) tl.Add(t + Sec(0.002), fs.Udp(server, c, kAnswer, sizeof(kAnswer)));
+    }
+  }
+}
+
+// portscan: one host SYN-scanning ports; one in 50 is open.
+void PortscanScenario(Rng& rng, FrameSynth& fs, Timeline& tl, const GenOptions& opt) {
+  Endpoint scanner = V4(0xcb007107u, 40000);  // 203.0.113.7
+  uint32_t ports = opt.conns ? opt.conns : 10000;
+  double rate = opt.rate > 0 ? opt.rate : 1000;
+  for (uint32_t p = 0; p < ports; ++p) {
+    Timestamp t = opt.start + Sec(p / rate);
+    Endpoint target = V4(0xc633640au, static_cast<uint16_t>(1 + p % 65535));
+    TcpConv conv(&fs, &tl, scanner, target, static_cast<uint32_t>(rng.Next()),
+                 static_cast<uint32_t>(rng.Next()));
+    conv.Syn(t);
+    if (p % 50 == 22) {  // an open port: SYN/ACK, then the scanner resets
+      conv.SynAck(t + Sec(0.001));
+      conv.Rst(t + Sec(0.002), true);
+    } else {
+      conv.Rst(t + Sec(0.001), false);
+    }
+  }
+}
+
+// flaky: orphaned ESTABLISHED connections (their RSTs lost) and an unanswered UDP keepalive.
+void FlakyScenario(Rng& rng, FrameSynth& fs, Timeline& tl, const GenOptions& opt, double duration) {
+  // Long enough by default that the orphans are idle for minutes and the unanswered keepalive
+  // outlives several UDP timeouts: what the stale detection looks for.
+  if (opt.duration_s <= 0) duration = 300;
+  WebMix(rng, fs, tl, opt, (opt.conns ? opt.conns : 1000) / 2, duration);
+  uint32_t n = (opt.conns ? opt.conns : 1000) / 2;
+  for (uint32_t i = 0; i < n; ++i) {
+    // Within the first half, so every orphan has been idle for at least half the capture.
+    Timestamp t = opt.start + Sec(rng.Unit() * duration * 0.5);
+    Endpoint c = ClientAddr(rng, false, i + 7);
+    Endpoint s = ServerAddr(rng, false, 8443);
+    TcpConv conv(&fs, &tl, c, s, static_cast<uint32_t>(rng.Next()),
+                 static_cast<uint32_t>(rng.Next()));
+    conv.Syn(t);
+    conv.SynAck(t += Sec(0.02));
+    conv.Ack(t += Sec(0.02), true);
+    conv.Data(t += Sec(0.001), true, 300);
+    conv.Ack(t += Sec(0.02), false);
+    // The hosts then abort with RSTs that the lossy link drops: none reaches the firewall,
+    // except for a tenth of the connections where only the client's RST gets through late.
+    if (i % 10 == 0) conv.Rst(t + Sec(5), false);
+  }
+  // A UDP "keepalive" that is never answered but refreshed forever.
+  static const uint8_t kPing[16] = {};
+  Endpoint c = V4(0x0a0100feu, 5000), s = V4(0xc6336463u, 5000);
+  for (double x = 0; x <= duration; x += 20) tl.Add(opt.start + Sec(x), fs.Udp(c, s, kPing, 16));
+}
+
 }  // namespace
 
 Endpoint V4(uint32_t a, uint16_t port) {
@@ -326,91 +419,118 @@ std::string GenerateScenario(const std::string& name, const GenOptions& opt, Pca
   if (name == "web") {
     WebMix(rng, fs, tl, opt, opt.conns ? opt.conns : 2000, duration);
   } else if (name == "synflood" || name == "udpflood") {
-    WebMix(rng, fs, tl, opt, opt.conns ? opt.conns : 1000, duration);
-    double rate = opt.rate > 0 ? opt.rate : 2000;  // flood packets per second
-    double flood_start = duration / 4, flood_len = duration / 2;
-    uint64_t n = static_cast<uint64_t>(rate * flood_len);
-    Endpoint victim = V4(0xc633640au, name == "synflood" ? 443 : 53);  // 198.51.100.10
-    static const uint8_t kJunk[64] = {};
-    for (uint64_t i = 0; i < n; ++i) {
-      Timestamp t = opt.start +
-                    Sec(flood_start + flood_len * static_cast<double>(i) / static_cast<double>(n));
-      // Spoofed sources spread over 203.0.113.0/24 and 100.64.0.0/10.
-      uint32_t src =
-          rng.Below(4) == 0 ? (0xcb007100u | rng.Below(256)) : (0x64400000u | rng.Below(1u << 22));
-      Endpoint s = V4(src, static_cast<uint16_t>(1024 + rng.Below(64000)));
-      if (name == "synflood") {
-        TcpConv conv(&fs, &tl, s, victim, static_cast<uint32_t>(rng.Next()), 0);
-        conv.Syn(t);
-      } else {
-        tl.Add(t, fs.Udp(s, victim, kJunk, sizeof(kJunk)));
-      }
-    }
+    FloodScenario(name, rng, fs, tl, opt, duration);
   } else if (name == "dns") {
-    uint32_t bursts = opt.conns ? opt.conns : 20;
-    Endpoint server = V4(0xc6336435u, 53);
-    static const uint8_t kQuery[40] = {};
-    static const uint8_t kAnswer[200] = {};
-    for (uint32_t b = 0; b < bursts; ++b) {
-      Timestamp t0 = opt.start + Sec(duration * b / bursts);
-      uint32_t per = 500 + rng.Below(1500);
-      for (uint32_t q = 0; q < per; ++q) {
-        Endpoint c =
-            V4(0x0a010000u | (2 + rng.Below(200)), static_cast<uint16_t>(1024 + rng.Below(64000)));
-        Timestamp t = t0 + Sec(rng.Unit() * 0.5);
-        tl.Add(t, fs.Udp(c, server, kQuery, sizeof(kQuery)));
-        if (rng.Below(10) != 0) tl.Add(t + Sec(0.002), fs.Udp(server, c, kAnswer, sizeof(kAnswer)));
-      }
-    }
+    DnsScenario(rng, fs, tl, opt, duration);
   } else if (name == "portscan") {
-    Endpoint scanner = V4(0xcb007107u, 40000);  // 203.0.113.7
-    uint32_t ports = opt.conns ? opt.conns : 10000;
-    double rate = opt.rate > 0 ? opt.rate : 1000;
-    for (uint32_t p = 0; p < ports; ++p) {
-      Timestamp t = opt.start + Sec(p / rate);
-      Endpoint target = V4(0xc633640au, static_cast<uint16_t>(1 + p % 65535));
-      TcpConv conv(&fs, &tl, scanner, target, static_cast<uint32_t>(rng.Next()),
-                   static_cast<uint32_t>(rng.Next()));
-      conv.Syn(t);
-      if (p % 50 == 22) {  // an open port: SYN/ACK, then the scanner resets
-        conv.SynAck(t + Sec(0.001));
-        conv.Rst(t + Sec(0.002), true);
-      } else {
-        conv.Rst(t + Sec(0.001), false);
-      }
-    }
+    PortscanScenario(rng, fs, tl, opt);
   } else if (name == "flaky") {
-    // Long enough by default that the orphans are idle for minutes and the unanswered keepalive
-    // outlives several UDP timeouts: what the stale detection looks for.
-    if (opt.duration_s <= 0) duration = 300;
-    WebMix(rng, fs, tl, opt, (opt.conns ? opt.conns : 1000) / 2, duration);
-    uint32_t n = (opt.conns ? opt.conns : 1000) / 2;
-    for (uint32_t i = 0; i < n; ++i) {
-      // Within the first half, so every orphan has been idle for at least half the capture.
-      Timestamp t = opt.start + Sec(rng.Unit() * duration * 0.5);
-      Endpoint c = ClientAddr(rng, false, i + 7);
-      Endpoint s = ServerAddr(rng, false, 8443);
-      TcpConv conv(&fs, &tl, c, s, static_cast<uint32_t>(rng.Next()),
-                   static_cast<uint32_t>(rng.Next()));
-      conv.Syn(t);
-      conv.SynAck(t += Sec(0.02));
-      conv.Ack(t += Sec(0.02), true);
-      conv.Data(t += Sec(0.001), true, 300);
-      conv.Ack(t += Sec(0.02), false);
-      // The hosts then abort with RSTs that the lossy link drops: none reaches the firewall,
-      // except for a tenth of the connections where only the client's RST gets through late.
-      if (i % 10 == 0) conv.Rst(t + Sec(5), false);
-    }
-    // A UDP "keepalive" that is never answered but refreshed forever.
-    static const uint8_t kPing[16] = {};
-    Endpoint c = V4(0x0a0100feu, 5000), s = V4(0xc6336463u, 5000);
-    for (double x = 0; x <= duration; x += 20) tl.Add(opt.start + Sec(x), fs.Udp(c, s, kPing, 16));
+    FlakyScenario(rng, fs, tl, opt, duration);
   } else {
     return "unknown scenario '" + name + "'";
   }
   tl.Emit(w);
   return "";
 }
+
+namespace {
+
+// One W1 connection: client and server endpoints and initial sequence numbers.
+struct W1Conn {
+  Endpoint c, s;
+  uint32_t ci, si;
+};
+
+W1Conn W1ConnOf(uint32_t i) {
+  W1Conn p;
+  p.c = V4(0x0a000000u | ((1 + (i >> 16)) & 0xff) << 16 | ((i >> 8) & 0xff) << 8 | (i & 0xff),
+           static_cast<uint16_t>(1024 + i % 60000));
+  p.s = V4(0xac100000u | (1 + i % 16), 80);
+  p.ci = static_cast<uint32_t>(static_cast<uint64_t>(i) * 2654435761u + 12345);
+  p.si = static_cast<uint32_t>(static_cast<uint64_t>(i) * 40503u * 65599u + 777);
+  return p;
+}
+
+// Packet k (0..9) of a W1 connection: handshake, request, its ACK, response, ACK, FIN both
+// ways, last ACK.
+struct W1Segment {
+  bool from_c = true;
+  uint32_t seq = 0, ack = 0, plen = 0;
+  uint8_t fl = 0;
+  const uint8_t* pay = nullptr;
+  const uint8_t* opts = nullptr;
+};
+
+W1Segment W1SegmentOf(int k, const W1Conn& p, const uint8_t* req, uint32_t req_len,
+                      const uint8_t* rsp, uint32_t rsp_len) {
+  static const uint8_t kMss[4] = {2, 4, 0x05, 0xb4};
+  uint32_t c = p.ci, s = p.si;
+  W1Segment g;
+  switch (k) {
+    case 0:
+      g.seq = c;
+      g.fl = kSyn;
+      g.opts = kMss;
+      break;
+    case 1:
+      g.from_c = false;
+      g.seq = s;
+      g.ack = c + 1;
+      g.fl = kSyn | kAck;
+      g.opts = kMss;
+      break;
+    case 2:
+      g.seq = c + 1;
+      g.ack = s + 1;
+      g.fl = kAck;
+      break;
+    case 3:
+      g.seq = c + 1;
+      g.ack = s + 1;
+      g.fl = kPsh | kAck;
+      g.plen = req_len;
+      g.pay = req;
+      break;
+    case 4:
+      g.from_c = false;
+      g.seq = s + 1;
+      g.ack = c + 1 + req_len;
+      g.fl = kAck;
+      break;
+    case 5:
+      g.from_c = false;
+      g.seq = s + 1;
+      g.ack = c + 1 + req_len;
+      g.fl = kPsh | kAck;
+      g.plen = rsp_len;
+      g.pay = rsp;
+      break;
+    case 6:
+      g.seq = c + 1 + req_len;
+      g.ack = s + 1 + rsp_len;
+      g.fl = kAck;
+      break;
+    case 7:
+      g.seq = c + 1 + req_len;
+      g.ack = s + 1 + rsp_len;
+      g.fl = kFin | kAck;
+      break;
+    case 8:
+      g.from_c = false;
+      g.seq = s + 1 + rsp_len;
+      g.ack = c + 2 + req_len;
+      g.fl = kFin | kAck;
+      break;
+    default:
+      g.seq = c + 2 + req_len;
+      g.ack = s + 2 + rsp_len;
+      g.fl = kAck;
+      break;
+  }
+  return g;
+}
+
+}  // namespace
 
 void GenerateW1(PcapWriter* w, uint32_t n_conns, uint32_t window, uint32_t req_len,
                 uint32_t rsp_len) {
@@ -419,98 +539,19 @@ void GenerateW1(PcapWriter* w, uint32_t n_conns, uint32_t window, uint32_t req_l
   std::vector<uint8_t> req(req_len), rsp(rsp_len);
   for (uint32_t i = 0; i < req_len; ++i) req[i] = static_cast<uint8_t>(kReqLine[i % 41]);
   for (uint32_t i = 0; i < rsp_len; ++i) rsp[i] = static_cast<uint8_t>((i * 7 + 3) & 0xff);
-  static const uint8_t kMss[4] = {2, 4, 0x05, 0xb4};
   FrameSynth fs;
   Timestamp ts = 1700000000LL * kNsPerSec;
-  struct P {
-    Endpoint c, s;
-    uint32_t ci, si;
-  };
-  std::vector<P> group;
+  std::vector<W1Conn> group;
   if (window == 0) window = 1;
   for (uint32_t g = 0; g < n_conns; g += window) {
     group.clear();
-    for (uint32_t i = g; i < std::min(g + window, n_conns); ++i) {
-      P p;
-      p.c = V4(0x0a000000u | ((1 + (i >> 16)) & 0xff) << 16 | ((i >> 8) & 0xff) << 8 | (i & 0xff),
-               static_cast<uint16_t>(1024 + i % 60000));
-      p.s = V4(0xac100000u | (1 + i % 16), 80);
-      p.ci = static_cast<uint32_t>(static_cast<uint64_t>(i) * 2654435761u + 12345);
-      p.si = static_cast<uint32_t>(static_cast<uint64_t>(i) * 40503u * 65599u + 777);
-      group.push_back(p);
-    }
+    for (uint32_t i = g; i < std::min(g + window, n_conns); ++i) group.push_back(W1ConnOf(i));
     for (int k = 0; k < 10; ++k) {
-      for (const P& p : group) {
-        uint32_t c = p.ci, s = p.si;
-        bool from_c = true;
-        uint32_t seq = 0, ack = 0, plen = 0;
-        uint8_t fl = 0;
-        const uint8_t* pay = nullptr;
-        const uint8_t* opts = nullptr;
-        switch (k) {
-          case 0:
-            seq = c;
-            fl = kSyn;
-            opts = kMss;
-            break;
-          case 1:
-            from_c = false;
-            seq = s;
-            ack = c + 1;
-            fl = kSyn | kAck;
-            opts = kMss;
-            break;
-          case 2:
-            seq = c + 1;
-            ack = s + 1;
-            fl = kAck;
-            break;
-          case 3:
-            seq = c + 1;
-            ack = s + 1;
-            fl = kPsh | kAck;
-            plen = req_len;
-            pay = req.data();
-            break;
-          case 4:
-            from_c = false;
-            seq = s + 1;
-            ack = c + 1 + req_len;
-            fl = kAck;
-            break;
-          case 5:
-            from_c = false;
-            seq = s + 1;
-            ack = c + 1 + req_len;
-            fl = kPsh | kAck;
-            plen = rsp_len;
-            pay = rsp.data();
-            break;
-          case 6:
-            seq = c + 1 + req_len;
-            ack = s + 1 + rsp_len;
-            fl = kAck;
-            break;
-          case 7:
-            seq = c + 1 + req_len;
-            ack = s + 1 + rsp_len;
-            fl = kFin | kAck;
-            break;
-          case 8:
-            from_c = false;
-            seq = s + 1 + rsp_len;
-            ack = c + 2 + req_len;
-            fl = kFin | kAck;
-            break;
-          default:
-            seq = c + 2 + req_len;
-            ack = s + 2 + rsp_len;
-            fl = kAck;
-            break;
-        }
-        fs.set_client_mac_for(from_c);
-        FrameSynth::View v = fs.Tcp(from_c ? p.c : p.s, from_c ? p.s : p.c, seq, ack, fl, 65535,
-                                    opts, opts ? 4 : 0, pay, plen);
+      for (const W1Conn& p : group) {
+        W1Segment x = W1SegmentOf(k, p, req.data(), req_len, rsp.data(), rsp_len);
+        fs.set_client_mac_for(x.from_c);
+        FrameSynth::View v = fs.Tcp(x.from_c ? p.c : p.s, x.from_c ? p.s : p.c, x.seq, x.ack, x.fl,
+                                    65535, x.opts, x.opts ? 4 : 0, x.pay, x.plen);
         w->Write(ts, v.data, v.len);
         ts += 10000;  // 10 us per packet
       }

@@ -13,8 +13,8 @@
 #include <thread>
 
 #include "gen/pcap_writer.h"
-#include "io/capture.h"
 #include "gen/traffic.h"
+#include "io/capture.h"
 
 namespace ctrack::bench {
 namespace {
@@ -79,6 +79,108 @@ double Median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
+// W1: a capture as given, else generated TCP connections.
+void MakeW1(const WorkloadOptions& opt, Workload* w, const std::vector<Frame>* frames,
+            uint32_t linktype) {
+  if (frames != nullptr) {
+    w->what = "a capture, in order";
+    w->linktype = linktype;
+    for (const Frame& f : *frames) w->timed.Add(f.data, f.caplen, f.ts);
+  } else {
+    uint32_t n = opt.conns ? opt.conns : 100000;
+    w->what = "W1: " + std::to_string(n) +
+              " TCP connections of 10 packets, 1000 open at a time, in capture order";
+    PcapWriter pw;
+    pw.OpenMemory(kLinkEthernet);
+    GenerateW1(&pw, n, 1000);
+    w->timed.Reserve(static_cast<size_t>(n) * 10, pw.buffer().size());
+    AddPcapFrames(pw.buffer(), &w->timed);
+  }
+}
+
+// W2: one UDP flow, the same datagram over and over.
+void MakeW2(FrameSynth& fs, Workload* w) {
+  w->what = "one UDP flow: the same datagram, batches of 32";
+  Add(&w->setup, UdpFlow(fs, 1, false), 0);
+  Add(&w->setup, UdpFlow(fs, 1, true), kUs);
+  const uint32_t kFrames = 2048;
+  for (uint32_t i = 0; i < kFrames; ++i) Add(&w->timed, UdpFlow(fs, 1, false), 2 * kUs + i * 10);
+  w->passes = 3125;  // 6.4 M packets
+  w->pass_dt = kFrames * 10;
+}
+
+// W3: new UDP connections into a table already holding 10,000.
+void MakeW3(FrameSynth& fs, Workload* w) {
+  w->what = "new UDP connections 10,000..50,000 committed into the table, in order";
+  for (uint32_t i = 0; i < 10000; ++i) Add(&w->setup, UdpFlow(fs, i, false), i * kUs);
+  for (uint32_t i = 10000; i < 50000; ++i) Add(&w->timed, UdpFlow(fs, i, false), i * kUs);
+}
+
+// W4: lookups of existing UDP connections in shuffled order.
+void MakeW4(FrameSynth& fs, Workload* w) {
+  w->what = "lookups of 50,000 existing UDP connections, shuffled order, 10 passes";
+  const uint32_t kN = 50000;
+  for (uint32_t i = 0; i < kN; ++i) Add(&w->setup, UdpFlow(fs, i, false), i * kUs);
+  std::vector<uint32_t> order(kN);
+  for (uint32_t i = 0; i < kN; ++i) order[i] = i;
+  std::mt19937 rng(7);
+  std::shuffle(order.begin(), order.end(), rng);
+  for (uint32_t i = 0; i < kN; ++i) Add(&w->timed, UdpFlow(fs, order[i], false), (kN + i) * kUs);
+  w->passes = 10;
+  w->pass_dt = kN * kUs;
+}
+
+// lookup1m: random packets of a million replied UDP connections.
+void MakeLookup1m(const WorkloadOptions& opt, FrameSynth& fs, Workload* w) {
+  uint32_t n = opt.conns ? opt.conns : 1000000;
+  w->what = std::to_string(n) +
+            " replied UDP connections (1 in 4 IPv6); packets of random connections, "
+            "either direction";
+  w->cfg.nf_conntrack_max = n + 16;
+  w->cfg.nf_conntrack_buckets = n;
+  w->setup.Reserve(2 * static_cast<size_t>(n), 2 * static_cast<size_t>(n) * 120);
+  Timestamp t = 0;
+  for (uint32_t i = 0; i < n; ++i) {
+    bool v6 = (i % 4) == 3;
+    Add(&w->setup, UdpFlow(fs, i, false, v6), t += 100);
+    Add(&w->setup, UdpFlow(fs, i, true, v6), t += 100);
+  }
+  const uint32_t kPool = 1u << 20;
+  w->timed.Reserve(kPool, static_cast<size_t>(kPool) * 140);
+  std::mt19937 rng(11);
+  for (uint32_t i = 0; i < kPool; ++i) {
+    uint32_t f = rng() % n;
+    Add(&w->timed, UdpFlow(fs, f, (i & 1) != 0, (f % 4) == 3), t += 100);
+  }
+  w->passes = 3;
+  w->pass_dt = static_cast<Timestamp>(kPool) * 100;
+}
+
+// new / new-steady: distinct SYNs into an empty table, or into one at its steady state.
+void MakeNewSyns(const std::string& name, const WorkloadOptions& opt, FrameSynth& fs, Workload* w) {
+  uint32_t n = opt.conns ? opt.conns : 1000000;
+  w->cfg.nf_conntrack_buckets = n;
+  if (name == "new") {
+    w->what = "first fill: SYNs of " + std::to_string(n) +
+              " distinct TCP flows into an empty table (fresh memory)";
+    w->cfg.nf_conntrack_max = n + 16;
+    w->timed.Reserve(n, static_cast<size_t>(n) * 80);
+    for (uint32_t i = 0; i < n; ++i) Add(&w->timed, SynFlow(fs, i), i * 100);
+  } else {
+    // Arrivals spread over the SYN_SENT timeout: while timing, every new connection arrives
+    // as an older one expires, and the GC and walkers reap them (their cost is included).
+    w->what = "steady state: a table holding " + std::to_string(n) +
+              " SYN_SENT entries arriving over 120 s; the next " + std::to_string(n) +
+              " distinct SYNs arrive as the oldest expire";
+    w->cfg.nf_conntrack_max = 2 * n;
+    Timestamp gap = 120 * kNsPerSec / n;
+    w->setup.Reserve(n, static_cast<size_t>(n) * 80);
+    w->timed.Reserve(n, static_cast<size_t>(n) * 80);
+    for (uint32_t i = 0; i < n; ++i) Add(&w->setup, SynFlow(fs, i), i * gap);
+    for (uint32_t i = 0; i < n; ++i) Add(&w->timed, SynFlow(fs, n + i), (n + i) * gap);
+  }
+}
+
 }  // namespace
 
 void FrameArena::Add(const uint8_t* data, uint32_t len, Timestamp ts) {
@@ -121,88 +223,17 @@ std::string MakeWorkload(const std::string& name, const WorkloadOptions& opt, Wo
   w->cfg = Config{};  // the kernel's defaults: checksums verified, max 262144
   FrameSynth fs;
   if (name == "w1") {
-    if (frames != nullptr) {
-      w->what = "a capture, in order";
-      w->linktype = linktype;
-      for (const Frame& f : *frames) w->timed.Add(f.data, f.caplen, f.ts);
-    } else {
-      uint32_t n = opt.conns ? opt.conns : 100000;
-      w->what = "W1: " + std::to_string(n) +
-                " TCP connections of 10 packets, 1000 open at a time, in capture order";
-      PcapWriter pw;
-      pw.OpenMemory(kLinkEthernet);
-      GenerateW1(&pw, n, 1000);
-      w->timed.Reserve(static_cast<size_t>(n) * 10, pw.buffer().size());
-      AddPcapFrames(pw.buffer(), &w->timed);
-    }
+    MakeW1(opt, w, frames, linktype);
   } else if (name == "w2") {
-    w->what = "one UDP flow: the same datagram, batches of 32";
-    Add(&w->setup, UdpFlow(fs, 1, false), 0);
-    Add(&w->setup, UdpFlow(fs, 1, true), kUs);
-    const uint32_t kFrames = 2048;
-    for (uint32_t i = 0; i < kFrames; ++i) Add(&w->timed, UdpFlow(fs, 1, false), 2 * kUs + i * 10);
-    w->passes = 3125;  // 6.4 M packets
-    w->pass_dt = kFrames * 10;
+    MakeW2(fs, w);
   } else if (name == "w3") {
-    w->what = "new UDP connections 10,000..50,000 committed into the table, in order";
-    for (uint32_t i = 0; i < 10000; ++i) Add(&w->setup, UdpFlow(fs, i, false), i * kUs);
-    for (uint32_t i = 10000; i < 50000; ++i) Add(&w->timed, UdpFlow(fs, i, false), i * kUs);
+    MakeW3(fs, w);
   } else if (name == "w4") {
-    w->what = "lookups of 50,000 existing UDP connections, shuffled order, 10 passes";
-    const uint32_t kN = 50000;
-    for (uint32_t i = 0; i < kN; ++i) Add(&w->setup, UdpFlow(fs, i, false), i * kUs);
-    std::vector<uint32_t> order(kN);
-    for (uint32_t i = 0; i < kN; ++i) order[i] = i;
-    std::mt19937 rng(7);
-    std::shuffle(order.begin(), order.end(), rng);
-    for (uint32_t i = 0; i < kN; ++i) Add(&w->timed, UdpFlow(fs, order[i], false), (kN + i) * kUs);
-    w->passes = 10;
-    w->pass_dt = kN * kUs;
+    MakeW4(fs, w);
   } else if (name == "lookup1m") {
-    uint32_t n = opt.conns ? opt.conns : 1000000;
-    w->what = std::to_string(n) +
-              " replied UDP connections (1 in 4 IPv6); packets of random connections, "
-              "either direction";
-    w->cfg.nf_conntrack_max = n + 16;
-    w->cfg.nf_conntrack_buckets = n;
-    w->setup.Reserve(2 * static_cast<size_t>(n), 2 * static_cast<size_t>(n) * 120);
-    Timestamp t = 0;
-    for (uint32_t i = 0; i < n; ++i) {
-      bool v6 = (i % 4) == 3;
-      Add(&w->setup, UdpFlow(fs, i, false, v6), t += 100);
-      Add(&w->setup, UdpFlow(fs, i, true, v6), t += 100);
-    }
-    const uint32_t kPool = 1u << 20;
-    w->timed.Reserve(kPool, static_cast<size_t>(kPool) * 140);
-    std::mt19937 rng(11);
-    for (uint32_t i = 0; i < kPool; ++i) {
-      uint32_t f = rng() % n;
-      Add(&w->timed, UdpFlow(fs, f, (i & 1) != 0, (f % 4) == 3), t += 100);
-    }
-    w->passes = 3;
-    w->pass_dt = static_cast<Timestamp>(kPool) * 100;
+    MakeLookup1m(opt, fs, w);
   } else if (name == "new" || name == "new-steady") {
-    uint32_t n = opt.conns ? opt.conns : 1000000;
-    w->cfg.nf_conntrack_buckets = n;
-    if (name == "new") {
-      w->what = "first fill: SYNs of " + std::to_string(n) +
-                " distinct TCP flows into an empty table (fresh memory)";
-      w->cfg.nf_conntrack_max = n + 16;
-      w->timed.Reserve(n, static_cast<size_t>(n) * 80);
-      for (uint32_t i = 0; i < n; ++i) Add(&w->timed, SynFlow(fs, i), i * 100);
-    } else {
-      // Arrivals spread over the SYN_SENT timeout: while timing, every new connection arrives
-      // as an older one expires, and the GC and walkers reap them (their cost is included).
-      w->what = "steady state: a table holding " + std::to_string(n) +
-                " SYN_SENT entries arriving over 120 s; the next " + std::to_string(n) +
-                " distinct SYNs arrive as the oldest expire";
-      w->cfg.nf_conntrack_max = 2 * n;
-      Timestamp gap = 120 * kNsPerSec / n;
-      w->setup.Reserve(n, static_cast<size_t>(n) * 80);
-      w->timed.Reserve(n, static_cast<size_t>(n) * 80);
-      for (uint32_t i = 0; i < n; ++i) Add(&w->setup, SynFlow(fs, i), i * gap);
-      for (uint32_t i = 0; i < n; ++i) Add(&w->timed, SynFlow(fs, n + i), (n + i) * gap);
-    }
+    MakeNewSyns(name, opt, fs, w);
   } else {
     return "unknown workload '" + name + "'";
   }
@@ -330,48 +361,67 @@ ThreadsResult RunThreads(const Workload& w1, unsigned threads, int repeat) {
   return r;
 }
 
-FloodResult RunFlood(int repeat) {
-  const uint32_t kMax = 100000, kFlows = 20000, kReps = 5;
-  const size_t kB = 32;
-  FrameSynth fs;
-  Config cfg;
-  cfg.nf_conntrack_max = kMax;
-  cfg.nf_conntrack_buckets = kMax / 4;
-  // Setup: the flows talk both ways, then again after 2 s (UDP becomes ASSURED), then the flood
-  // fills the table.
-  FrameArena setup;
-  setup.Reserve(3 * kFlows + kMax, (3 * kFlows + kMax) * 110);
+namespace {
+
+// The flood benchmark's table limit, its established flows, the rounds over their packets and
+// the batch size.
+constexpr uint32_t kFloodMax = 100000, kFloodFlows = 20000, kFloodReps = 5;
+constexpr size_t kFloodBatch = 32;
+
+// One attack SYN from a random source in 100.64.0.0/10 to 198.51.100.10:443.
+void AddAttackSyn(FrameSynth& fs, std::mt19937& rng, FrameArena* a, Timestamp ts) {
+  static const uint8_t kMss[4] = {2, 4, 5, 0xb4};
+  FrameSynth::View v = fs.Tcp(V4(0x64400000u | (rng() & 0x3fffff), static_cast<uint16_t>(rng())),
+                              V4(0xc633640au, 443), rng(), 0, 0x02, 1024, kMss, 4, nullptr, 0);
+  a->Add(v.data, v.len, ts);
+}
+
+// Setup: the flows talk both ways, then again after 2 s (UDP becomes ASSURED), then the flood
+// fills the table. Returns the time of its last packet.
+Timestamp BuildFloodSetup(FrameSynth& fs, std::mt19937& rng, FrameArena* setup) {
+  setup->Reserve(3 * kFloodFlows + kFloodMax, (3 * kFloodFlows + kFloodMax) * 110);
   Timestamp t = 0;
-  for (uint32_t i = 0; i < kFlows; ++i) {
-    Add(&setup, UdpFlow(fs, i, false), t += kUs);
-    Add(&setup, UdpFlow(fs, i, true), t += kUs);
+  for (uint32_t i = 0; i < kFloodFlows; ++i) {
+    Add(setup, UdpFlow(fs, i, false), t += kUs);
+    Add(setup, UdpFlow(fs, i, true), t += kUs);
   }
   t = 3 * kNsPerSec;
-  for (uint32_t i = 0; i < kFlows; ++i) Add(&setup, UdpFlow(fs, i, false), t += kUs);
-  std::mt19937 rng(5);
-  static const uint8_t kMss[4] = {2, 4, 5, 0xb4};
-  auto attack = [&](FrameArena* a, Timestamp ts) {
-    FrameSynth::View v = fs.Tcp(V4(0x64400000u | (rng() & 0x3fffff), static_cast<uint16_t>(rng())),
-                                V4(0xc633640au, 443), rng(), 0, 0x02, 1024, kMss, 4, nullptr, 0);
-    a->Add(v.data, v.len, ts);
-  };
-  for (uint32_t i = 0; i < kMax; ++i) attack(&setup, t += kUs);
-  setup.Seal();
-  // Timed: kReps rounds over the flows' packets (both directions), each batch of 32 followed
-  // by 32 attack SYNs; one packet per microsecond of virtual time.
-  FrameArena est, syn;
-  est.Reserve(2 * kFlows * kReps, 2 * kFlows * kReps * 110);
-  syn.Reserve(2 * kFlows * kReps, 2 * kFlows * kReps * 80);
-  for (uint32_t rep = 0; rep < kReps; ++rep) {
-    for (uint32_t i = 0; i < 2 * kFlows; i += kB) {
-      for (uint32_t k = i; k < i + kB && k < 2 * kFlows; ++k) {
-        Add(&est, UdpFlow(fs, k / 2, (k & 1) != 0), t += kUs);
+  for (uint32_t i = 0; i < kFloodFlows; ++i) Add(setup, UdpFlow(fs, i, false), t += kUs);
+  for (uint32_t i = 0; i < kFloodMax; ++i) AddAttackSyn(fs, rng, setup, t += kUs);
+  setup->Seal();
+  return t;
+}
+
+// Timed: kFloodReps rounds over the flows' packets (both directions), each batch of 32 followed
+// by 32 attack SYNs; one packet per microsecond of virtual time from t on.
+void BuildFloodTimed(FrameSynth& fs, std::mt19937& rng, Timestamp t, FrameArena* est,
+                     FrameArena* syn) {
+  est->Reserve(2 * kFloodFlows * kFloodReps, 2 * kFloodFlows * kFloodReps * 110);
+  syn->Reserve(2 * kFloodFlows * kFloodReps, 2 * kFloodFlows * kFloodReps * 80);
+  for (uint32_t rep = 0; rep < kFloodReps; ++rep) {
+    for (uint32_t i = 0; i < 2 * kFloodFlows; i += kFloodBatch) {
+      for (uint32_t k = i; k < i + kFloodBatch && k < 2 * kFloodFlows; ++k) {
+        Add(est, UdpFlow(fs, k / 2, (k & 1) != 0), t += kUs);
       }
-      for (size_t k = 0; k < kB; ++k) attack(&syn, t += kUs);
+      for (size_t k = 0; k < kFloodBatch; ++k) AddAttackSyn(fs, rng, syn, t += kUs);
     }
   }
-  est.Seal();
-  syn.Seal();
+  est->Seal();
+  syn->Seal();
+}
+
+}  // namespace
+
+FloodResult RunFlood(int repeat) {
+  const size_t kB = kFloodBatch;
+  FrameSynth fs;
+  Config cfg;
+  cfg.nf_conntrack_max = kFloodMax;
+  cfg.nf_conntrack_buckets = kFloodMax / 4;
+  std::mt19937 rng(5);
+  FrameArena setup, est, syn;
+  Timestamp t = BuildFloodSetup(fs, rng, &setup);
+  BuildFloodTimed(fs, rng, t, &est, &syn);
   const std::vector<Frame>& ef = est.frames();
   const std::vector<Frame>& sf = syn.frames();
   FloodResult res;
@@ -382,8 +432,8 @@ FloodResult RunFlood(int repeat) {
       Conntrack ct(cfg);
       // Unloaded: the table holds only the flows (the flood part of the setup is left out).
       Replay(ct, kLinkEthernet,
-             std::span<const Frame>(setup.frames()).first(flood ? setup.size() : 3 * kFlows), kB,
-             nullptr);
+             std::span<const Frame>(setup.frames()).first(flood ? setup.size() : 3 * kFloodFlows),
+             kB, nullptr);
       uint64_t drops0 = ct.stats().drop, ed0 = ct.stats().early_drop;
       double est_s = 0, syn_s = 0;
       uint64_t bad = 0;

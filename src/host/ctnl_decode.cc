@@ -286,6 +286,77 @@ Err CheckHeaders(const uint8_t* msg, size_t len, uint16_t want_type_lo, uint16_t
   return nullptr;
 }
 
+// One top-level attribute of a conntrack entry message into *ci; the tuples' presence and the
+// entry's zone are reported for the caller to check and apply once all attributes are read.
+Err DecodeEntryAttr(const Attr& a, ConnInfo* ci, bool* have_orig, bool* have_reply,
+                    uint16_t* zone) {
+  Err e = nullptr;
+  switch (a.type) {
+    case CTA_TUPLE_ORIG:
+      e = DecodeTuple(a, &ci->orig, &ci->tuple_zone[0]);
+      *have_orig = true;
+      break;
+    case CTA_TUPLE_REPLY:
+      e = DecodeTuple(a, &ci->reply, &ci->tuple_zone[1]);
+      *have_reply = true;
+      break;
+    case CTA_STATUS:
+      e = NeedLen(a, 4, "short CTA_STATUS");
+      if (!e) ci->status = static_cast<uint16_t>(Be32(a.data) & 0xffffu);
+      break;
+    case CTA_PROTOINFO:
+      e = DecodeProtoinfo(a, ci);
+      break;
+    case CTA_HELP:
+      e = DecodeNestedString(a, CTA_HELP_NAME, &ci->helper);
+      break;
+    case CTA_TIMEOUT:
+      e = NeedLen(a, 4, "short CTA_TIMEOUT");
+      if (!e) ci->timeout_s = Be32(a.data);
+      break;
+    case CTA_MARK:
+      e = NeedLen(a, 4, "short CTA_MARK");
+      if (!e) ci->mark = Be32(a.data);
+      break;
+    case CTA_COUNTERS_ORIG:
+    case CTA_COUNTERS_REPLY: {
+      int d = a.type == CTA_COUNTERS_REPLY;
+      e = DecodeCounters(a, &ci->packets[d], &ci->bytes[d]);
+      ci->has_acct = true;
+      break;
+    }
+    case CTA_USE:
+      e = NeedLen(a, 4, "short CTA_USE");
+      if (!e) ci->use = Be32(a.data);
+      break;
+    case CTA_ID:
+      e = NeedLen(a, 4, "short CTA_ID");
+      if (!e) ci->id = Be32(a.data);
+      break;
+    case CTA_SECMARK:
+      e = NeedLen(a, 4, "short CTA_SECMARK");
+      if (!e) ci->secmark = Be32(a.data);
+      break;
+    case CTA_ZONE:
+      e = NeedLen(a, 2, "short CTA_ZONE");
+      if (!e) *zone = Be16(a.data);
+      break;
+    case CTA_SECCTX:
+      e = DecodeNestedString(a, CTA_SECCTX_NAME, &ci->secctx);
+      break;
+    case CTA_TIMESTAMP:
+      e = DecodeTimestamp(a, ci);
+      break;
+    case CTA_LABELS:
+      ci->has_labels = true;
+      std::memcpy(ci->labels, a.data, std::min(a.len, sizeof ci->labels));
+      break;
+    default:
+      break;
+  }
+  return e;
+}
+
 }  // namespace
 
 std::string DecodeConntrackMessage(const uint8_t* msg, size_t len, ConnInfo* ci) {
@@ -303,71 +374,7 @@ std::string DecodeConntrackMessage(const uint8_t* msg, size_t len, ConnInfo* ci)
   bool have_orig = false, have_reply = false;
   uint16_t zone = 0;
   while (it.Next(&a)) {
-    Err e = nullptr;
-    switch (a.type) {
-      case CTA_TUPLE_ORIG:
-        e = DecodeTuple(a, &ci->orig, &ci->tuple_zone[0]);
-        have_orig = true;
-        break;
-      case CTA_TUPLE_REPLY:
-        e = DecodeTuple(a, &ci->reply, &ci->tuple_zone[1]);
-        have_reply = true;
-        break;
-      case CTA_STATUS:
-        e = NeedLen(a, 4, "short CTA_STATUS");
-        if (!e) ci->status = static_cast<uint16_t>(Be32(a.data) & 0xffffu);
-        break;
-      case CTA_PROTOINFO:
-        e = DecodeProtoinfo(a, ci);
-        break;
-      case CTA_HELP:
-        e = DecodeNestedString(a, CTA_HELP_NAME, &ci->helper);
-        break;
-      case CTA_TIMEOUT:
-        e = NeedLen(a, 4, "short CTA_TIMEOUT");
-        if (!e) ci->timeout_s = Be32(a.data);
-        break;
-      case CTA_MARK:
-        e = NeedLen(a, 4, "short CTA_MARK");
-        if (!e) ci->mark = Be32(a.data);
-        break;
-      case CTA_COUNTERS_ORIG:
-      case CTA_COUNTERS_REPLY: {
-        int d = a.type == CTA_COUNTERS_REPLY;
-        e = DecodeCounters(a, &ci->packets[d], &ci->bytes[d]);
-        ci->has_acct = true;
-        break;
-      }
-      case CTA_USE:
-        e = NeedLen(a, 4, "short CTA_USE");
-        if (!e) ci->use = Be32(a.data);
-        break;
-      case CTA_ID:
-        e = NeedLen(a, 4, "short CTA_ID");
-        if (!e) ci->id = Be32(a.data);
-        break;
-      case CTA_SECMARK:
-        e = NeedLen(a, 4, "short CTA_SECMARK");
-        if (!e) ci->secmark = Be32(a.data);
-        break;
-      case CTA_ZONE:
-        e = NeedLen(a, 2, "short CTA_ZONE");
-        if (!e) zone = Be16(a.data);
-        break;
-      case CTA_SECCTX:
-        e = DecodeNestedString(a, CTA_SECCTX_NAME, &ci->secctx);
-        break;
-      case CTA_TIMESTAMP:
-        e = DecodeTimestamp(a, ci);
-        break;
-      case CTA_LABELS:
-        ci->has_labels = true;
-        std::memcpy(ci->labels, a.data, std::min(a.len, sizeof ci->labels));
-        break;
-      default:
-        break;
-    }
-    if (e) return e;
+    if (Err e = DecodeEntryAttr(a, ci, &have_orig, &have_reply, &zone)) return e;
   }
   if (!it.ok()) return "attribute crosses the message";
   if (!have_orig || !have_reply) return "entry without both tuples";

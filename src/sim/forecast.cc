@@ -325,9 +325,18 @@ void Watcher::Observe(const Sample& s, std::span<const ConnInfo> entries) {
   Observe(s);
 }
 
-void Watcher::Observe(const Sample& s) {
-  Acc& a = *acc_;
-  WatchReport r;
+namespace {
+
+// Per-second rate of a counter between two samples dt apart; 0 when it went backwards (a
+// counter reset).
+double PerSecond(uint64_t now, uint64_t before, double dt) {
+  return now >= before ? static_cast<double>(now - before) / dt : 0.0;
+}
+
+}  // namespace
+
+void Watcher::FillSampleFields(const Sample& s, double dt, bool rates, WatchReport* out) const {
+  WatchReport& r = *out;
   r.t = s.t;
   r.count = s.count;
   r.max = s.max;
@@ -343,83 +352,74 @@ void Watcher::Observe(const Sample& s) {
   // (nf_ct_alloc_hashtable() allocates hlist_nulls_head pointers).
   r.kernel_bytes = s.kernel_bytes ? s.kernel_bytes
                                   : s.count * (s.entry_bytes ? s.entry_bytes : 256) + s.buckets * 8;
-  const double dt = n_ > 0 ? s.t - prev_.t : 0;
   r.interval_s = dt;
   r.inserts_total = rep_.inserts_total;
   r.deletes_total = rep_.deletes_total;
   r.events_overrun_total = rep_.events_overrun_total;
-  const bool rates = n_ > 0 && dt > 0;
-  auto rate = [&](uint64_t now, uint64_t before) {
-    return now >= before ? static_cast<double>(now - before) / dt : 0.0;
-  };
   if (rates && s.has_stats && prev_.has_stats) {
-    r.drop_per_s = rate(s.stats.drop, prev_.stats.drop);
-    r.early_drop_per_s = rate(s.stats.early_drop, prev_.stats.early_drop);
-    r.insert_failed_per_s = rate(s.stats.insert_failed, prev_.stats.insert_failed);
+    r.drop_per_s = PerSecond(s.stats.drop, prev_.stats.drop, dt);
+    r.early_drop_per_s = PerSecond(s.stats.early_drop, prev_.stats.early_drop, dt);
+    r.insert_failed_per_s = PerSecond(s.stats.insert_failed, prev_.stats.insert_failed, dt);
   }
+}
 
-  uint64_t* counts = a.counts;
-  std::vector<uint64_t>* hist = a.hist;
-  ClassKey* keys = a.keys;
-  double arr[kKeyCount] = {}, dep[kKeyCount] = {};
-  uint64_t born = 0, gone = 0;
-  if (s.has_table) {
-    auto& src = a.src;
-    auto& port = a.port;
-    auto& proto = a.proto;
-    auto& zone = a.zone;
-    std::sort(ids_.begin(), ids_.end());
-    if (rates && prev_.has_table) {
-      // Merge the sorted id lists: new ids were born, missing ids left, moved ids changed state.
-      size_t i = 0, j = 0;
-      while (i < ids_.size() || j < prev_ids_.size()) {
-        if (j == prev_ids_.size() || (i < ids_.size() && ids_[i].first < prev_ids_[j].first)) {
-          arr[ids_[i].second] += 1;
-          ++born;
-          ++i;
-        } else if (i == ids_.size() || prev_ids_[j].first < ids_[i].first) {
-          dep[prev_ids_[j].second] += 1;
-          ++gone;
-          ++j;
-        } else {
-          if (ids_[i].second != prev_ids_[j].second) {
-            arr[ids_[i].second] += 1;
-            dep[prev_ids_[j].second] += 1;
-          }
-          ++i;
-          ++j;
-        }
+void Watcher::DiffIds(double* arr, double* dep, uint64_t* born, uint64_t* gone) const {
+  // Merge the sorted id lists: new ids were born, missing ids left, moved ids changed state.
+  size_t i = 0, j = 0;
+  while (i < ids_.size() || j < prev_ids_.size()) {
+    if (j == prev_ids_.size() || (i < ids_.size() && ids_[i].first < prev_ids_[j].first)) {
+      arr[ids_[i].second] += 1;
+      ++*born;
+      ++i;
+    } else if (i == ids_.size() || prev_ids_[j].first < ids_[i].first) {
+      dep[prev_ids_[j].second] += 1;
+      ++*gone;
+      ++j;
+    } else {
+      if (ids_[i].second != prev_ids_[j].second) {
+        arr[ids_[i].second] += 1;
+        dep[prev_ids_[j].second] += 1;
       }
+      ++i;
+      ++j;
     }
-    uint64_t other = 0;
-    r.top_sources = TopOf(
-        src, top_, &other, [](const AddrKey& k) { return AddrText(k); }, prev_src_);
-    r.sources_other = other;
-    r.top_dports = TopOf(
-        port, top_, &other,
-        [](uint32_t k) {
-          return std::string(L4ProtoName(static_cast<uint8_t>(k >> 16))) + "/" +
-                 std::to_string(k & 0xffff);
-        },
-        prev_port_);
-    r.dports_other = other;
-    prev_src_.clear();
-    for (const TopRow& t : r.top_sources) prev_src_.emplace_back(t.key, t.count);
-    prev_port_.clear();
-    for (const TopRow& t : r.top_dports) prev_port_.emplace_back(t.key, t.count);
-    for (const auto& [p, n] : proto) r.by_proto.emplace_back(L4ProtoName(p), n);
-    std::sort(r.by_proto.begin(), r.by_proto.end());
-    for (const auto& [z, n] : zone) r.by_zone.emplace_back(z, n);
-    std::sort(r.by_zone.begin(), r.by_zone.end());
-    prev_ids_.swap(ids_);
   }
+}
 
+void Watcher::FillTableRows(WatchReport* out) {
+  WatchReport& r = *out;
+  Acc& a = *acc_;
+  uint64_t other = 0;
+  r.top_sources = TopOf(
+      a.src, top_, &other, [](const AddrKey& k) { return AddrText(k); }, prev_src_);
+  r.sources_other = other;
+  r.top_dports = TopOf(
+      a.port, top_, &other,
+      [](uint32_t k) {
+        return std::string(L4ProtoName(static_cast<uint8_t>(k >> 16))) + "/" +
+               std::to_string(k & 0xffff);
+      },
+      prev_port_);
+  r.dports_other = other;
+  prev_src_.clear();
+  for (const TopRow& t : r.top_sources) prev_src_.emplace_back(t.key, t.count);
+  prev_port_.clear();
+  for (const TopRow& t : r.top_dports) prev_port_.emplace_back(t.key, t.count);
+  for (const auto& [p, n] : a.proto) r.by_proto.emplace_back(L4ProtoName(p), n);
+  std::sort(r.by_proto.begin(), r.by_proto.end());
+  for (const auto& [z, n] : a.zone) r.by_zone.emplace_back(z, n);
+  std::sort(r.by_zone.begin(), r.by_zone.end());
+}
+
+void Watcher::FillInsertDeleteRates(const Sample& s, double dt, bool rates, uint64_t born,
+                                    uint64_t gone, WatchReport* out) const {
+  WatchReport& r = *out;
   // Insertion and deletion rates: events when subscribed (exact up to counted overruns), else
   // the dump difference, else the net change of the count.
   if (s.has_events && (n_ == 0 || prev_.has_events)) {
     if (rates) {
-      r.insert_per_s = rate(s.events_new, prev_.events_new);
-      r.delete_per_s = rate(s.events_destroy, prev_.events_destroy);
+      r.insert_per_s = PerSecond(s.events_new, prev_.events_new, dt);
+      r.delete_per_s = PerSecond(s.events_destroy, prev_.events_destroy, dt);
       r.inserts_total += s.events_new - std::min(s.events_new, prev_.events_new);
       r.deletes_total += s.events_destroy - std::min(s.events_destroy, prev_.events_destroy);
       r.events_overrun_total += s.events_overrun - std::min(s.events_overrun, prev_.events_overrun);
@@ -441,10 +441,13 @@ void Watcher::Observe(const Sample& s) {
     r.delete_per_s = std::max(0.0, -net);
     r.rate_source = "count";
   }
+}
 
-  // Classes for the forecast.
+std::vector<ClassState> Watcher::ForecastClasses(const Sample& s, double dt, bool rates,
+                                                 const double* arr, const double* dep,
+                                                 double* other) {
+  Acc& a = *acc_;
   std::vector<ClassState> cs;
-  double other = 0;
   if (s.has_table) {
     for (int ki = 0; ki < kKeyCount; ++ki) {
       if (rates && prev_.has_table) {
@@ -456,15 +459,15 @@ void Watcher::Observe(const Sample& s) {
         smooth_dep_[ki] =
             n_ > 1 ? kAlpha * dep[ki] / dt + (1 - kAlpha) * smooth_dep_[ki] : dep[ki] / dt;
       }
-      if (counts[ki] == 0) continue;  // nothing to project from; arrivals show next time
+      if (a.counts[ki] == 0) continue;  // nothing to project from; arrivals show next time
       ClassState c;
-      c.key = keys[ki];
-      c.count = counts[ki];
+      c.key = a.keys[ki];
+      c.count = a.counts[ki];
       c.arrivals_per_s = smooth_arr_[ki];
       c.departures_per_s = smooth_dep_[ki];
       c.timeout_s = ClassTimeout(cfg_, c.key);
       // survivors[r] = entries with more than r seconds left: suffix sums of the histogram.
-      auto& h = hist[ki];
+      auto& h = a.hist[ki];
       c.survivors.assign(h.size(), 0);
       uint64_t acc = 0;
       for (size_t rr = h.size(); rr-- > 0;) {
@@ -474,7 +477,7 @@ void Watcher::Observe(const Sample& s) {
       cs.push_back(std::move(c));
     }
     uint64_t dumped = a.entries;
-    other = s.count > dumped ? static_cast<double>(s.count - dumped) : 0;
+    *other = s.count > dumped ? static_cast<double>(s.count - dumped) : 0;
   } else {
     ClassState c;
     c.key = ClassKey{0, 0};
@@ -488,6 +491,27 @@ void Watcher::Observe(const Sample& s) {
     c.timeout_s = 0;  // trend only
     cs.push_back(std::move(c));
   }
+  return cs;
+}
+
+void Watcher::Observe(const Sample& s) {
+  WatchReport r;
+  const double dt = n_ > 0 ? s.t - prev_.t : 0;
+  const bool rates = n_ > 0 && dt > 0;
+  FillSampleFields(s, dt, rates, &r);
+
+  double arr[kKeyCount] = {}, dep[kKeyCount] = {};
+  uint64_t born = 0, gone = 0;
+  if (s.has_table) {
+    std::sort(ids_.begin(), ids_.end());
+    if (rates && prev_.has_table) DiffIds(arr, dep, &born, &gone);
+    FillTableRows(&r);
+    prev_ids_.swap(ids_);
+  }
+  FillInsertDeleteRates(s, dt, rates, born, gone, &r);
+
+  double other = 0;
+  std::vector<ClassState> cs = ForecastClasses(s, dt, rates, arr, dep, &other);
   r.forecast = ComputeForecast(cs, other, s.max);
   if (!s.has_table && r.forecast.driver >= 0) {
     // The trend has no class to name.

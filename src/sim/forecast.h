@@ -178,6 +178,17 @@ class Watcher {
   std::unique_ptr<Acc> acc_;
   std::vector<double> smooth_arr_, smooth_dep_;  // per class key index (see KeyIndex)
   WatchReport rep_;
+
+  // The phases of Observe(): the sample's own fields and drop rates; the arrivals and
+  // departures per class from the previous dump's ids; the top/protocol/zone rows; the
+  // insert/delete rates; the classes the forecast projects (updates the smoothed rates).
+  void FillSampleFields(const Sample& s, double dt, bool rates, WatchReport* out) const;
+  void DiffIds(double* arr, double* dep, uint64_t* born, uint64_t* gone) const;
+  void FillTableRows(WatchReport* out);
+  void FillInsertDeleteRates(const Sample& s, double dt, bool rates, uint64_t born, uint64_t gone,
+                             WatchReport* out) const;
+  std::vector<ClassState> ForecastClasses(const Sample& s, double dt, bool rates, const double* arr,
+                                          const double* dep, double* other);
 };
 
 }  // namespace ctrack::watch

@@ -86,6 +86,168 @@ std::string Rate(double v) { return v < 0 ? "-" : Num(std::round(v * 10) / 10); 
 
 std::string JsonNum(double v) { return std::isfinite(v) ? Num(v) : "null"; }
 
+// The kernel's per-CPU statistics (nf_conntrack_stat), first under node_exporter's names.
+void StatsFamilies(Writer& w, const WatchReport& r) {
+  struct {
+    const char* name;
+    uint64_t v;
+    const char* help;
+  } const st[] = {
+      {"node_nf_conntrack_stat_found", r.stats.found,
+       "Number of searched entries which were successful."},
+      {"node_nf_conntrack_stat_invalid", r.stats.invalid,
+       "Number of packets seen which can not be tracked."},
+      {"node_nf_conntrack_stat_ignore", r.ignore,
+       "Number of packets seen which are already connected to a conntrack entry."},
+      {"node_nf_conntrack_stat_insert", r.stats.insert,
+       "Number of entries inserted into the list."},
+      {"node_nf_conntrack_stat_insert_failed", r.stats.insert_failed,
+       "Number of entries for which list insertion was attempted but failed."},
+      {"node_nf_conntrack_stat_drop", r.stats.drop,
+       "Number of packets dropped due to conntrack failure."},
+      {"node_nf_conntrack_stat_early_drop", r.stats.early_drop,
+       "Number of dropped conntrack entries to make room for new ones, if maximum table size was "
+       "reached."},
+      {"node_nf_conntrack_stat_search_restart", r.stats.search_restart,
+       "Number of conntrack table lookups which had to be restarted due to hashtable resizes."},
+  };
+  for (const auto& s : st) {
+    w.Family(s.name, "gauge", s.help);
+    w.Sample(static_cast<double>(s.v));
+  }
+  // The same counters typed as counters, for rate() without reset surprises.
+  w.Family("ctrack_conntrack_drops", "counter",
+           "Packets dropped because the table was full (stat drop).");
+  w.Sample(static_cast<double>(r.stats.drop));
+  w.Family("ctrack_conntrack_early_drops", "counter",
+           "Entries evicted to make room (stat early_drop).");
+  w.Sample(static_cast<double>(r.stats.early_drop));
+  w.Family("ctrack_conntrack_insert_failed", "counter",
+           "Confirmations that failed (stat insert_failed).");
+  w.Sample(static_cast<double>(r.stats.insert_failed));
+  w.Family("ctrack_conntrack_invalid", "counter",
+           "Packets that could not be tracked (stat invalid).");
+  w.Sample(static_cast<double>(r.stats.invalid));
+  w.Family("ctrack_conntrack_icmp_errors", "counter", "ICMP errors rejected (stat error).");
+  w.Sample(static_cast<double>(r.stats.error));
+}
+
+// Families read from a table dump: per class, protocol, zone, top sources and ports.
+void TableFamilies(Writer& w, const WatchReport& r) {
+  w.Family("ctrack_conntrack_entries_by_state", "gauge", "Entries by protocol and state.");
+  for (const ClassRow& c : r.classes)
+    w.Sample(static_cast<double>(c.state.count), L("protocol", ClassProtoName(c.state.key)) + "," +
+                                                     L("state", ClassStateName(c.state.key)));
+  w.Family("ctrack_conntrack_state_arrivals_per_second", "gauge",
+           "Entries entering each state per second.");
+  for (const ClassRow& c : r.classes)
+    w.Sample(c.state.arrivals_per_s, L("protocol", ClassProtoName(c.state.key)) + "," +
+                                         L("state", ClassStateName(c.state.key)));
+  w.Family("ctrack_conntrack_state_settle_entries", "gauge",
+           "Level each state heads for: arrival rate times residence (Little's law).");
+  for (const ClassRow& c : r.classes)
+    w.Sample(c.outlook.level, L("protocol", ClassProtoName(c.state.key)) + "," +
+                                  L("state", ClassStateName(c.state.key)));
+  w.Family("ctrack_conntrack_entries_by_protocol", "gauge", "Entries by layer-4 protocol.");
+  for (const auto& [p, n] : r.by_proto) w.Sample(static_cast<double>(n), L("protocol", p));
+  w.Family("ctrack_conntrack_entries_by_zone", "gauge", "Entries by conntrack zone.");
+  for (const auto& [z, n] : r.by_zone)
+    w.Sample(static_cast<double>(n), L("zone", std::to_string(z)));
+  w.Family("ctrack_conntrack_top_source_entries", "gauge",
+           "Entries of the top original-direction sources (cardinality capped; the rest as "
+           "source=\"other\").");
+  for (const TopRow& t : r.top_sources) w.Sample(static_cast<double>(t.count), L("source", t.key));
+  w.Sample(static_cast<double>(r.sources_other), L("source", "other"));
+  w.Family(
+      "ctrack_conntrack_top_dport_entries", "gauge",
+      "Entries of the top destination ports (cardinality capped; the rest as port=\"other\").");
+  for (const TopRow& t : r.top_dports) {
+    size_t slash = t.key.find('/');
+    w.Sample(static_cast<double>(t.count),
+             L("protocol", t.key.substr(0, slash)) + "," + L("port", t.key.substr(slash + 1)));
+  }
+  w.Sample(static_cast<double>(r.dports_other), L("protocol", "other") + "," + L("port", "other"));
+}
+
+// The exporter's own sampling counters.
+void ExporterFamilies(Writer& w, const ExporterStats& ex) {
+  w.Family("ctrack_exporter_dumps", "counter",
+           "Table samples taken (one per interval at most, whatever the scrape rate).");
+  w.Sample(static_cast<double>(ex.dumps));
+  w.Family("ctrack_exporter_dump_errors", "counter", "Table samples that failed.");
+  w.Sample(static_cast<double>(ex.dump_errors));
+  w.Family("ctrack_exporter_scrapes", "counter", "Metrics requests answered.");
+  w.Sample(static_cast<double>(ex.scrapes));
+  w.Family("ctrack_exporter_dump_duration_seconds", "gauge", "Duration of the last table sample.");
+  w.Sample(ex.last_dump_s);
+  w.Family("ctrack_exporter_last_sample_timestamp_seconds", "gauge",
+           "Unix time of the last table sample.");
+  w.Sample(ex.last_sample_unix);
+  w.Family("ctrack_exporter_interval_seconds", "gauge", "Sampling interval.");
+  w.Sample(ex.interval_s);
+}
+
+// End of a screen line: erase the rest of the terminal line, then a newline.
+constexpr const char* kScreenEol = "\x1b[K\n";
+
+// The screen's per-state rows (at most 8), ordered by how far each is from its level.
+void ScreenStates(const WatchReport& r, std::string* out) {
+  std::string& o = *out;
+  const char* eol = kScreenEol;
+  char b[512];
+  // States ordered by how fast they grow toward their level.
+  std::vector<const ClassRow*> rows;
+  for (const ClassRow& c : r.classes) rows.push_back(&c);
+  std::stable_sort(rows.begin(), rows.end(), [](const ClassRow* a, const ClassRow* b2) {
+    return a->outlook.level - a->state.count > b2->outlook.level - b2->state.count;
+  });
+  std::snprintf(b, sizeof b, "%-6s %-12s %10s %10s %8s %10s", "proto", "state", "entries",
+                "arrive/s", "timeout", "settles");
+  o += b;
+  o += eol;
+  for (size_t i = 0; i < rows.size() && i < 8; ++i) {
+    const ClassRow& c = *rows[i];
+    std::snprintf(b, sizeof b, "%-6s %-12s %10llu %10.1f %8u %10.0f", ClassProtoName(c.state.key),
+                  ClassStateName(c.state.key), static_cast<unsigned long long>(c.state.count),
+                  c.state.arrivals_per_s, c.state.timeout_s,
+                  std::isfinite(c.outlook.level) ? c.outlook.level : -1.0);
+    o += b;
+    o += eol;
+  }
+  o += eol;
+}
+
+// The screen's top sources and ports side by side (at most 5 rows), cut at `cols`.
+void ScreenTops(const WatchReport& r, int cols, std::string* out) {
+  std::string& o = *out;
+  const char* eol = kScreenEol;
+  char b[512];
+  std::snprintf(b, sizeof b, "%-40s %10s %8s   %-12s %10s %8s", "source", "entries", "growth",
+                "dport", "entries", "growth");
+  o += b;
+  o += eol;
+  for (size_t i = 0; i < 5; ++i) {
+    std::string l, rr;
+    if (i < r.top_sources.size()) {
+      std::snprintf(b, sizeof b, "%-40s %10llu %+8lld", r.top_sources[i].key.c_str(),
+                    static_cast<unsigned long long>(r.top_sources[i].count),
+                    static_cast<long long>(r.top_sources[i].growth));
+      l = b;
+    } else {
+      l = std::string(60, ' ');
+    }
+    if (i < r.top_dports.size()) {
+      std::snprintf(b, sizeof b, "   %-12s %10llu %+8lld", r.top_dports[i].key.c_str(),
+                    static_cast<unsigned long long>(r.top_dports[i].count),
+                    static_cast<long long>(r.top_dports[i].growth));
+      rr = b;
+    }
+    if (i >= r.top_sources.size() && i >= r.top_dports.size()) break;
+    o += (l + rr).substr(0, static_cast<size_t>(cols));
+    o += eol;
+  }
+}
+
 }  // namespace
 
 const char* ContentType(Exposition e) {
@@ -108,50 +270,7 @@ std::string RenderMetrics(const WatchReport& r, const ExporterStats& ex, Exposit
   w.Family("node_nf_conntrack_entries_limit", "gauge",
            "Maximum size of connection tracking table.");
   w.Sample(static_cast<double>(r.max));
-  if (r.has_stats) {
-    struct {
-      const char* name;
-      uint64_t v;
-      const char* help;
-    } const st[] = {
-        {"node_nf_conntrack_stat_found", r.stats.found,
-         "Number of searched entries which were successful."},
-        {"node_nf_conntrack_stat_invalid", r.stats.invalid,
-         "Number of packets seen which can not be tracked."},
-        {"node_nf_conntrack_stat_ignore", r.ignore,
-         "Number of packets seen which are already connected to a conntrack entry."},
-        {"node_nf_conntrack_stat_insert", r.stats.insert,
-         "Number of entries inserted into the list."},
-        {"node_nf_conntrack_stat_insert_failed", r.stats.insert_failed,
-         "Number of entries for which list insertion was attempted but failed."},
-        {"node_nf_conntrack_stat_drop", r.stats.drop,
-         "Number of packets dropped due to conntrack failure."},
-        {"node_nf_conntrack_stat_early_drop", r.stats.early_drop,
-         "Number of dropped conntrack entries to make room for new ones, if maximum table size was "
-         "reached."},
-        {"node_nf_conntrack_stat_search_restart", r.stats.search_restart,
-         "Number of conntrack table lookups which had to be restarted due to hashtable resizes."},
-    };
-    for (const auto& s : st) {
-      w.Family(s.name, "gauge", s.help);
-      w.Sample(static_cast<double>(s.v));
-    }
-    // The same counters typed as counters, for rate() without reset surprises.
-    w.Family("ctrack_conntrack_drops", "counter",
-             "Packets dropped because the table was full (stat drop).");
-    w.Sample(static_cast<double>(r.stats.drop));
-    w.Family("ctrack_conntrack_early_drops", "counter",
-             "Entries evicted to make room (stat early_drop).");
-    w.Sample(static_cast<double>(r.stats.early_drop));
-    w.Family("ctrack_conntrack_insert_failed", "counter",
-             "Confirmations that failed (stat insert_failed).");
-    w.Sample(static_cast<double>(r.stats.insert_failed));
-    w.Family("ctrack_conntrack_invalid", "counter",
-             "Packets that could not be tracked (stat invalid).");
-    w.Sample(static_cast<double>(r.stats.invalid));
-    w.Family("ctrack_conntrack_icmp_errors", "counter", "ICMP errors rejected (stat error).");
-    w.Sample(static_cast<double>(r.stats.error));
-  }
+  if (r.has_stats) StatsFamilies(w, r);
   w.Family("ctrack_conntrack_insertions", "counter",
            "Entries created since the exporter started (events, else dump differences).");
   w.Sample(static_cast<double>(r.inserts_total));
@@ -166,44 +285,7 @@ std::string RenderMetrics(const WatchReport& r, const ExporterStats& ex, Exposit
   w.Sample(std::max(0.0, r.delete_per_s), L("kind", "delete"));
   w.Sample(std::max(0.0, r.drop_per_s), L("kind", "drop"));
   w.Sample(std::max(0.0, r.early_drop_per_s), L("kind", "early_drop"));
-  if (r.has_table) {
-    w.Family("ctrack_conntrack_entries_by_state", "gauge", "Entries by protocol and state.");
-    for (const ClassRow& c : r.classes)
-      w.Sample(static_cast<double>(c.state.count), L("protocol", ClassProtoName(c.state.key)) +
-                                                       "," +
-                                                       L("state", ClassStateName(c.state.key)));
-    w.Family("ctrack_conntrack_state_arrivals_per_second", "gauge",
-             "Entries entering each state per second.");
-    for (const ClassRow& c : r.classes)
-      w.Sample(c.state.arrivals_per_s, L("protocol", ClassProtoName(c.state.key)) + "," +
-                                           L("state", ClassStateName(c.state.key)));
-    w.Family("ctrack_conntrack_state_settle_entries", "gauge",
-             "Level each state heads for: arrival rate times residence (Little's law).");
-    for (const ClassRow& c : r.classes)
-      w.Sample(c.outlook.level, L("protocol", ClassProtoName(c.state.key)) + "," +
-                                    L("state", ClassStateName(c.state.key)));
-    w.Family("ctrack_conntrack_entries_by_protocol", "gauge", "Entries by layer-4 protocol.");
-    for (const auto& [p, n] : r.by_proto) w.Sample(static_cast<double>(n), L("protocol", p));
-    w.Family("ctrack_conntrack_entries_by_zone", "gauge", "Entries by conntrack zone.");
-    for (const auto& [z, n] : r.by_zone)
-      w.Sample(static_cast<double>(n), L("zone", std::to_string(z)));
-    w.Family("ctrack_conntrack_top_source_entries", "gauge",
-             "Entries of the top original-direction sources (cardinality capped; the rest as "
-             "source=\"other\").");
-    for (const TopRow& t : r.top_sources)
-      w.Sample(static_cast<double>(t.count), L("source", t.key));
-    w.Sample(static_cast<double>(r.sources_other), L("source", "other"));
-    w.Family(
-        "ctrack_conntrack_top_dport_entries", "gauge",
-        "Entries of the top destination ports (cardinality capped; the rest as port=\"other\").");
-    for (const TopRow& t : r.top_dports) {
-      size_t slash = t.key.find('/');
-      w.Sample(static_cast<double>(t.count),
-               L("protocol", t.key.substr(0, slash)) + "," + L("port", t.key.substr(slash + 1)));
-    }
-    w.Sample(static_cast<double>(r.dports_other),
-             L("protocol", "other") + "," + L("port", "other"));
-  }
+  if (r.has_table) TableFamilies(w, r);
   w.Family("ctrack_conntrack_buckets", "gauge", "Hash table buckets (nf_conntrack_buckets).");
   w.Sample(static_cast<double>(r.buckets));
   w.Family("ctrack_conntrack_bucket_depth_mean", "gauge",
@@ -219,20 +301,7 @@ std::string RenderMetrics(const WatchReport& r, const ExporterStats& ex, Exposit
   w.Family("ctrack_conntrack_settle_ratio", "gauge",
            "Forecast level the table heads for, as a fraction of the limit.");
   w.Sample(r.forecast.settle_fraction);
-  w.Family("ctrack_exporter_dumps", "counter",
-           "Table samples taken (one per interval at most, whatever the scrape rate).");
-  w.Sample(static_cast<double>(ex.dumps));
-  w.Family("ctrack_exporter_dump_errors", "counter", "Table samples that failed.");
-  w.Sample(static_cast<double>(ex.dump_errors));
-  w.Family("ctrack_exporter_scrapes", "counter", "Metrics requests answered.");
-  w.Sample(static_cast<double>(ex.scrapes));
-  w.Family("ctrack_exporter_dump_duration_seconds", "gauge", "Duration of the last table sample.");
-  w.Sample(ex.last_dump_s);
-  w.Family("ctrack_exporter_last_sample_timestamp_seconds", "gauge",
-           "Unix time of the last table sample.");
-  w.Sample(ex.last_sample_unix);
-  w.Family("ctrack_exporter_interval_seconds", "gauge", "Sampling interval.");
-  w.Sample(ex.interval_s);
+  ExporterFamilies(w, ex);
   return w.Finish();
 }
 
@@ -300,7 +369,7 @@ std::string RenderScreen(const WatchReport& r, double unix_time, int cols,
                          const std::string& title) {
   cols = std::clamp(cols, 40, 200);
   std::string o;
-  const char* eol = "\x1b[K\n";
+  const char* eol = kScreenEol;
   char b[512];
   std::snprintf(b, sizeof b, "ctrack watch  %s  %s", title.c_str(), Iso(unix_time).c_str());
   o += b;
@@ -328,50 +397,8 @@ std::string RenderScreen(const WatchReport& r, double unix_time, int cols,
   o += eol;
   o += eol;
   if (r.has_table) {
-    // States ordered by how fast they grow toward their level.
-    std::vector<const ClassRow*> rows;
-    for (const ClassRow& c : r.classes) rows.push_back(&c);
-    std::stable_sort(rows.begin(), rows.end(), [](const ClassRow* a, const ClassRow* b2) {
-      return a->outlook.level - a->state.count > b2->outlook.level - b2->state.count;
-    });
-    std::snprintf(b, sizeof b, "%-6s %-12s %10s %10s %8s %10s", "proto", "state", "entries",
-                  "arrive/s", "timeout", "settles");
-    o += b;
-    o += eol;
-    for (size_t i = 0; i < rows.size() && i < 8; ++i) {
-      const ClassRow& c = *rows[i];
-      std::snprintf(b, sizeof b, "%-6s %-12s %10llu %10.1f %8u %10.0f", ClassProtoName(c.state.key),
-                    ClassStateName(c.state.key), static_cast<unsigned long long>(c.state.count),
-                    c.state.arrivals_per_s, c.state.timeout_s,
-                    std::isfinite(c.outlook.level) ? c.outlook.level : -1.0);
-      o += b;
-      o += eol;
-    }
-    o += eol;
-    std::snprintf(b, sizeof b, "%-40s %10s %8s   %-12s %10s %8s", "source", "entries", "growth",
-                  "dport", "entries", "growth");
-    o += b;
-    o += eol;
-    for (size_t i = 0; i < 5; ++i) {
-      std::string l, rr;
-      if (i < r.top_sources.size()) {
-        std::snprintf(b, sizeof b, "%-40s %10llu %+8lld", r.top_sources[i].key.c_str(),
-                      static_cast<unsigned long long>(r.top_sources[i].count),
-                      static_cast<long long>(r.top_sources[i].growth));
-        l = b;
-      } else {
-        l = std::string(60, ' ');
-      }
-      if (i < r.top_dports.size()) {
-        std::snprintf(b, sizeof b, "   %-12s %10llu %+8lld", r.top_dports[i].key.c_str(),
-                      static_cast<unsigned long long>(r.top_dports[i].count),
-                      static_cast<long long>(r.top_dports[i].growth));
-        rr = b;
-      }
-      if (i >= r.top_sources.size() && i >= r.top_dports.size()) break;
-      o += (l + rr).substr(0, static_cast<size_t>(cols));
-      o += eol;
-    }
+    ScreenStates(r, &o);
+    ScreenTops(r, cols, &o);
   } else {
     o += "(no table dump: count and counters only)";
     o += eol;

@@ -241,185 +241,250 @@ uint64_t KernelBytes(const Config& cfg, uint64_t entries) {
   return entries * per + static_cast<uint64_t>(cfg.nf_conntrack_buckets) * 8;
 }
 
+namespace {
+
+// One replay of the captures against a table with `cfg`: the state the core loop carries from
+// packet to packet, with one member function per phase of the run.
+class CounterRun {
+ public:
+  CounterRun(const std::vector<LoadedCapture>& caps, const SimOptions& opt, const Config& cfg,
+             const sim_internal::Baseline* base, SimReport* rep)
+      : caps_(caps),
+        opt_(opt),
+        cfg_(cfg),
+        base_(base),
+        rep_(rep),
+        ct_(cfg),
+        detail_(rep != nullptr && opt.detail) {}
+
+  SimCounters Run() {
+    Start();
+    Replayer(caps_, opt_).Run([&](uint64_t i, uint32_t lt, const Frame& f, Timestamp now) {
+      OnPacket(i, lt, f, now);
+      return true;
+    });
+    Finish();
+    return c_;
+  }
+
+ private:
+  // Sample grid over the capture's span (known up front: captures are in memory), then the
+  // initial table.
+  void Start() {
+    if (detail_) {
+      Replayer(caps_, opt_).Run([&](uint64_t, uint32_t, const Frame&, Timestamp now) {
+        if (!have_t0_) t0_ = now, have_t0_ = true;
+        t1_ = now;
+        return true;
+      });
+      t1_ = std::max(t1_, t0_ + opt_.horizon);
+      rep_->t0 = t0_;
+      rep_->t1 = t1_;
+    }
+    if (opt_.initial != nullptr) {
+      if (!detail_) t0_ = StartTime(caps_, opt_);
+      ImportInitial(ct_, opt_, t0_, &initial_);
+      c_.peak = ct_.count();
+      c_.peak_t = 0;
+      c_.peak_at_start = true;
+      if (cfg_.nf_conntrack_max != 0 && c_.peak >= cfg_.nf_conntrack_max) c_.first_full = 0;
+    }
+    nsamples_ = std::max<uint32_t>(opt_.samples, 1);
+    step_ = std::max<Timestamp>((t1_ - t0_) / nsamples_, 1);
+    next_sample_ = t0_;
+  }
+
+  void TakeSample(Timestamp at) {
+    Sample s{};
+    s.t = at - t0_;
+    s.count = ct_.count();
+    ct_.ForEach(at, [&](const ConnInfo& ci) { ++s.by_cat[CategoryOf(ci)]; });
+    s.created = ct_.counters().created;
+    s.expired = ct_.counters().expired;
+    s.early_drop = ct_.stats().early_drop + ct_.counters().gc_early_drop;
+    s.drop = c_.table_full_drops;
+    rep_->samples.push_back(s);
+  }
+
+  void OnPacket(uint64_t i, uint32_t lt, const Frame& f, Timestamp now) {
+    if (first_) {
+      if (!detail_ && opt_.initial == nullptr) t0_ = now;
+      first_ = false;
+    }
+    if (detail_) {
+      while (next_sample_ <= now && rep_->samples.size() < nsamples_) {
+        TakeSample(next_sample_);
+        next_sample_ += step_;
+      }
+    }
+    uint64_t invalid_before = ct_.stats().invalid;
+    PacketResult r = ct_.ProcessFrame(lt, f.data, f.caplen, f.wirelen, now);
+    now_end_ = now;
+    ++c_.packets;
+    bool full_drop = r.verdict == Verdict::kDrop && ct_.stats().invalid == invalid_before;
+    NoteEntry(r, now);
+    // An overload policy may reclaim an expired entry (counted as early drop by the engine): that
+    // is not an eviction.
+    if (r.destroyed_reason == DestroyReason::kEarlyDrop && r.destroyed < assured_.size() &&
+        assured_[r.destroyed] && expiry_[r.destroyed] > now) {
+      ++c_.assured_evicted;
+    }
+    uint32_t count = ct_.count();
+    if (count > c_.peak) {
+      c_.peak = count;
+      c_.peak_t = now - t0_;
+      c_.peak_packet = i;
+      c_.peak_at_start = false;
+    }
+    if (!c_.first_full && cfg_.nf_conntrack_max != 0 && count >= cfg_.nf_conntrack_max) {
+      c_.first_full = now - t0_;
+    }
+    if (full_drop) NoteFullDrop(i, now);
+    if (base_ != nullptr && i < base_->entry.size()) NoteBaselineFlow(i, r, full_drop);
+    if (opt_.progress && (c_.packets & 0xffff) == 0) opt_.progress(c_.packets);
+  }
+
+  // Per entry id: whether it was ever ASSURED, its expiry as of this packet, and (with detail)
+  // when it was created and last seen.
+  void NoteEntry(const PacketResult& r, Timestamp now) {
+    if (r.conn == kNoConn || !ct_.Get(r.conn, now, &info_)) return;
+    if (r.entry >= assured_.size()) {
+      assured_.resize(r.entry + 4096, 0);
+      expiry_.resize(r.entry + 4096, 0);
+    }
+    if (info_.status & kAssured) assured_[r.entry] = 1;
+    expiry_[r.entry] = info_.expires;
+    if (detail_) {
+      if (r.entry >= ids_.size()) ids_.resize(r.entry + 4096);
+      IdInfo& d = ids_[r.entry];
+      if (d.created == 0) d.created = now;
+      d.last = now;
+    }
+  }
+
+  // A packet refused because the table was full; a drop after a quiet gap starts an overflow
+  // episode (attributed, with detail, up to max_overflows).
+  void NoteFullDrop(uint64_t i, Timestamp now) {
+    ++c_.table_full_drops;
+    if (!c_.first_drop) c_.first_drop = now - t0_;
+    if (!any_drop_ || now - last_drop_ > opt_.overflow_gap) {
+      ++c_.overflow_episodes;
+      if (detail_ && rep_->overflows.size() < opt_.max_overflows) {
+        Attribution a = Attribute(Snapshot(ct_, now), opt_.top);
+        a.why = "overflow";
+        a.t = now - t0_;
+        a.packet = i;
+        rep_->overflows.push_back(std::move(a));
+      }
+    }
+    any_drop_ = true;
+    last_drop_ = now;
+  }
+
+  // Flags packet i's flow of the unlimited baseline run: refused, or legitimate and hurt.
+  void NoteBaselineFlow(uint64_t i, const PacketResult& r, bool full_drop) {
+    uint32_t e = base_->entry[i];
+    if (e == kNoConn) return;
+    if (e >= flow_flags_.size()) flow_flags_.resize(e + 4096, 0);
+    if (full_drop) flow_flags_[e] |= 1;
+    bool legit = e < base_->legit.size() && base_->legit[e];
+    bool hurt = r.verdict == Verdict::kDrop ||
+                (r.verdict == Verdict::kInvalid && base_->verdict[i] != Verdict::kInvalid);
+    if (legit && hurt) flow_flags_[e] |= 2;
+  }
+
+  void Finish() {
+    if (first_) now_end_ = t0_;  // no packets
+    // Age the table past the last packet up to the horizon (the garbage collector reaps as it
+    // goes).
+    Timestamp t_end = std::max(now_end_, t0_ + opt_.horizon);
+    if (detail_) {
+      while (rep_->samples.size() < nsamples_ && next_sample_ <= t_end) {
+        ct_.AdvanceTo(next_sample_);
+        TakeSample(next_sample_);
+        next_sample_ += step_;
+      }
+    }
+    ct_.AdvanceTo(t_end);
+    now_end_ = t_end;
+    if (detail_) TakeSample(now_end_);
+    if (detail_ && opt_.initial != nullptr) DrainMilestones();
+    FinalCounters();
+  }
+
+  // Drain milestones from the samples: live entries against the imported count.
+  void DrainMilestones() {
+    for (const Sample& s : rep_->samples) {
+      uint64_t live = 0;
+      for (uint32_t k : s.by_cat) live += k;
+      if (!initial_.half_t && live * 2 <= initial_.imported) initial_.half_t = s.t;
+      if (!initial_.tenth_t && live * 10 <= initial_.imported) initial_.tenth_t = s.t;
+      if (!initial_.empty_t && live == 0) initial_.empty_t = s.t;
+      initial_.live_end = static_cast<uint32_t>(live);
+    }
+    rep_->initial = initial_;
+  }
+
+  void FinalCounters() {
+    const Stats& s = ct_.stats();
+    const EngineCounters& e = ct_.counters();
+    c_.created = e.created;
+    c_.expired = e.expired;
+    c_.early_drop = s.early_drop;
+    c_.gc_early_drop = e.gc_early_drop;
+    c_.drop = s.drop;
+    c_.invalid = s.invalid;
+    c_.final_count = ct_.count();
+    for (uint8_t fl : flow_flags_) {
+      if (fl & 1) ++c_.refused_flows;
+      if (fl & 2) ++c_.legit_hurt;
+    }
+    if (base_ != nullptr) {
+      c_.demand_peak = base_->peak;
+      for (uint8_t l : base_->legit) c_.legit_flows += l;
+    }
+    c_.ctrack_bytes = ct_.memory_bytes();
+    c_.kernel_bytes_peak = KernelBytes(cfg_, c_.peak);
+    if (detail_) {
+      rep_->stats = s;
+      std::vector<ConnInfo> snap = Snapshot(ct_, now_end_);
+      rep_->stale = DetectStale(snap, ids_, now_end_, opt_, t0_);
+      if (opt_.keep_final) rep_->final_table = std::move(snap);
+    }
+  }
+
+  const std::vector<LoadedCapture>& caps_;
+  const SimOptions& opt_;
+  const Config& cfg_;
+  const sim_internal::Baseline* base_;
+  SimReport* rep_;
+  SimCounters c_;
+  Conntrack ct_;
+  std::vector<uint8_t> assured_;     // per entry id of this run
+  std::vector<Timestamp> expiry_;    // per entry id: expiry as of its last packet
+  std::vector<uint8_t> flow_flags_;  // per baseline entry: 1 refused, 2 legit hurt
+  std::vector<IdInfo> ids_;
+  const bool detail_;
+  Timestamp t0_ = 0, t1_ = 0;
+  bool have_t0_ = false;
+  InitialTable initial_;
+  uint32_t nsamples_ = 1;
+  Timestamp step_ = 1;
+  Timestamp next_sample_ = 0;
+  Timestamp last_drop_ = 0;
+  bool any_drop_ = false;
+  Timestamp now_end_ = 0;
+  bool first_ = true;
+  ConnInfo info_;
+};
+
+}  // namespace
+
 // The core loop shared by Simulate, ComparePolicies and Sweep.
 SimCounters sim_internal::RunCounters(const std::vector<LoadedCapture>& caps, const SimOptions& opt,
                                       const Config& cfg, const sim_internal::Baseline* base,
                                       SimReport* rep) {
-  SimCounters c;
-  Conntrack ct(cfg);
-  std::vector<uint8_t> assured;     // per entry id of this run
-  std::vector<Timestamp> expiry;    // per entry id: expiry as of its last packet
-  std::vector<uint8_t> flow_flags;  // per baseline entry: 1 refused, 2 legit hurt
-  std::vector<IdInfo> ids;
-  bool detail = rep != nullptr && opt.detail;
-  Timestamp t0 = 0, t1 = 0;
-  bool have_t0 = false;
-  // Sample grid over the capture's span (known up front: captures are in memory).
-  if (detail) {
-    Replayer(caps, opt).Run([&](uint64_t, uint32_t, const Frame&, Timestamp now) {
-      if (!have_t0) t0 = now, have_t0 = true;
-      t1 = now;
-      return true;
-    });
-    t1 = std::max(t1, t0 + opt.horizon);
-    rep->t0 = t0;
-    rep->t1 = t1;
-  }
-  InitialTable initial;
-  if (opt.initial != nullptr) {
-    if (!detail) t0 = StartTime(caps, opt);
-    ImportInitial(ct, opt, t0, &initial);
-    c.peak = ct.count();
-    c.peak_t = 0;
-    c.peak_at_start = true;
-    if (cfg.nf_conntrack_max != 0 && c.peak >= cfg.nf_conntrack_max) c.first_full = 0;
-  }
-  uint32_t nsamples = std::max<uint32_t>(opt.samples, 1);
-  Timestamp step = std::max<Timestamp>((t1 - t0) / nsamples, 1);
-  Timestamp next_sample = t0;
-  auto take_sample = [&](Timestamp at) {
-    Sample s{};
-    s.t = at - t0;
-    s.count = ct.count();
-    ct.ForEach(at, [&](const ConnInfo& ci) { ++s.by_cat[CategoryOf(ci)]; });
-    s.created = ct.counters().created;
-    s.expired = ct.counters().expired;
-    s.early_drop = ct.stats().early_drop + ct.counters().gc_early_drop;
-    s.drop = c.table_full_drops;
-    rep->samples.push_back(s);
-  };
-  Timestamp last_drop = 0;
-  bool any_drop = false;
-  Timestamp now_end = 0;
-  bool first = true;
-  ConnInfo info;
-  Replayer(caps, opt).Run([&](uint64_t i, uint32_t lt, const Frame& f, Timestamp now) {
-    if (first) {
-      if (!detail && opt.initial == nullptr) t0 = now;
-      first = false;
-    }
-    if (detail) {
-      while (next_sample <= now && rep->samples.size() < nsamples) {
-        take_sample(next_sample);
-        next_sample += step;
-      }
-    }
-    uint64_t invalid_before = ct.stats().invalid;
-    PacketResult r = ct.ProcessFrame(lt, f.data, f.caplen, f.wirelen, now);
-    now_end = now;
-    ++c.packets;
-    bool full_drop = r.verdict == Verdict::kDrop && ct.stats().invalid == invalid_before;
-    if (r.conn != kNoConn && ct.Get(r.conn, now, &info)) {
-      if (r.entry >= assured.size()) {
-        assured.resize(r.entry + 4096, 0);
-        expiry.resize(r.entry + 4096, 0);
-      }
-      if (info.status & kAssured) assured[r.entry] = 1;
-      expiry[r.entry] = info.expires;
-      if (detail) {
-        if (r.entry >= ids.size()) ids.resize(r.entry + 4096);
-        IdInfo& d = ids[r.entry];
-        if (d.created == 0) d.created = now;
-        d.last = now;
-      }
-    }
-    // An overload policy may reclaim an expired entry (counted as early drop by the engine): that
-    // is not an eviction.
-    if (r.destroyed_reason == DestroyReason::kEarlyDrop && r.destroyed < assured.size() &&
-        assured[r.destroyed] && expiry[r.destroyed] > now) {
-      ++c.assured_evicted;
-    }
-    uint32_t count = ct.count();
-    if (count > c.peak) {
-      c.peak = count;
-      c.peak_t = now - t0;
-      c.peak_packet = i;
-      c.peak_at_start = false;
-    }
-    if (!c.first_full && cfg.nf_conntrack_max != 0 && count >= cfg.nf_conntrack_max) {
-      c.first_full = now - t0;
-    }
-    if (full_drop) {
-      ++c.table_full_drops;
-      if (!c.first_drop) c.first_drop = now - t0;
-      if (!any_drop || now - last_drop > opt.overflow_gap) {
-        ++c.overflow_episodes;
-        if (detail && rep->overflows.size() < opt.max_overflows) {
-          Attribution a = Attribute(Snapshot(ct, now), opt.top);
-          a.why = "overflow";
-          a.t = now - t0;
-          a.packet = i;
-          rep->overflows.push_back(std::move(a));
-        }
-      }
-      any_drop = true;
-      last_drop = now;
-    }
-    if (base != nullptr && i < base->entry.size()) {
-      uint32_t e = base->entry[i];
-      if (e != kNoConn) {
-        if (e >= flow_flags.size()) flow_flags.resize(e + 4096, 0);
-        if (full_drop) flow_flags[e] |= 1;
-        bool legit = e < base->legit.size() && base->legit[e];
-        bool hurt = r.verdict == Verdict::kDrop ||
-                    (r.verdict == Verdict::kInvalid && base->verdict[i] != Verdict::kInvalid);
-        if (legit && hurt) flow_flags[e] |= 2;
-      }
-    }
-    if (opt.progress && (c.packets & 0xffff) == 0) opt.progress(c.packets);
-    return true;
-  });
-  if (first) now_end = t0;  // no packets
-  // Age the table past the last packet up to the horizon (the garbage collector reaps as it goes).
-  Timestamp t_end = std::max(now_end, t0 + opt.horizon);
-  if (detail) {
-    while (rep->samples.size() < nsamples && next_sample <= t_end) {
-      ct.AdvanceTo(next_sample);
-      take_sample(next_sample);
-      next_sample += step;
-    }
-  }
-  ct.AdvanceTo(t_end);
-  now_end = t_end;
-  if (detail) take_sample(now_end);
-  if (detail && opt.initial != nullptr) {
-    // Drain milestones from the samples: live entries against the imported count.
-    for (const Sample& s : rep->samples) {
-      uint64_t live = 0;
-      for (uint32_t k : s.by_cat) live += k;
-      if (!initial.half_t && live * 2 <= initial.imported) initial.half_t = s.t;
-      if (!initial.tenth_t && live * 10 <= initial.imported) initial.tenth_t = s.t;
-      if (!initial.empty_t && live == 0) initial.empty_t = s.t;
-      initial.live_end = static_cast<uint32_t>(live);
-    }
-    rep->initial = initial;
-  }
-  const Stats& s = ct.stats();
-  const EngineCounters& e = ct.counters();
-  c.created = e.created;
-  c.expired = e.expired;
-  c.early_drop = s.early_drop;
-  c.gc_early_drop = e.gc_early_drop;
-  c.drop = s.drop;
-  c.invalid = s.invalid;
-  c.final_count = ct.count();
-  for (uint8_t fl : flow_flags) {
-    if (fl & 1) ++c.refused_flows;
-    if (fl & 2) ++c.legit_hurt;
-  }
-  if (base != nullptr) {
-    c.demand_peak = base->peak;
-    for (uint8_t l : base->legit) c.legit_flows += l;
-  }
-  c.ctrack_bytes = ct.memory_bytes();
-  c.kernel_bytes_peak = KernelBytes(cfg, c.peak);
-  if (detail) {
-    rep->stats = s;
-    std::vector<ConnInfo> snap = Snapshot(ct, now_end);
-    rep->stale = DetectStale(snap, ids, now_end, opt, t0);
-    if (opt.keep_final) rep->final_table = std::move(snap);
-  }
-  return c;
+  return CounterRun(caps, opt, cfg, base, rep).Run();
 }
 
 // Replays packets [0, last] and returns the table at that moment (for the peak snapshot).

@@ -83,219 +83,243 @@ bool Num(std::string_view s, T* out) {
   return ec == std::errc() && p == s.data() + s.size();
 }
 
+// Writes `text` to `path` through a temporary file renamed over it, so that a failure leaves no
+// partial output file.
+int WriteWhole(const std::string& path, const std::string& text) {
+  std::string tmp = path + ".tmp";
+  std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+  f.write(text.data(), static_cast<std::streamsize>(text.size()));
+  f.close();
+  if (!f || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    return Fail(path + ": " + std::strerror(errno));
+  }
+  return 0;
+}
+
+// One `ctrack simulate` invocation: Parse() the flags, Prepare() the settings and the initial
+// table, Run() the simulation and write the outputs. Each returns an exit code, or kGoOn.
+class SimulateCommand {
+ public:
+  static constexpr int kGoOn = -1;
+
+  int Parse(int argc, char** argv) {
+    for (int i = 0; i < argc; ++i) {
+      std::string_view a(argv[i]);
+      std::string v;
+      auto value = [&]() -> bool {
+        if (i + 1 >= argc) return false;
+        v = argv[++i];
+        return true;
+      };
+      auto need = [&](const char* what) { return std::string(a) + " needs " + what; };
+      if (a == "-h" || a == "--help") {
+        std::fputs(kUsage, stdout);
+        return 0;
+      } else if (a == "--set") {
+        if (!value()) return UsageError(need("NAME=VALUE"));
+        size_t eq = v.find('=');
+        if (eq == std::string::npos) return UsageError("--set " + v + ": expected NAME=VALUE");
+        std::string err =
+            opt_.cfg.Set(std::string_view(v).substr(0, eq), std::string_view(v).substr(eq + 1));
+        if (!err.empty()) return UsageError("--set " + err);
+        sets_.emplace_back(v.substr(0, eq), v.substr(eq + 1));
+      } else if (a == "--max" || a == "--buckets") {
+        if (!value()) return UsageError(need("a value"));
+        const char* name = a == "--max" ? "nf_conntrack_max" : "nf_conntrack_buckets";
+        std::string err = opt_.cfg.Set(name, v);
+        if (!err.empty()) return UsageError(std::string(a) + ": " + err);
+        sets_.emplace_back(name, v);
+      } else if (a == "--from-snapshot") {
+        if (!value()) return UsageError(need("a file name"));
+        snapshot_path_ = v;
+      } else if (a == "--final-table") {
+        if (!value()) return UsageError(need("a file name"));
+        final_table_ = v;
+      } else if (a == "--for") {
+        if (!value() || !Num(v, &for_s_) || !(for_s_ >= 0) || for_s_ > 1e8) {
+          return UsageError("--for needs a number of seconds");
+        }
+      } else if (a == "--times-from") {
+        if (!value()) return UsageError(need("a file name"));
+        times_path_ = v;
+      } else if (a == "--sweep") {
+        if (!value()) return UsageError(need("NAME=V1,V2,..."));
+        SweepDim d;
+        if (std::string err = ParseSweep(v, &d); !err.empty()) return UsageError(err);
+        dims_.push_back(d);
+      } else if (a == "--headroom") {
+        if (!value() || !Num(v, &headroom_) || headroom_ < 0 || headroom_ > 100) {
+          return UsageError("--headroom needs a fraction, e.g. 0.5");
+        }
+      } else if (a == "--cores" || a == "--threads" || a == "--samples" || a == "--overflows" ||
+                 a == "--top") {
+        uint32_t n = 0;
+        if (!value() || !Num(v, &n) || n == 0 || n > 100000) {
+          return UsageError(need("a positive number"));
+        }
+        if (a == "--cores") cores_ = n;
+        if (a == "--threads") threads_ = n;
+        if (a == "--samples") opt_.samples = n;
+        if (a == "--overflows") opt_.max_overflows = n;
+        if (a == "--top") opt_.top = n;
+      } else if (a == "--stale-factor" || a == "--orphan-idle") {
+        double d = 0;
+        if (!value() || !Num(v, &d) || d <= 0) return UsageError(need("a positive number"));
+        (a == "--stale-factor" ? opt_.stale_factor : opt_.orphan_idle_s) = d;
+      } else if (a == "--policies") {
+        if (!value()) return UsageError(need("a list of policies or 'all'"));
+        if (v == "all") {
+          policies_ = PolicyNames();
+        } else {
+          std::string_view rest(v);
+          for (;;) {
+            size_t comma = rest.find(',');
+            policies_.emplace_back(rest.substr(0, comma));
+            if (comma == std::string_view::npos) break;
+            rest.remove_prefix(comma + 1);
+          }
+        }
+      } else if (a == "-o" || a == "--output") {
+        if (!value() || (v != "text" && v != "json")) return UsageError("-o takes text or json");
+        format_ = v;
+      } else if (a == "--report") {
+        if (!value()) return UsageError(need("a file name"));
+        report_ = v;
+      } else if (a == "-q" || a == "--quiet") {
+        quiet_ = true;
+      } else if (a.size() > 1 && a[0] == '-') {
+        return UsageError("unknown option '" + std::string(a) + "'");
+      } else {
+        captures_.emplace_back(a);
+      }
+    }
+    return kGoOn;
+  }
+
+  int Prepare() {
+    if (captures_.empty() && snapshot_path_.empty()) return UsageError("no capture given");
+    if (!snapshot_path_.empty()) {
+      if (std::string err = ReadSnapshotFile(snapshot_path_, &snap_); !err.empty())
+        return Fail(err);
+      // The snapshot's settings first, then the flags on top.
+      Config cfg;
+      // Counters in a pasted listing mean the host had accounting on, even when its sysctls were
+      // not pasted.
+      for (const SnapshotEntry& e : snap_.entries) {
+        if (e.ci.has_acct) cfg.nf_conntrack_acct = 1;
+      }
+      if (std::string err = ApplySysctls(snap_.header, &cfg); !err.empty()) {
+        return Fail(snapshot_path_ + ": " + err);
+      }
+      for (const auto& [name, value] : sets_) {
+        if (std::string err = cfg.Set(name, value); !err.empty()) return UsageError(err);
+      }
+      opt_.cfg = cfg;
+      initial_.reserve(snap_.entries.size());
+      int64_t longest = 0;
+      for (const SnapshotEntry& e : snap_.entries) {
+        initial_.push_back(e.ci);
+        longest = std::max(longest, e.ci.timeout_s);
+      }
+      opt_.initial = &initial_;
+      // Without captures or --for: until every entry of the snapshot has timed out.
+      double horizon_s =
+          for_s_ >= 0 ? for_s_ : (captures_.empty() ? static_cast<double>(longest) + 2 : 0);
+      opt_.horizon = static_cast<Timestamp>(horizon_s * 1e9);
+      opt_.keep_final = !final_table_.empty();
+    } else if (for_s_ >= 0 || !final_table_.empty()) {
+      if (for_s_ >= 0) opt_.horizon = static_cast<Timestamp>(for_s_ * 1e9);
+      opt_.keep_final = !final_table_.empty();
+    }
+    if (std::string err = opt_.cfg.Validate(); !err.empty()) return UsageError(err);
+    for (const std::string& p : policies_) {
+      Config probe;
+      if (std::string err = PolicyConfig(p, opt_.cfg, &probe); !err.empty()) return UsageError(err);
+    }
+    if (!times_path_.empty()) {
+      if (std::string err = LoadReplayTimes(times_path_, &opt_.times); !err.empty())
+        return Fail(err);
+    }
+    return kGoOn;
+  }
+
+  int Run() {
+    Progress progress("ctrack simulate", !quiet_ && isatty(STDERR_FILENO));
+    std::vector<LoadedCapture> caps(captures_.size());
+    uint64_t total = 0;
+    for (size_t i = 0; i < captures_.size(); ++i) {
+      progress.Note(("loading " + captures_[i]).c_str());
+      if (std::string err = LoadCapture(captures_[i], &caps[i]); !err.empty()) return Fail(err);
+      if (!caps[i].warning.empty()) {
+        std::fprintf(stderr, "ctrack simulate: warning: %s\n", caps[i].warning.c_str());
+      }
+      total += caps[i].frames.size();
+    }
+    if (!opt_.times.empty() && opt_.times.size() < total) {
+      return Fail(times_path_ + ": fewer rows than packets");
+    }
+
+    // The detailed run replays three times (unlimited baseline, the run, up to the peak).
+    uint64_t done = 0;
+    opt_.progress = [&](uint64_t n) {
+      (void)n;
+      done += 0x10000;
+      progress.Tick(done, "simulating");
+    };
+    SimReport sim = Simulate(caps, opt_);
+    std::vector<PolicyRow> pol;
+    if (!policies_.empty()) {
+      progress.Note(("comparing " + std::to_string(policies_.size()) + " policies").c_str());
+      pol = ComparePolicies(caps, opt_, policies_, threads_);
+    }
+    SweepReport sweep;
+    if (!dims_.empty()) {
+      progress.Note("sweeping");
+      sweep = Sweep(caps, opt_, dims_, threads_, headroom_, cores_);
+    }
+    progress.Done();
+
+    const std::vector<PolicyRow>* pp = policies_.empty() ? nullptr : &pol;
+    const SweepReport* sp = dims_.empty() ? nullptr : &sweep;
+    std::string out = format_ == "json" ? ReportJson(&sim, pp, sp) : ReportText(&sim, pp, sp);
+    if (!report_.empty()) {
+      if (int rc = WriteWhole(report_, ReportHtml(&sim, pp, sp)); rc != 0) return rc;
+    }
+    if (!final_table_.empty()) {
+      std::string text = FormatTable(sim.final_table, ListFormat::kExtended);
+      if (int rc = WriteWhole(final_table_, text); rc != 0) return rc;
+    }
+    if (std::fwrite(out.data(), 1, out.size(), stdout) != out.size() || std::fflush(stdout) != 0) {
+      return Fail(std::string("standard output: ") + std::strerror(errno));
+    }
+    return 0;
+  }
+
+ private:
+  SimOptions opt_;
+  std::vector<std::string> captures_, policies_;
+  std::vector<SweepDim> dims_;
+  std::string format_ = "text", report_, times_path_;
+  double headroom_ = 0.5;
+  unsigned threads_ = std::max(1u, std::thread::hardware_concurrency());
+  uint32_t cores_ = std::max(1u, std::thread::hardware_concurrency());
+  bool quiet_ = false;
+  std::string snapshot_path_, final_table_;
+  double for_s_ = -1;
+  // Settings are applied after the snapshot's own sysctls, so the flags win.
+  std::vector<std::pair<std::string, std::string>> sets_;
+  Snapshot snap_;
+  std::vector<ConnInfo> initial_;  // opt_.initial points here
+};
+
 }  // namespace
 
 int SimulateMain(int argc, char** argv) {
-  SimOptions opt;
-  std::vector<std::string> captures, policies;
-  std::vector<SweepDim> dims;
-  std::string format = "text", report, times_path;
-  double headroom = 0.5;
-  unsigned threads = std::max(1u, std::thread::hardware_concurrency());
-  uint32_t cores = std::max(1u, std::thread::hardware_concurrency());
-  bool quiet = false;
-  std::string snapshot_path, final_table;
-  double for_s = -1;
-  // Settings are applied after the snapshot's own sysctls, so the flags win.
-  std::vector<std::pair<std::string, std::string>> sets;
-  for (int i = 0; i < argc; ++i) {
-    std::string_view a(argv[i]);
-    std::string v;
-    auto value = [&]() -> bool {
-      if (i + 1 >= argc) return false;
-      v = argv[++i];
-      return true;
-    };
-    auto need = [&](const char* what) { return std::string(a) + " needs " + what; };
-    if (a == "-h" || a == "--help") {
-      std::fputs(kUsage, stdout);
-      return 0;
-    } else if (a == "--set") {
-      if (!value()) return UsageError(need("NAME=VALUE"));
-      size_t eq = v.find('=');
-      if (eq == std::string::npos) return UsageError("--set " + v + ": expected NAME=VALUE");
-      std::string err =
-          opt.cfg.Set(std::string_view(v).substr(0, eq), std::string_view(v).substr(eq + 1));
-      if (!err.empty()) return UsageError("--set " + err);
-      sets.emplace_back(v.substr(0, eq), v.substr(eq + 1));
-    } else if (a == "--max" || a == "--buckets") {
-      if (!value()) return UsageError(need("a value"));
-      const char* name = a == "--max" ? "nf_conntrack_max" : "nf_conntrack_buckets";
-      std::string err = opt.cfg.Set(name, v);
-      if (!err.empty()) return UsageError(std::string(a) + ": " + err);
-      sets.emplace_back(name, v);
-    } else if (a == "--from-snapshot") {
-      if (!value()) return UsageError(need("a file name"));
-      snapshot_path = v;
-    } else if (a == "--final-table") {
-      if (!value()) return UsageError(need("a file name"));
-      final_table = v;
-    } else if (a == "--for") {
-      if (!value() || !Num(v, &for_s) || !(for_s >= 0) || for_s > 1e8) {
-        return UsageError("--for needs a number of seconds");
-      }
-    } else if (a == "--times-from") {
-      if (!value()) return UsageError(need("a file name"));
-      times_path = v;
-    } else if (a == "--sweep") {
-      if (!value()) return UsageError(need("NAME=V1,V2,..."));
-      SweepDim d;
-      if (std::string err = ParseSweep(v, &d); !err.empty()) return UsageError(err);
-      dims.push_back(d);
-    } else if (a == "--headroom") {
-      if (!value() || !Num(v, &headroom) || headroom < 0 || headroom > 100) {
-        return UsageError("--headroom needs a fraction, e.g. 0.5");
-      }
-    } else if (a == "--cores" || a == "--threads" || a == "--samples" || a == "--overflows" ||
-               a == "--top") {
-      uint32_t n = 0;
-      if (!value() || !Num(v, &n) || n == 0 || n > 100000) {
-        return UsageError(need("a positive number"));
-      }
-      if (a == "--cores") cores = n;
-      if (a == "--threads") threads = n;
-      if (a == "--samples") opt.samples = n;
-      if (a == "--overflows") opt.max_overflows = n;
-      if (a == "--top") opt.top = n;
-    } else if (a == "--stale-factor" || a == "--orphan-idle") {
-      double d = 0;
-      if (!value() || !Num(v, &d) || d <= 0) return UsageError(need("a positive number"));
-      (a == "--stale-factor" ? opt.stale_factor : opt.orphan_idle_s) = d;
-    } else if (a == "--policies") {
-      if (!value()) return UsageError(need("a list of policies or 'all'"));
-      if (v == "all") {
-        policies = PolicyNames();
-      } else {
-        std::string_view rest(v);
-        for (;;) {
-          size_t comma = rest.find(',');
-          policies.emplace_back(rest.substr(0, comma));
-          if (comma == std::string_view::npos) break;
-          rest.remove_prefix(comma + 1);
-        }
-      }
-    } else if (a == "-o" || a == "--output") {
-      if (!value() || (v != "text" && v != "json")) return UsageError("-o takes text or json");
-      format = v;
-    } else if (a == "--report") {
-      if (!value()) return UsageError(need("a file name"));
-      report = v;
-    } else if (a == "-q" || a == "--quiet") {
-      quiet = true;
-    } else if (a.size() > 1 && a[0] == '-') {
-      return UsageError("unknown option '" + std::string(a) + "'");
-    } else {
-      captures.emplace_back(a);
-    }
-  }
-  if (captures.empty() && snapshot_path.empty()) return UsageError("no capture given");
-  Snapshot snap;
-  std::vector<ConnInfo> initial;
-  if (!snapshot_path.empty()) {
-    if (std::string err = ReadSnapshotFile(snapshot_path, &snap); !err.empty()) return Fail(err);
-    // The snapshot's settings first, then the flags on top.
-    Config cfg;
-    // Counters in a pasted listing mean the host had accounting on, even when its sysctls were
-    // not pasted.
-    for (const SnapshotEntry& e : snap.entries) {
-      if (e.ci.has_acct) cfg.nf_conntrack_acct = 1;
-    }
-    if (std::string err = ApplySysctls(snap.header, &cfg); !err.empty()) {
-      return Fail(snapshot_path + ": " + err);
-    }
-    for (const auto& [name, value] : sets) {
-      if (std::string err = cfg.Set(name, value); !err.empty()) return UsageError(err);
-    }
-    opt.cfg = cfg;
-    initial.reserve(snap.entries.size());
-    int64_t longest = 0;
-    for (const SnapshotEntry& e : snap.entries) {
-      initial.push_back(e.ci);
-      longest = std::max(longest, e.ci.timeout_s);
-    }
-    opt.initial = &initial;
-    // Without captures or --for: until every entry of the snapshot has timed out.
-    double horizon_s =
-        for_s >= 0 ? for_s : (captures.empty() ? static_cast<double>(longest) + 2 : 0);
-    opt.horizon = static_cast<Timestamp>(horizon_s * 1e9);
-    opt.keep_final = !final_table.empty();
-  } else if (for_s >= 0 || !final_table.empty()) {
-    if (for_s >= 0) opt.horizon = static_cast<Timestamp>(for_s * 1e9);
-    opt.keep_final = !final_table.empty();
-  }
-  if (std::string err = opt.cfg.Validate(); !err.empty()) return UsageError(err);
-  for (const std::string& p : policies) {
-    Config probe;
-    if (std::string err = PolicyConfig(p, opt.cfg, &probe); !err.empty()) return UsageError(err);
-  }
-  if (!times_path.empty()) {
-    if (std::string err = LoadReplayTimes(times_path, &opt.times); !err.empty()) return Fail(err);
-  }
-
-  Progress progress("ctrack simulate", !quiet && isatty(STDERR_FILENO));
-  std::vector<LoadedCapture> caps(captures.size());
-  uint64_t total = 0;
-  for (size_t i = 0; i < captures.size(); ++i) {
-    progress.Note(("loading " + captures[i]).c_str());
-    if (std::string err = LoadCapture(captures[i], &caps[i]); !err.empty()) return Fail(err);
-    if (!caps[i].warning.empty()) {
-      std::fprintf(stderr, "ctrack simulate: warning: %s\n", caps[i].warning.c_str());
-    }
-    total += caps[i].frames.size();
-  }
-  if (!opt.times.empty() && opt.times.size() < total) {
-    return Fail(times_path + ": fewer rows than packets");
-  }
-
-  // The detailed run replays three times (unlimited baseline, the run, up to the peak).
-  uint64_t done = 0;
-  opt.progress = [&](uint64_t n) {
-    (void)n;
-    done += 0x10000;
-    progress.Tick(done, "simulating");
-  };
-  SimReport sim = Simulate(caps, opt);
-  std::vector<PolicyRow> pol;
-  if (!policies.empty()) {
-    progress.Note(("comparing " + std::to_string(policies.size()) + " policies").c_str());
-    pol = ComparePolicies(caps, opt, policies, threads);
-  }
-  SweepReport sweep;
-  if (!dims.empty()) {
-    progress.Note("sweeping");
-    sweep = Sweep(caps, opt, dims, threads, headroom, cores);
-  }
-  progress.Done();
-
-  const std::vector<PolicyRow>* pp = policies.empty() ? nullptr : &pol;
-  const SweepReport* sp = dims.empty() ? nullptr : &sweep;
-  std::string out = format == "json" ? ReportJson(&sim, pp, sp) : ReportText(&sim, pp, sp);
-  if (!report.empty()) {
-    std::string tmp = report + ".tmp";
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    std::string html = ReportHtml(&sim, pp, sp);
-    f.write(html.data(), static_cast<std::streamsize>(html.size()));
-    f.close();
-    if (!f || std::rename(tmp.c_str(), report.c_str()) != 0) {
-      std::remove(tmp.c_str());
-      return Fail(report + ": " + std::strerror(errno));
-    }
-  }
-  if (!final_table.empty()) {
-    std::string tmp = final_table + ".tmp";
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    std::string text = FormatTable(sim.final_table, ListFormat::kExtended);
-    f.write(text.data(), static_cast<std::streamsize>(text.size()));
-    f.close();
-    if (!f || std::rename(tmp.c_str(), final_table.c_str()) != 0) {
-      std::remove(tmp.c_str());
-      return Fail(final_table + ": " + std::strerror(errno));
-    }
-  }
-  if (std::fwrite(out.data(), 1, out.size(), stdout) != out.size() || std::fflush(stdout) != 0) {
-    return Fail(std::string("standard output: ") + std::strerror(errno));
-  }
-  return 0;
+  SimulateCommand cmd;
+  if (int rc = cmd.Parse(argc, argv); rc != SimulateCommand::kGoOn) return rc;
+  if (int rc = cmd.Prepare(); rc != SimulateCommand::kGoOn) return rc;
+  return cmd.Run();
 }
 
 }  // namespace ctrack::cli
