@@ -15,16 +15,10 @@
 #include <string>
 
 #include "host/internal.h"
+#include "parse/bytes.h"
 
 namespace ctrack {
 namespace host_internal {
-
-uint16_t Be16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
-uint32_t Be32(const uint8_t* p) {
-  return static_cast<uint32_t>(p[0]) << 24 | static_cast<uint32_t>(p[1]) << 16 |
-         static_cast<uint32_t>(p[2]) << 8 | p[3];
-}
-uint64_t Be64(const uint8_t* p) { return static_cast<uint64_t>(Be32(p)) << 32 | Be32(p + 4); }
 
 bool AttrIter::Next(Attr* a) {
   if (!ok_) return false;
@@ -52,9 +46,6 @@ namespace {
 
 using host_internal::Attr;
 using host_internal::AttrIter;
-using host_internal::Be16;
-using host_internal::Be32;
-using host_internal::Be64;
 
 // Each Decode* returns nullptr on success or a static reason.
 using Err = const char*;
@@ -100,16 +91,16 @@ Err DecodeTupleProto(const Attr& nest, Tuple* t) {
         break;
       case CTA_PROTO_SRC_PORT:
         if (a.len < 2) return "short CTA_PROTO_SRC_PORT";
-        t->src_id = Be16(a.data);
+        t->src_id = Load16(a.data);
         break;
       case CTA_PROTO_DST_PORT:
         if (a.len < 2) return "short CTA_PROTO_DST_PORT";
-        t->dst_id = Be16(a.data);
+        t->dst_id = Load16(a.data);
         break;
       case CTA_PROTO_ICMP_ID:
       case CTA_PROTO_ICMPV6_ID:
         if (a.len < 2) return "short CTA_PROTO_ICMP_ID";
-        t->src_id = Be16(a.data);
+        t->src_id = Load16(a.data);
         icmp = true;
         break;
       case CTA_PROTO_ICMP_TYPE:
@@ -150,7 +141,7 @@ Err DecodeTuple(const Attr& nest, Tuple* t, int32_t* tuple_zone) {
         break;
       case CTA_TUPLE_ZONE:
         e = NeedLen(a, 2, "short CTA_TUPLE_ZONE");
-        if (!e) *tuple_zone = Be16(a.data);
+        if (!e) *tuple_zone = Load16(a.data);
         break;
       default:
         break;
@@ -220,12 +211,12 @@ Err DecodeCounters(const Attr& nest, uint64_t* packets, uint64_t* bytes) {
       case CTA_COUNTERS_PACKETS:
       case CTA_COUNTERS_BYTES:
         if (a.len < 8) return "short CTA_COUNTERS value";
-        *(a.type == CTA_COUNTERS_PACKETS ? packets : bytes) = Be64(a.data);
+        *(a.type == CTA_COUNTERS_PACKETS ? packets : bytes) = Load64(a.data);
         break;
       case CTA_COUNTERS32_PACKETS:
       case CTA_COUNTERS32_BYTES:
         if (a.len < 4) return "short CTA_COUNTERS32 value";
-        *(a.type == CTA_COUNTERS32_PACKETS ? packets : bytes) = Be32(a.data);
+        *(a.type == CTA_COUNTERS32_PACKETS ? packets : bytes) = Load32(a.data);
         break;
       default:
         break;
@@ -252,7 +243,7 @@ Err DecodeTimestamp(const Attr& nest, ConnInfo* ci) {
   while (it.Next(&a)) {
     if (a.type == CTA_TIMESTAMP_START || a.type == CTA_TIMESTAMP_STOP) {
       if (a.len < 8) return "short CTA_TIMESTAMP value";
-      (a.type == CTA_TIMESTAMP_START ? ci->ts_start_ns : ci->ts_stop_ns) = Be64(a.data);
+      (a.type == CTA_TIMESTAMP_START ? ci->ts_start_ns : ci->ts_stop_ns) = Load64(a.data);
     }
   }
   if (!it.ok()) return "attribute crosses CTA_TIMESTAMP";
@@ -279,7 +270,7 @@ Err CheckHeaders(const uint8_t* msg, size_t len, uint16_t want_type_lo, uint16_t
   nfgenmsg g;
   std::memcpy(&g, msg + NLMSG_ALIGN(sizeof(nlmsghdr)), sizeof g);
   *family = g.nfgen_family;
-  *res_id = Be16(reinterpret_cast<const uint8_t*>(&g.res_id));
+  *res_id = Load16(reinterpret_cast<const uint8_t*>(&g.res_id));
   size_t start = NLMSG_ALIGN(hdr);
   *attrs = msg + std::min<size_t>(start, h.nlmsg_len);
   *attrs_len = h.nlmsg_len > start ? h.nlmsg_len - start : 0;
@@ -302,7 +293,7 @@ Err DecodeEntryAttr(const Attr& a, ConnInfo* ci, bool* have_orig, bool* have_rep
       break;
     case CTA_STATUS:
       e = NeedLen(a, 4, "short CTA_STATUS");
-      if (!e) ci->status = static_cast<uint16_t>(Be32(a.data) & 0xffffu);
+      if (!e) ci->status = static_cast<uint16_t>(Load32(a.data) & 0xffffu);
       break;
     case CTA_PROTOINFO:
       e = DecodeProtoinfo(a, ci);
@@ -312,11 +303,11 @@ Err DecodeEntryAttr(const Attr& a, ConnInfo* ci, bool* have_orig, bool* have_rep
       break;
     case CTA_TIMEOUT:
       e = NeedLen(a, 4, "short CTA_TIMEOUT");
-      if (!e) ci->timeout_s = Be32(a.data);
+      if (!e) ci->timeout_s = Load32(a.data);
       break;
     case CTA_MARK:
       e = NeedLen(a, 4, "short CTA_MARK");
-      if (!e) ci->mark = Be32(a.data);
+      if (!e) ci->mark = Load32(a.data);
       break;
     case CTA_COUNTERS_ORIG:
     case CTA_COUNTERS_REPLY: {
@@ -327,19 +318,19 @@ Err DecodeEntryAttr(const Attr& a, ConnInfo* ci, bool* have_orig, bool* have_rep
     }
     case CTA_USE:
       e = NeedLen(a, 4, "short CTA_USE");
-      if (!e) ci->use = Be32(a.data);
+      if (!e) ci->use = Load32(a.data);
       break;
     case CTA_ID:
       e = NeedLen(a, 4, "short CTA_ID");
-      if (!e) ci->id = Be32(a.data);
+      if (!e) ci->id = Load32(a.data);
       break;
     case CTA_SECMARK:
       e = NeedLen(a, 4, "short CTA_SECMARK");
-      if (!e) ci->secmark = Be32(a.data);
+      if (!e) ci->secmark = Load32(a.data);
       break;
     case CTA_ZONE:
       e = NeedLen(a, 2, "short CTA_ZONE");
-      if (!e) *zone = Be16(a.data);
+      if (!e) *zone = Load16(a.data);
       break;
     case CTA_SECCTX:
       e = DecodeNestedString(a, CTA_SECCTX_NAME, &ci->secctx);
@@ -436,7 +427,7 @@ std::string DecodeCpuStatsMessage(const uint8_t* msg, size_t len, CpuStats* out)
     }
     if (dst) {
       if (a.len < 4) return "short CTA_STATS value";
-      *dst = Be32(a.data);
+      *dst = Load32(a.data);
     }
   }
   return it.ok() ? "" : "attribute crosses the message";

@@ -13,10 +13,6 @@ struct RuleFacts;
 
 namespace ctrack::host_internal {
 
-uint16_t Be16(const uint8_t* p);
-uint32_t Be32(const uint8_t* p);
-uint64_t Be64(const uint8_t* p);
-
 // One netlink attribute: its type without the NESTED / BYTEORDER flags, and its payload.
 struct Attr {
   uint16_t type = 0;

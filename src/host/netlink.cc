@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "host/internal.h"
+#include "parse/bytes.h"
 
 namespace ctrack {
 
@@ -218,10 +219,10 @@ bool HostReader::Count(uint32_t* count, uint32_t* max, std::string* err) {
     host_internal::Attr a;
     while (it.Next(&a)) {
       if (a.type == CTA_STATS_GLOBAL_ENTRIES && a.len >= 4) {
-        *count = host_internal::Be32(a.data);
+        *count = Load32(a.data);
         have = true;
       } else if (a.type == CTA_STATS_GLOBAL_MAX_ENTRIES && a.len >= 4) {
-        *max = host_internal::Be32(a.data);
+        *max = Load32(a.data);
       }
     }
     if (!it.ok()) return "ctnetlink: malformed stats message";
