@@ -53,7 +53,8 @@ struct FrameFacts {
 
   // The layer-4 protocol and offset of the datagram as received (ipv4_get_l4proto() /
   // ipv6_get_l4proto()); false for a non-first fragment or a bad extension-header chain, which
-  // conntrack counts invalid unless the defragmenter takes the packet.
+  // conntrack counts invalid unless the defragmenter takes the packet. pkt is meaningful only
+  // when parsed.
   bool parsed = false;
   ParsedPacket pkt;
 
@@ -64,7 +65,15 @@ struct FrameFacts {
 };
 
 // Never reads past data + caplen. `wirelen`: the frame's length on the wire (caplen if unknown).
-FrameFacts DecodeFrame(uint32_t linktype, const uint8_t* data, uint32_t caplen, uint32_t wirelen);
+// The out-parameter form overwrites every field of *out (the batch path decodes in place).
+void DecodeFrame(uint32_t linktype, const uint8_t* data, uint32_t caplen, uint32_t wirelen,
+                 FrameFacts* out);
+inline FrameFacts DecodeFrame(uint32_t linktype, const uint8_t* data, uint32_t caplen,
+                              uint32_t wirelen) {
+  FrameFacts f;
+  DecodeFrame(linktype, data, caplen, wirelen, &f);
+  return f;
+}
 
 // The same for one IP datagram without link layer, told IPv4 or IPv6 by its version nibble.
 FrameFacts DecodeIp(const uint8_t* data, uint32_t len);

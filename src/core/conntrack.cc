@@ -241,7 +241,7 @@ PacketResult Conntrack::Process(const FrameFacts& f, Timestamp now, uint16_t zon
 void Conntrack::Impl::Prepare(uint32_t linktype, const Frame& fr, uint16_t zone,
                               Prepared* p) const {
   p->fast = false;
-  p->facts = DecodeFrame(linktype, fr.data, fr.caplen, fr.wirelen);
+  DecodeFrame(linktype, fr.data, fr.caplen, fr.wirelen, &p->facts);
   const FrameFacts& f = p->facts;
   // Fragments go through the defragmenter and ICMP through the error handler: slow path.
   if (!f.ip_ok || MayBeFragment(f) || IcmpFamily(f.pkt)) return;

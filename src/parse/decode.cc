@@ -33,8 +33,11 @@ uint32_t IcmpInnerOffset(const ParsedPacket& pkt) {
 
 }  // namespace
 
-FrameFacts DecodeFrame(uint32_t linktype, const uint8_t* data, uint32_t caplen, uint32_t wirelen) {
-  FrameFacts f;
+void DecodeFrame(uint32_t linktype, const uint8_t* data, uint32_t caplen, uint32_t wirelen,
+                 FrameFacts* out) {
+  // Every field is written on every path (no zeroing of the whole struct first: this runs for
+  // every packet). pkt is left as it was when the datagram does not parse (parsed false).
+  FrameFacts& f = *out;
   const LinkResult link = DecodeLink(linktype, data, caplen);
   f.l3 = link.l3;
   f.l3_caplen = link.len;
@@ -43,18 +46,22 @@ FrameFacts DecodeFrame(uint32_t linktype, const uint8_t* data, uint32_t caplen, 
   f.truncated = wirelen > caplen;
   f.not_ip = link.not_ip;
   f.not_ip_value = link.not_ip_value;
-  if (f.ip_version == 0) return f;
+  f.ip_ok = false;
+  f.ip_len = 0;
+  f.fragment = false;
+  f.parsed = false;
+  f.icmp_inner_off = 0;
+  if (f.ip_version == 0) return;
 
   // A record cut short by the capture's snaplen never reached the kernel whole: the receive
   // checks see fewer bytes than the IP length and drop it.
   const IpInputResult in =
       f.ip_version == 4 ? Ipv4Input(f.l3, f.l3_caplen) : Ipv6Input(f.l3, f.l3_caplen);
-  if (in.status != IpInput::kOk) return f;
+  if (in.status != IpInput::kOk) return;
   f.ip_ok = true;
   f.ip_len = in.len;
   f.parsed = ParseL3(f.l3, f.ip_len, &f.pkt, &f.fragment) == L3Parse::kOk;
   if (f.parsed) f.icmp_inner_off = IcmpInnerOffset(f.pkt);
-  return f;
 }
 
 FrameFacts DecodeIp(const uint8_t* data, uint32_t len) {
