@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -411,6 +412,9 @@ const std::vector<Case>& Cases() {
   };
   return c;
 }
+
+// Keeps ctest's test names free of the case's bytes.
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
 
 class ZeroTimeoutTest : public ::testing::TestWithParam<Case> {};
 
