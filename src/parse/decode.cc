@@ -13,19 +13,12 @@ constexpr uint32_t kIcmpHeaderLen = 8;
 constexpr uint32_t kIpv4HeaderLen = 20;
 constexpr uint32_t kIpv6HeaderLen = 40;
 
-// icmp_is_err(): destination unreachable, source quench, redirect, time exceeded, parameter
-// problem. ICMPv6 errors are the types below 128 (RFC 4443 2.1).
-bool IsIcmpError(uint8_t l3num, uint8_t type) {
-  if (l3num == kAfInet6) return type < 128;
-  return type == 3 || type == 4 || type == 5 || type == 11 || type == 12;
-}
-
 // The offset of the quoted IP header of an ICMP error, when the whole fixed header is there.
 uint32_t IcmpInnerOffset(const ParsedPacket& pkt) {
   const bool icmp = (pkt.l3num == kAfInet && pkt.protonum == kProtoIcmp) ||
                     (pkt.l3num == kAfInet6 && pkt.protonum == kProtoIcmpv6);
   if (!icmp || pkt.l4_len() < kIcmpHeaderLen) return 0;
-  if (!IsIcmpError(pkt.l3num, pkt.l4()[0])) return 0;
+  if (!IcmpErrorType(pkt.l3num, pkt.l4()[0])) return 0;
   const uint32_t inner_hdr = pkt.l3num == kAfInet ? kIpv4HeaderLen : kIpv6HeaderLen;
   if (pkt.l4_len() < kIcmpHeaderLen + inner_hdr) return 0;
   return pkt.l4_off + kIcmpHeaderLen;

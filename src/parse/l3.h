@@ -26,6 +26,15 @@ L3Parse ParseL3(const uint8_t* data, uint32_t len, ParsedPacket* out, bool* frag
 // ICMP carried in IPv6 (and ICMPv6 in IPv4) still yields a tuple; the tracker rejects it.
 bool GetTuple(const ParsedPacket& pkt, uint16_t zone, Tuple* out);
 
+// Whether an ICMP (kAfInet) or ICMPv6 (kAfInet6) type is an error message that quotes a
+// datagram: icmp_is_err() (unreachable, source quench, redirect, time exceeded, parameter
+// problem), and for ICMPv6 every type below 128 (RFC 4443 2.1), as nf_conntrack_icmpv6_error()
+// treats them.
+inline bool IcmpErrorType(uint8_t l3num, uint8_t type) {
+  if (l3num == kAfInet6) return type < 128;
+  return type == 3 || type == 4 || type == 5 || type == 11 || type == 12;
+}
+
 // The ICMP error handler's view of the embedded ("inner") packet: `data`/`len` start at the
 // embedded IP header, which may be truncated (the error carries a prefix of the datagram).
 // Mirrors nf_ct_get_tuplepr(): fails on an unreadable header, an embedded non-first fragment or

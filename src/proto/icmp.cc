@@ -26,12 +26,6 @@ constexpr uint8_t kNdOptRedirectHdr = 4;
 // The Redirected Header option: type, length, 6 reserved bytes, then the quoted packet.
 constexpr uint32_t kRedirectHdrOptPrefix = 8;
 
-// ICMPv4 error types (icmp_is_err()): unreachable, source quench, redirect, time exceeded,
-// parameter problem.
-bool IcmpIsError(uint8_t type) {
-  return type == 3 || type == 4 || type == 5 || type == 11 || type == 12;
-}
-
 // ICMPv4 has no pseudo-header: the one's-complement sum over the whole message must be 0xffff.
 // The kernel sums from the IP header on; a valid header adds a negative zero (0xffff), which only
 // matters for an all-zero message (it then passes), so the sum starts there.
@@ -118,7 +112,7 @@ IcmpErrorResult IcmpError(const ParsedPacket& pkt, uint16_t zone, const Config& 
     r.action = IcmpErrorAction::kError;
     return r;
   }
-  if (!IcmpIsError(type)) return r;
+  if (!IcmpErrorType(kAfInet, type)) return r;
   return InnerLookup(pkt, kIcmpHeaderLen, zone);
 }
 
@@ -138,7 +132,7 @@ IcmpErrorResult Icmpv6Error(const ParsedPacket& pkt, uint16_t zone, const Config
     return r;
   }
   if (type == kNdiscRedirect) return Icmpv6Redirect(pkt, zone);
-  if (type >= 128) return r;  // informational: not an error
+  if (!IcmpErrorType(kAfInet6, type)) return r;  // informational: not an error
   // Every type below 128 is treated as an error message, assigned or not.
   return InnerLookup(pkt, kIcmpHeaderLen, zone);
 }
