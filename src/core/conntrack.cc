@@ -13,6 +13,7 @@
 
 #include "core/policy.h"
 #include "core/table.h"
+#include "parse/decode_impl.h"
 #include "parse/defrag.h"
 #include "parse/ip_input.h"
 #include "parse/l3.h"
@@ -73,9 +74,11 @@ bool ReachesConfirm(const uint8_t* data, uint32_t len, bool from_defrag, const P
 
 // ICMP errors attach to the connection they quote, before any lookup of their own tuple; the
 // error handler runs for ICMP over IPv4 and ICMPv6 over IPv6 only.
+// (The protocol byte is tested alone first: see decode_detail::IcmpInnerOffset.)
 bool IcmpFamily(const ParsedPacket& pkt) {
-  return (pkt.l3num == kAfInet && pkt.protonum == kProtoIcmp) ||
-         (pkt.l3num == kAfInet6 && pkt.protonum == kProtoIcmpv6);
+  const uint8_t proto = pkt.protonum;
+  if (proto != kProtoIcmp && proto != kProtoIcmpv6) return false;
+  return (pkt.l3num == kAfInet) == (proto == kProtoIcmp);
 }
 
 // Whether the defragmenter may act on a datagram that passed the receive checks. An IPv4
@@ -135,9 +138,11 @@ struct Conntrack::Impl {
   PacketResult ConntrackIn(const uint8_t* data, uint32_t len, const ParsedPacket* pkt,
                            Timestamp now, uint16_t zone, uint8_t notes);
   // resolve_normal_ct() and the tracker, for a packet whose tuple (hashed to `hash`) is known;
-  // `fwd`: the IP stack lets the packet reach the confirm (a new entry is inserted only then).
+  // `fwd`: the IP stack lets the packet reach the confirm (a new entry is inserted only then);
+  // `notes`: the result's notes so far. (The result is built here, not passed in: a by-value
+  // result whose byte fields were just stored is copied with wide loads that stall.)
   PacketResult Resolve(const ParsedPacket& pkt, const Tuple& tuple, uint64_t hash, Timestamp now,
-                       PacketResult r, bool fwd);
+                       uint8_t notes, bool fwd);
   // Resolve's steps, split as resolve_normal_ct() / nf_conntrack_in() / nf_conntrack_confirm()
   // split them. AllocateNew: a fresh unconfirmed entry for `tuple`, making room by early drop
   // (false: the packet is refused and `r` says why). Refuse: the tracker said invalid or drop.
@@ -146,9 +151,10 @@ struct Conntrack::Impl {
   // timeout reaps it at once.
   bool AllocateNew(const Tuple& tuple, Timestamp now, PacketResult* r, uint32_t* idx);
   void Refuse(uint32_t idx, bool fresh, bool drop, const TrackCtx& ctx, PacketResult* r);
-  void ApplyAccepted(uint32_t idx, const TrackCtx& ctx, uint32_t len, PacketResult* r);
-  void Confirm(uint32_t idx, uint64_t hash, bool fresh, const TrackCtx& ctx, uint32_t len,
-               PacketResult* r);
+  [[gnu::always_inline]] void ApplyAccepted(uint32_t idx, const TrackCtx& ctx, uint32_t len,
+                                            PacketResult* r);
+  [[gnu::always_inline]] void Confirm(uint32_t idx, uint64_t hash, bool fresh, const TrackCtx& ctx,
+                                      uint32_t len, PacketResult* r);
   // The count goes up for a new entry; over max, early drop (or the policy) must make room.
   // False: no room, the count is back where it was.
   bool MakeRoom(const Tuple& t, Timestamp now, PacketResult* r);
@@ -241,7 +247,7 @@ PacketResult Conntrack::Process(const FrameFacts& f, Timestamp now, uint16_t zon
 void Conntrack::Impl::Prepare(uint32_t linktype, const Frame& fr, uint16_t zone,
                               Prepared* p) const {
   p->fast = false;
-  DecodeFrame(linktype, fr.data, fr.caplen, fr.wirelen, &p->facts);
+  DecodeFrameInline(linktype, fr.data, fr.caplen, fr.wirelen, &p->facts);
   const FrameFacts& f = p->facts;
   // Fragments go through the defragmenter and ICMP through the error handler: slow path.
   if (!f.ip_ok || MayBeFragment(f) || IcmpFamily(f.pkt)) return;
@@ -287,9 +293,8 @@ void Conntrack::ProcessBatch(uint32_t linktype, std::span<const Frame> frames,
       }
       m.Begin(ts);
       m.defrag.Tick(ts);  // what defrag.Process() does first on the slow path
-      PacketResult r;
-      r.notes = LinkNotes(prep[i].facts);
-      out[base + i] = m.Resolve(prep[i].facts.pkt, prep[i].tuple, prep[i].hash, ts, r, prep[i].fwd);
+      out[base + i] = m.Resolve(prep[i].facts.pkt, prep[i].tuple, prep[i].hash, ts,
+                                LinkNotes(prep[i].facts), prep[i].fwd);
     }
   }
 }
@@ -386,11 +391,13 @@ PacketResult Conntrack::Impl::ConntrackIn(const uint8_t* data, uint32_t len,
     r.verdict = Verdict::kInvalid;
     return r;
   }
-  return Resolve(pkt, tuple, table.Hash(tuple), now, r, fwd);
+  return Resolve(pkt, tuple, table.Hash(tuple), now, notes, fwd);
 }
 
 PacketResult Conntrack::Impl::Resolve(const ParsedPacket& pkt, const Tuple& tuple, uint64_t hash,
-                                      Timestamp now, PacketResult r, bool fwd) {
+                                      Timestamp now, uint8_t notes, bool fwd) {
+  PacketResult r;
+  r.notes = notes;
   r.forwarded = fwd;
   for (int attempt = 0; attempt < 2; ++attempt) {
     uint64_t reaped = 0;
@@ -517,8 +524,8 @@ void Conntrack::Impl::Refuse(uint32_t idx, bool fresh, bool drop, const TrackCtx
   }
 }
 
-void Conntrack::Impl::ApplyAccepted(uint32_t idx, const TrackCtx& ctx, uint32_t len,
-                                    PacketResult* r) {
+inline void Conntrack::Impl::ApplyAccepted(uint32_t idx, const TrackCtx& ctx, uint32_t len,
+                                           PacketResult* r) {
   Conn& ct = table.at(idx);
   if (ctx.refresh) {
     Timestamp t = ctx.timeout_ns;
@@ -532,8 +539,8 @@ void Conntrack::Impl::ApplyAccepted(uint32_t idx, const TrackCtx& ctx, uint32_t 
   r->verdict = ctx.ctinfo == CtInfo::kNew ? Verdict::kNew : Verdict::kEstablished;
 }
 
-void Conntrack::Impl::Confirm(uint32_t idx, uint64_t hash, bool fresh, const TrackCtx& ctx,
-                              uint32_t len, PacketResult* r) {
+inline void Conntrack::Impl::Confirm(uint32_t idx, uint64_t hash, bool fresh, const TrackCtx& ctx,
+                                     uint32_t len, PacketResult* r) {
   Conn& ct = table.at(idx);
   if (ctx.kill) {
     // Deleted before it could be seen again (the kernel counts the packet, then kills the

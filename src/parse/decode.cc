@@ -1,60 +1,15 @@
 // DecodeFrame(): the link header (DecodeLink), the IP receive checks (Ipv4Input / Ipv6Input) and
-// the layer-3 parse (ParseL3), run once per frame; see include/ctrack/decode.h.
+// the layer-3 parse (ParseL3), run once per frame; see include/ctrack/decode.h. The body is in
+// parse/decode_impl.h, which the batch path inlines.
 #include <ctrack/decode.h>
 
-#include "parse/ip_input.h"
-#include "parse/l3.h"
-#include "parse/link.h"
+#include "parse/decode_impl.h"
 
 namespace ctrack {
-namespace {
-
-constexpr uint32_t kIcmpHeaderLen = 8;
-constexpr uint32_t kIpv4HeaderLen = 20;
-constexpr uint32_t kIpv6HeaderLen = 40;
-
-// The offset of the quoted IP header of an ICMP error, when the whole fixed header is there.
-uint32_t IcmpInnerOffset(const ParsedPacket& pkt) {
-  const bool icmp = (pkt.l3num == kAfInet && pkt.protonum == kProtoIcmp) ||
-                    (pkt.l3num == kAfInet6 && pkt.protonum == kProtoIcmpv6);
-  if (!icmp || pkt.l4_len() < kIcmpHeaderLen) return 0;
-  if (!IcmpErrorType(pkt.l3num, pkt.l4()[0])) return 0;
-  const uint32_t inner_hdr = pkt.l3num == kAfInet ? kIpv4HeaderLen : kIpv6HeaderLen;
-  if (pkt.l4_len() < kIcmpHeaderLen + inner_hdr) return 0;
-  return pkt.l4_off + kIcmpHeaderLen;
-}
-
-}  // namespace
 
 void DecodeFrame(uint32_t linktype, const uint8_t* data, uint32_t caplen, uint32_t wirelen,
                  FrameFacts* out) {
-  // Every field is written on every path (no zeroing of the whole struct first: this runs for
-  // every packet). pkt is left as it was when the datagram does not parse (parsed false).
-  FrameFacts& f = *out;
-  const LinkResult link = DecodeLink(linktype, data, caplen);
-  f.l3 = link.l3;
-  f.l3_caplen = link.len;
-  f.ip_version = link.ip_version;
-  f.vlan = link.vlan;
-  f.truncated = wirelen > caplen;
-  f.not_ip = link.not_ip;
-  f.not_ip_value = link.not_ip_value;
-  f.ip_ok = false;
-  f.ip_len = 0;
-  f.fragment = false;
-  f.parsed = false;
-  f.icmp_inner_off = 0;
-  if (f.ip_version == 0) return;
-
-  // A record cut short by the capture's snaplen never reached the kernel whole: the receive
-  // checks see fewer bytes than the IP length and drop it.
-  const IpInputResult in =
-      f.ip_version == 4 ? Ipv4Input(f.l3, f.l3_caplen) : Ipv6Input(f.l3, f.l3_caplen);
-  if (in.status != IpInput::kOk) return;
-  f.ip_ok = true;
-  f.ip_len = in.len;
-  f.parsed = ParseL3(f.l3, f.ip_len, &f.pkt, &f.fragment) == L3Parse::kOk;
-  if (f.parsed) f.icmp_inner_off = IcmpInnerOffset(f.pkt);
+  DecodeFrameInline(linktype, data, caplen, wirelen, out);
 }
 
 FrameFacts DecodeIp(const uint8_t* data, uint32_t len) {

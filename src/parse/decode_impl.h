@@ -1,0 +1,69 @@
+// The body of DecodeFrame(), inline so that the batch path's per-packet decode is not a call
+// that writes the facts to memory only to read them back (see include/ctrack/decode.h).
+#ifndef CTRACK_PARSE_DECODE_IMPL_H_
+#define CTRACK_PARSE_DECODE_IMPL_H_
+
+#include <ctrack/decode.h>
+
+#include "parse/ip_input.h"
+#include "parse/l3.h"
+#include "parse/link.h"
+
+namespace ctrack {
+namespace decode_detail {
+
+constexpr uint32_t kIcmpHeaderLen = 8;
+constexpr uint32_t kIpv4HeaderLen = 20;
+constexpr uint32_t kIpv6HeaderLen = 40;
+
+// The offset of the quoted IP header of an ICMP error, when the whole fixed header is there.
+inline uint32_t IcmpInnerOffset(const ParsedPacket& pkt) {
+  // The protocol byte alone first: ParseL3 has just stored l3num and protonum one byte each, and
+  // a test of both that the compiler merges into one 16-bit load stalls on store forwarding.
+  const uint8_t proto = pkt.protonum;
+  if (proto != kProtoIcmp && proto != kProtoIcmpv6) return 0;
+  const bool icmp = (pkt.l3num == kAfInet) == (proto == kProtoIcmp);
+  if (!icmp || pkt.l4_len() < kIcmpHeaderLen) return 0;
+  if (!IcmpErrorType(pkt.l3num, pkt.l4()[0])) return 0;
+  const uint32_t inner_hdr = pkt.l3num == kAfInet ? kIpv4HeaderLen : kIpv6HeaderLen;
+  if (pkt.l4_len() < kIcmpHeaderLen + inner_hdr) return 0;
+  return pkt.l4_off + kIcmpHeaderLen;
+}
+
+}  // namespace decode_detail
+
+[[gnu::always_inline]] inline void DecodeFrameInline(uint32_t linktype, const uint8_t* data,
+                                                     uint32_t caplen, uint32_t wirelen,
+                                                     FrameFacts* out) {
+  // Every field is written on every path (no zeroing of the whole struct first: this runs for
+  // every packet). pkt is left as it was when the datagram does not parse (parsed false).
+  FrameFacts& f = *out;
+  const LinkResult link = DecodeLink(linktype, data, caplen);
+  f.l3 = link.l3;
+  f.l3_caplen = link.len;
+  f.ip_version = link.ip_version;
+  f.vlan = link.vlan;
+  f.truncated = wirelen > caplen;
+  f.not_ip = link.not_ip;
+  f.not_ip_value = link.not_ip_value;
+  f.ip_ok = false;
+  f.ip_len = 0;
+  f.fragment = false;
+  f.parsed = false;
+  f.icmp_inner_off = 0;
+  if (f.ip_version == 0) return;
+
+  // A record cut short by the capture's snaplen never reached the kernel whole: the receive
+  // checks see fewer bytes than the IP length and drop it.
+  const IpInputResult in =
+      f.ip_version == 4 ? Ipv4Input(f.l3, f.l3_caplen) : Ipv6Input(f.l3, f.l3_caplen);
+  if (in.status != IpInput::kOk) return;
+  f.ip_ok = true;
+  f.ip_len = in.len;
+  f.parsed = ParseL3(f.l3, f.ip_len, &f.pkt, &f.fragment) == L3Parse::kOk;
+  if (f.parsed) f.icmp_inner_off = decode_detail::IcmpInnerOffset(f.pkt);
+}
+
+}  // namespace ctrack
+
+#endif  // CTRACK_PARSE_DECODE_IMPL_H_
