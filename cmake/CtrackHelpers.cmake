@@ -20,6 +20,12 @@ function(ctrack_add_test name)
   target_link_libraries(${name} PRIVATE ctrack_tools ctrack_io ${CTRACK_HOST_LIB} ctrack GTest::gtest
                                         GTest::gtest_main)
   ctrack_set_warnings(${name})
-  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60
+  # A live test that times a sender on a fixed schedule against a forecast runs alone: under
+  # ctest -j the other tests take the CPUs its sender and the exporter need, and the arrival rate
+  # drifts from the schedule it checks against.
+  set(serial "ExporterNetns.ForecastAtHalfFull*")
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 TEST_FILTER "-${serial}"
     PROPERTIES ENVIRONMENT "CTRACK_SHARED=${CTRACK_SHARED_DIR}")
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 TEST_FILTER "${serial}"
+    PROPERTIES ENVIRONMENT "CTRACK_SHARED=${CTRACK_SHARED_DIR}" RUN_SERIAL TRUE)
 endfunction()
