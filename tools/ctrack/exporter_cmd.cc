@@ -65,150 +65,116 @@ bool ParseListen(const std::string& v, std::string* host, int* port) {
   return *port > 0 && *port < 65536;
 }
 
-struct Cache {
-  std::mutex mu;
-  std::shared_ptr<const std::string> prom, om;
-  std::atomic<uint64_t> scrapes{0};
+constexpr const char* kCommand = "ctrack exporter";
+
+struct ExporterArgs {
+  LiveFlags live;
+  std::string listen = "127.0.0.1:9934";
 };
 
-}  // namespace
+// Returns -1 to go on, else the exit code.
+int ParseArgs(int argc, char** argv, ExporterArgs* e) {
+  e->live.interval = 15;
+  e->live.opt.top = 20;
+  return ParseLiveArgs(kCommand, Usage, argc, argv, &e->live, [&](int* i) {
+    if (std::strcmp(argv[*i], "--listen") != 0) return false;
+    e->listen = FlagValue(kCommand, argc, argv, i);
+    return true;
+  });
+}
 
-int ExporterMain(int argc, char** argv) {
-  std::string listen = "127.0.0.1:9934";
-  double interval = 15;
-  LiveOptions opt;
-  opt.top = 20;
-  NetnsSpec ns;
-  for (int i = 0; i < argc; ++i) {
-    std::string a = argv[i];
-    std::string err;
-    int r = ParseNetnsFlag(argc, argv, &i, &ns, &err);
-    if (r < 0) {
-      std::fprintf(stderr, "ctrack exporter: %s\n", err.c_str());
-      return 2;
-    }
-    if (r > 0) continue;
-    auto value = [&](const char*) { return FlagValue("ctrack exporter", argc, argv, &i); };
-    auto number = [&](const char*, double lo, double hi) {
-      return FlagNumber("ctrack exporter", argc, argv, &i, lo, hi);
-    };
-    if (a == "-h" || a == "--help") {
-      Usage(stdout);
-      return 0;
-    } else if (a == "--listen") {
-      listen = value("--listen");
-    } else if (a == "--interval") {
-      interval = number("--interval", 0.2, 3600);
-    } else if (a == "--top") {
-      opt.top = static_cast<uint32_t>(number("--top", 1, 100));
-    } else if (a == "--no-dump") {
-      opt.dump = false;
-    } else if (a == "--no-events") {
-      opt.events = false;
-    } else {
-      std::fprintf(stderr, "ctrack exporter: unknown argument '%s' (try --help)\n", a.c_str());
-      return 2;
-    }
-  }
-  std::string host;
-  int port = 0;
-  if (!ParseListen(listen, &host, &port)) {
-    std::fprintf(stderr, "ctrack exporter: --listen: '%s' is not ADDR:PORT\n", listen.c_str());
-    return 2;
-  }
-  std::string err;
-  if (!EnterNetns(ns, &err)) {
-    std::fprintf(stderr, "ctrack exporter: %s\n", err.c_str());
-    return 1;
-  }
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  for (int sg : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&sigs, sg);
-  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);  // every thread started below inherits the mask
-  signal(SIGPIPE, SIG_IGN);                    // a scraper hanging up mid-answer
-  auto src = LiveSource::Open(opt, &err);
-  if (!src) {
-    std::fprintf(stderr, "ctrack exporter: %s\n", err.c_str());
-    return 1;
+// One Watcher fed by the live source and the two expositions of its latest report. Sample() runs
+// on one thread at a time (main, then the sampler thread); Scrape() on any server worker.
+class Sampler {
+ public:
+  Sampler(LiveSource* src, const LiveFlags& f) : src_(src), w_(Config{}, f.opt.top) {
+    ex_.interval_s = f.interval;
   }
 
-  Cache cache;
-  watch::Watcher w(Config{}, opt.top);
-  watch::ExporterStats ex;
-  ex.interval_s = interval;
-  auto sample = [&] {
+  // Takes one sample and renders both expositions; false when nothing could be read (the
+  // previous expositions stay). Errors and warnings go to stderr.
+  bool Sample() {
     std::string e, warn;
     double t0 = MonotonicSeconds();
-    bool ok = src->SampleInto(&w, t0, &e, &warn);
-    ex.last_dump_s = MonotonicSeconds() - t0;
-    ex.dumps = src->dumps();
-    ex.scrapes = cache.scrapes.load();
+    bool ok = src_->SampleInto(&w_, t0, &e, &warn);
+    ex_.last_dump_s = MonotonicSeconds() - t0;
+    ex_.dumps = src_->dumps();
+    ex_.scrapes = scrapes_.load();
     if (!ok || !warn.empty()) {
-      ++ex.dump_errors;
+      ++ex_.dump_errors;
       std::fprintf(stderr, "ctrack exporter: %s\n", ok ? warn.c_str() : e.c_str());
     }
     if (!ok) return false;
-    ex.last_sample_unix = UnixSeconds();  // the sample is timed at the end of its dump
+    ex_.last_sample_unix = UnixSeconds();  // the sample is timed at the end of its dump
     auto prom = std::make_shared<const std::string>(
-        watch::RenderMetrics(w.report(), ex, watch::Exposition::kPrometheus));
+        watch::RenderMetrics(w_.report(), ex_, watch::Exposition::kPrometheus));
     auto om = std::make_shared<const std::string>(
-        watch::RenderMetrics(w.report(), ex, watch::Exposition::kOpenMetrics));
-    std::lock_guard<std::mutex> l(cache.mu);
-    cache.prom = std::move(prom);
-    cache.om = std::move(om);
+        watch::RenderMetrics(w_.report(), ex_, watch::Exposition::kOpenMetrics));
+    std::lock_guard<std::mutex> l(mu_);
+    prom_ = std::move(prom);
+    om_ = std::move(om);
     return true;
-  };
-  if (!sample()) return 1;  // the first sample must work: a clear error instead of empty scrapes
+  }
 
-  httplib::Server svr;
-  svr.set_read_timeout(5, 0);
-  svr.set_write_timeout(5, 0);
-  svr.set_idle_interval(0, 0);
-  svr.set_keep_alive_timeout(5);
-  svr.set_keep_alive_max_count(100);
-  svr.set_payload_max_length(4096);
-  // A fixed pool of workers whatever the number of clients.
-  svr.new_task_queue = [] { return new httplib::ThreadPool(8); };
-  // The library listens with a backlog of 5; a burst of scrapers would wait for SYN retries.
-  // Capture the socket before bind and deepen the backlog after (listen() again updates it).
-  int listen_fd = -1;
-  svr.set_socket_options([&listen_fd](socket_t fd) {
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    listen_fd = fd;
-  });
-  svr.Get("/metrics", [&](const httplib::Request& req, httplib::Response& res) {
-    watch::Exposition e = watch::Negotiate(req.get_header_value("Accept"));
+  // The exposition a scrape gets; counted as a scrape.
+  std::shared_ptr<const std::string> Scrape(watch::Exposition e) {
     std::shared_ptr<const std::string> body;
     {
-      std::lock_guard<std::mutex> l(cache.mu);
-      body = e == watch::Exposition::kOpenMetrics ? cache.om : cache.prom;
+      std::lock_guard<std::mutex> l(mu_);
+      body = e == watch::Exposition::kOpenMetrics ? om_ : prom_;
     }
-    cache.scrapes.fetch_add(1);
-    res.set_content(*body, watch::ContentType(e));
+    scrapes_.fetch_add(1);
+    return body;
+  }
+
+ private:
+  LiveSource* src_;
+  watch::Watcher w_;         // Sample() only
+  watch::ExporterStats ex_;  // Sample() only
+  std::mutex mu_;
+  std::shared_ptr<const std::string> prom_, om_;  // guarded by mu_; never null after Sample()
+  std::atomic<uint64_t> scrapes_{0};
+};
+
+// Bounds what a client can hold: timeouts, keep-alive limits, a small request body, a fixed pool
+// of workers whatever the number of clients. *listen_fd gets the listening socket at bind.
+void ConfigureServer(httplib::Server* svr, Sampler* sampler, int* listen_fd) {
+  svr->set_read_timeout(5, 0);
+  svr->set_write_timeout(5, 0);
+  svr->set_idle_interval(0, 0);
+  svr->set_keep_alive_timeout(5);
+  svr->set_keep_alive_max_count(100);
+  svr->set_payload_max_length(4096);
+  svr->new_task_queue = [] { return new httplib::ThreadPool(8); };
+  svr->set_socket_options([listen_fd](socket_t fd) {
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    *listen_fd = fd;
   });
-  svr.Get("/", [](const httplib::Request&, httplib::Response& res) {
+  svr->Get("/metrics", [sampler](const httplib::Request& req, httplib::Response& res) {
+    watch::Exposition e = watch::Negotiate(req.get_header_value("Accept"));
+    res.set_content(*sampler->Scrape(e), watch::ContentType(e));
+  });
+  svr->Get("/", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("ctrack exporter: metrics at /metrics\n", "text/plain; charset=utf-8");
   });
-  if (!svr.bind_to_port(host.c_str(), port)) {
-    std::fprintf(stderr, "ctrack exporter: cannot listen on %s\n", listen.c_str());
-    return 1;
-  }
-  if (listen_fd >= 0) ::listen(listen_fd, 256);
-  std::fprintf(stderr, "ctrack exporter: listening on %s, sampling every %g s (%s)\n",
-               listen.c_str(), interval, src->events_note().c_str());
+}
 
+// Serves on the bound `svr` with a sample every `interval` seconds until a signal of `sigs`
+// (blocked in every thread) arrives, or the server fails.
+void ServeUntilSignal(httplib::Server* svr, Sampler* sampler, double interval,
+                      const sigset_t& sigs) {
   std::mutex stop_mu;
   std::condition_variable stop_cv;
   bool stopping = false;
-  std::thread sampler([&] {
+  std::thread sampler_thread([&] {
     std::unique_lock<std::mutex> l(stop_mu);
     auto next = std::chrono::steady_clock::now();
     for (;;) {
       next += std::chrono::microseconds(static_cast<int64_t>(interval * 1e6));
       if (stop_cv.wait_until(l, next, [&] { return stopping; })) return;
       l.unlock();
-      sample();
+      sampler->Sample();
       l.lock();
       auto now = std::chrono::steady_clock::now();
       if (next < now) next = now;  // a slow dump: skip the missed intervals, never catch up
@@ -222,15 +188,61 @@ int ExporterMain(int argc, char** argv) {
       stopping = true;
     }
     stop_cv.notify_all();
-    svr.stop();
+    svr->stop();
   });
-  bool ok = svr.listen_after_bind();
+  bool ok = svr->listen_after_bind();
   if (!ok) {
     // listen ended without a signal (socket error): wake the waiter ourselves.
     pthread_kill(waiter.native_handle(), SIGTERM);
   }
   waiter.join();
-  sampler.join();
+  sampler_thread.join();
+}
+
+}  // namespace
+
+int ExporterMain(int argc, char** argv) {
+  ExporterArgs args;
+  if (int rc = ParseArgs(argc, argv, &args); rc >= 0) return rc;
+  const std::string& listen = args.listen;
+  std::string host;
+  int port = 0;
+  if (!ParseListen(listen, &host, &port)) {
+    std::fprintf(stderr, "ctrack exporter: --listen: '%s' is not ADDR:PORT\n", listen.c_str());
+    return 2;
+  }
+  std::string err;
+  if (!EnterNetns(args.live.ns, &err)) {
+    std::fprintf(stderr, "ctrack exporter: %s\n", err.c_str());
+    return 1;
+  }
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  for (int sg : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&sigs, sg);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);  // every thread started below inherits the mask
+  signal(SIGPIPE, SIG_IGN);                    // a scraper hanging up mid-answer
+  auto src = LiveSource::Open(args.live.opt, &err);
+  if (!src) {
+    std::fprintf(stderr, "ctrack exporter: %s\n", err.c_str());
+    return 1;
+  }
+  Sampler sampler(src.get(), args.live);
+  // The first sample must work: a clear error instead of empty scrapes.
+  if (!sampler.Sample()) return 1;
+
+  httplib::Server svr;
+  int listen_fd = -1;
+  ConfigureServer(&svr, &sampler, &listen_fd);
+  if (!svr.bind_to_port(host.c_str(), port)) {
+    std::fprintf(stderr, "ctrack exporter: cannot listen on %s\n", listen.c_str());
+    return 1;
+  }
+  // The library listens with a backlog of 5; a burst of scrapers would wait for SYN retries.
+  // listen() again on the bound socket deepens it.
+  if (listen_fd >= 0) ::listen(listen_fd, 256);
+  std::fprintf(stderr, "ctrack exporter: listening on %s, sampling every %g s (%s)\n",
+               listen.c_str(), args.live.interval, src->events_note().c_str());
+  ServeUntilSignal(&svr, &sampler, args.live.interval, sigs);
   return 0;
 }
 

@@ -2,8 +2,11 @@
 
 #include <time.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+
+#include "ctrack/cli_util.h"
 
 namespace ctrack::cli {
 
@@ -44,6 +47,29 @@ int ParseNetnsFlag(int argc, char** argv, int* i, NetnsSpec* ns, std::string* er
     ns->pid = static_cast<int>(pid);
   }
   return 1;
+}
+
+bool ParseLiveFlag(const char* command, int argc, char** argv, int* i, LiveFlags* flags) {
+  std::string err;
+  int r = ParseNetnsFlag(argc, argv, i, &flags->ns, &err);
+  if (r < 0) {
+    std::fprintf(stderr, "%s: %s\n", command, err.c_str());
+    std::exit(2);
+  }
+  if (r > 0) return true;
+  const char* a = argv[*i];
+  if (std::strcmp(a, "--interval") == 0) {
+    flags->interval = FlagNumber(command, argc, argv, i, 0.2, 3600);
+  } else if (std::strcmp(a, "--top") == 0) {
+    flags->opt.top = static_cast<uint32_t>(FlagNumber(command, argc, argv, i, 1, 100));
+  } else if (std::strcmp(a, "--no-dump") == 0) {
+    flags->opt.dump = false;
+  } else if (std::strcmp(a, "--no-events") == 0) {
+    flags->opt.events = false;
+  } else {
+    return false;
+  }
+  return true;
 }
 
 std::unique_ptr<LiveSource> LiveSource::Open(const LiveOptions& opt, std::string* err) {

@@ -8,6 +8,8 @@
 #include <ctrack/config.h>
 #include <ctrack/host.h>
 
+#include <cstdio>
+#include <cstring>
 #include <memory>
 #include <string>
 
@@ -26,12 +28,44 @@ struct LiveOptions {
 // when argv[*i] is neither, -1 on a bad value (message in *err).
 int ParseNetnsFlag(int argc, char** argv, int* i, NetnsSpec* ns, std::string* err);
 
+// The flags every live command (watch, exporter) takes, with the command's defaults filled in
+// before parsing: --netns NAME | --netns-pid PID, --interval S, --top K, --no-dump, --no-events.
+struct LiveFlags {
+  NetnsSpec ns;
+  LiveOptions opt;
+  double interval = 2;  // seconds between samples
+};
+
+// Takes argv[*i] when it is one of the LiveFlags (advancing *i past its value); false when it is
+// not. A missing or bad value ends the process with one line and exit 2, as FlagValue() does.
+bool ParseLiveFlag(const char* command, int argc, char** argv, int* i, LiveFlags* flags);
+
+// The argument loop of a live command `command` ("ctrack watch"): -h/--help prints `usage` to
+// stdout, the shared flags go into *flags, anything else to `own(&i)`, which returns true when
+// it took argv[i] (advancing i past a value). Returns -1 when the command should go on, else its
+// exit code: 0 after --help, 2 for an unknown argument.
+template <typename OwnFlag>
+int ParseLiveArgs(const char* command, void (*usage)(std::FILE*), int argc, char** argv,
+                  LiveFlags* flags, OwnFlag own) {
+  for (int i = 0; i < argc; ++i) {
+    if (std::strcmp(argv[i], "-h") == 0 || std::strcmp(argv[i], "--help") == 0) {
+      usage(stdout);
+      return 0;
+    }
+    if (ParseLiveFlag(command, argc, argv, &i, flags) || own(&i)) continue;
+    std::fprintf(stderr, "%s: unknown argument '%s' (try --help)\n", command, argv[i]);
+    return 2;
+  }
+  return -1;
+}
+
 class LiveSource {
  public:
   // Call after EnterNetns(). Fails only when ctnetlink cannot be opened at all.
   static std::unique_ptr<LiveSource> Open(const LiveOptions& opt, std::string* err);
-  // Takes one sample into `w`, timed at the end of its dump (`t` is not used). False with *err when nothing could be read;
-  // a failed dump alone degrades to count-only for that sample (noted in *warn).
+  // Takes one sample into `w`, timed at the end of its dump (`t` is not used). False with *err when
+  // nothing could be read; a failed dump alone degrades to count-only for that sample (noted in
+  // *warn).
   bool SampleInto(watch::Watcher* w, double t, std::string* err, std::string* warn);
   // "events", or why events are not used.
   const std::string& events_note() const { return events_note_; }

@@ -42,52 +42,73 @@ int TerminalColumns() {
   return 100;
 }
 
+constexpr const char* kCommand = "ctrack watch";
+
+struct WatchArgs {
+  LiveFlags live;
+  long count = 0;  // samples to take; 0: until a quit signal
+  bool json = false;
+};
+
+// Returns -1 to go on, else the exit code.
+int ParseArgs(int argc, char** argv, WatchArgs* w) {
+  return ParseLiveArgs(kCommand, Usage, argc, argv, &w->live, [&](int* i) {
+    std::string a = argv[*i];
+    if (a == "--count") {
+      w->count = static_cast<long>(FlagNumber(kCommand, argc, argv, i, 1, 1e9));
+    } else if (a == "-o") {
+      std::string v = FlagValue(kCommand, argc, argv, i);
+      if (v != "json" && v != "text") {
+        std::fprintf(stderr, "ctrack watch: -o: '%s' is not text or json\n", v.c_str());
+        std::exit(2);
+      }
+      w->json = v == "json";
+    } else {
+      return false;
+    }
+    return true;
+  });
+}
+
+// One sample on stdout: a JSON object, a redrawn screen, or a timestamped line.
+void PrintSample(const WatchArgs& w, bool screen, const std::string& title, const LiveSource& src,
+                 const watch::WatchReport& r, const std::string& warn) {
+  double now = UnixSeconds();
+  if (w.json) {
+    std::printf("%s\n", watch::RenderJson(r, now).c_str());
+  } else if (screen) {
+    std::string s = "\x1b[H" + watch::RenderScreen(r, now, TerminalColumns(), title);
+    s += "(" + src.events_note() + (warn.empty() ? "" : "; " + warn) +
+         ")  Ctrl-C to quit\x1b[K\n\x1b[J";
+    std::fputs(s.c_str(), stdout);
+  } else {
+    std::printf("%s\n", watch::RenderLine(r, now).c_str());
+  }
+  if (!warn.empty() && !screen) std::fprintf(stderr, "ctrack watch: %s\n", warn.c_str());
+  std::fflush(stdout);
+}
+
+// Sleeps `interval` seconds; true when a quit signal of `sigs` (blocked, so taken here) came
+// first. SIGWINCH only wakes the wait; the next sample redraws at the new size.
+bool QuitBeforeNext(const sigset_t& sigs, double interval) {
+  double deadline = MonotonicSeconds() + interval;
+  for (;;) {
+    double left = deadline - MonotonicSeconds();
+    if (left <= 0) return false;
+    timespec ts{static_cast<time_t>(left), static_cast<long>((left - std::floor(left)) * 1e9)};
+    int sg = sigtimedwait(&sigs, nullptr, &ts);
+    if (sg == SIGWINCH) continue;
+    if (sg > 0) return true;
+    if (sg < 0 && errno != EINTR) return false;  // EAGAIN: time is up
+  }
+}
+
 }  // namespace
 
 int WatchMain(int argc, char** argv) {
-  double interval = 2;
-  long count = 0;
-  bool json = false;
-  LiveOptions opt;
-  NetnsSpec ns;
-  for (int i = 0; i < argc; ++i) {
-    std::string a = argv[i];
-    std::string err;
-    int r = ParseNetnsFlag(argc, argv, &i, &ns, &err);
-    if (r < 0) {
-      std::fprintf(stderr, "ctrack watch: %s\n", err.c_str());
-      return 2;
-    }
-    if (r > 0) continue;
-    auto value = [&](const char*) { return FlagValue("ctrack watch", argc, argv, &i); };
-    auto number = [&](const char*, double lo, double hi) {
-      return FlagNumber("ctrack watch", argc, argv, &i, lo, hi);
-    };
-    if (a == "-h" || a == "--help") {
-      Usage(stdout);
-      return 0;
-    } else if (a == "--interval") {
-      interval = number("--interval", 0.2, 3600);
-    } else if (a == "--count") {
-      count = static_cast<long>(number("--count", 1, 1e9));
-    } else if (a == "--top") {
-      opt.top = static_cast<uint32_t>(number("--top", 1, 100));
-    } else if (a == "-o") {
-      std::string v = value("-o");
-      if (v != "json" && v != "text") {
-        std::fprintf(stderr, "ctrack watch: -o: '%s' is not text or json\n", v.c_str());
-        return 2;
-      }
-      json = v == "json";
-    } else if (a == "--no-dump") {
-      opt.dump = false;
-    } else if (a == "--no-events") {
-      opt.events = false;
-    } else {
-      std::fprintf(stderr, "ctrack watch: unknown argument '%s' (try --help)\n", a.c_str());
-      return 2;
-    }
-  }
+  WatchArgs w;
+  if (int rc = ParseArgs(argc, argv, &w); rc >= 0) return rc;
+  const NetnsSpec& ns = w.live.ns;
   std::string err;
   if (!EnterNetns(ns, &err)) {
     std::fprintf(stderr, "ctrack watch: %s\n", err.c_str());
@@ -99,60 +120,30 @@ int WatchMain(int argc, char** argv) {
   sigemptyset(&sigs);
   for (int sg : {SIGINT, SIGTERM, SIGHUP, SIGWINCH}) sigaddset(&sigs, sg);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);  // before the event thread starts: it inherits
-  auto src = LiveSource::Open(opt, &err);
+  auto src = LiveSource::Open(w.live.opt, &err);
   if (!src) {
     std::fprintf(stderr, "ctrack watch: %s\n", err.c_str());
     return 1;
   }
-  watch::Watcher w(Config{}, opt.top);
-  const bool screen = !json && isatty(STDOUT_FILENO);
+  watch::Watcher watcher(Config{}, w.live.opt.top);
+  const bool screen = !w.json && isatty(STDOUT_FILENO);
   std::string title = ns.name.empty() ? (ns.pid ? "netns of pid " + std::to_string(ns.pid) : "")
                                       : "netns " + ns.name;
   if (screen) std::fputs("\x1b[?1049h\x1b[?25l", stdout);  // alternate screen, hide cursor
-  int rc = 0;
-  for (long n = 0; count == 0 || n < count; ++n) {
+  for (long n = 0; w.count == 0 || n < w.count; ++n) {
     std::string warn;
-    if (!src->SampleInto(&w, MonotonicSeconds(), &err, &warn)) {
+    if (!src->SampleInto(&watcher, MonotonicSeconds(), &err, &warn)) {
       if (screen) std::fputs("\x1b[?25h\x1b[?1049l", stdout);
       std::fprintf(stderr, "ctrack watch: %s\n", err.c_str());
       return 1;
     }
-    const watch::WatchReport& r = w.report();
-    double now = UnixSeconds();
-    if (json) {
-      std::printf("%s\n", watch::RenderJson(r, now).c_str());
-    } else if (screen) {
-      std::string s = "\x1b[H" + watch::RenderScreen(r, now, TerminalColumns(), title);
-      s += "(" + src->events_note() + (warn.empty() ? "" : "; " + warn) +
-           ")  Ctrl-C to quit\x1b[K\n\x1b[J";
-      std::fputs(s.c_str(), stdout);
-    } else {
-      std::printf("%s\n", watch::RenderLine(r, now).c_str());
-    }
-    if (!warn.empty() && !screen) std::fprintf(stderr, "ctrack watch: %s\n", warn.c_str());
-    std::fflush(stdout);
-    if (count && n + 1 >= count) break;
-    // Sleep until the next sample; a quit signal ends the loop.
-    double deadline = MonotonicSeconds() + interval;
-    bool quit = false;
-    for (;;) {
-      double left = deadline - MonotonicSeconds();
-      if (left <= 0) break;
-      timespec ts{static_cast<time_t>(left), static_cast<long>((left - std::floor(left)) * 1e9)};
-      int sg = sigtimedwait(&sigs, nullptr, &ts);
-      if (sg == SIGWINCH) continue;
-      if (sg > 0) {
-        quit = true;
-        rc = sg == SIGINT ? 130 : 0;
-        break;
-      }
-      if (sg < 0 && errno != EINTR) break;  // EAGAIN: time is up
-    }
-    if (quit) break;
+    PrintSample(w, screen, title, *src, watcher.report(), warn);
+    if (w.count && n + 1 >= w.count) break;
+    if (QuitBeforeNext(sigs, w.live.interval)) break;  // a quit signal is a normal end: exit 0
   }
   if (screen) std::fputs("\x1b[?25h\x1b[?1049l", stdout);  // cursor back, main screen back
   std::fflush(stdout);
-  return rc == 130 ? 0 : rc;
+  return 0;
 }
 
 }  // namespace ctrack::cli
