@@ -408,6 +408,244 @@ Derived Derive(const Live& L) {
   return d;
 }
 
+// What the finding rules read. `where` is appended to a finding whose fix only the initial
+// namespace can apply.
+struct FindingInputs {
+  const Opts& o;
+  const Live& L;
+  const Derived& d;
+  std::string where;
+  uint64_t per;   // kernel bytes per entry
+  bool pressure;  // the table is near full, or has dropped or early-dropped
+};
+
+using FindingRule = void (*)(const FindingInputs& in, std::vector<Finding>* out);
+
+void NoNetlinkFinding(const FindingInputs& in, std::vector<Finding>* out) {
+  if (in.L.have_netlink) return;
+  out->push_back(
+      {"warning",
+       IsPermission(in.L.netlink_error) ? kCapLine : "ctnetlink unavailable: " + in.L.netlink_error,
+       {},
+       "the breakdowns and stale detectors need the entries"});
+}
+
+// The two lines that set the hash size now and at the next module load.
+void AddHashsizeCommands(uint64_t buckets, Finding* f) {
+  f->commands.push_back("echo " + std::to_string(buckets) +
+                        " > /sys/module/nf_conntrack/parameters/hashsize");
+  f->commands.push_back("echo 'options nf_conntrack hashsize=" + std::to_string(buckets) +
+                        "' > /etc/modprobe.d/nf_conntrack.conf");
+}
+
+// Under pressure: double nf_conntrack_max, and the buckets to keep chains short at the new max.
+void RaiseMaxFindings(const FindingInputs& in, std::vector<Finding>* out) {
+  const Live& L = in.L;
+  const Derived& d = in.d;
+  const HostFacts& f = L.facts;
+  bool full_recent = false;
+  for (const TableFullLine& l : f.table_full) {
+    if (f.uptime_s - l.seconds_since_boot < 3600) full_recent = true;
+  }
+  std::string sev = (d.fill >= 0.9 || full_recent || L.total.drop > 0) ? "critical" : "warning";
+  uint64_t want = std::max<uint64_t>(static_cast<uint64_t>(L.count) * 2, uint64_t{L.max} * 2);
+  want = RoundUp(want, 1024);
+  char title[512];
+  std::snprintf(title, sizeof title,
+                "table %.0f%% full (%u of %u); drop=%" PRIu64 " early_drop=%" PRIu64
+                ", %zu table-full message(s): raise nf_conntrack_max to %" PRIu64 "%s",
+                d.fill * 100, L.count, L.max, L.total.drop, L.total.early_drop, f.table_full.size(),
+                want, in.where.c_str());
+  Finding fd{sev, title, {}, ""};
+  fd.commands.push_back("sysctl -w net.netfilter.nf_conntrack_max=" + std::to_string(want));
+  fd.commands.push_back("echo 'net.netfilter.nf_conntrack_max = " + std::to_string(want) +
+                        "' > /etc/sysctl.d/90-conntrack.conf");
+  fd.cost = "up to " + Bytes(static_cast<double>((want - L.max) * in.per)) +
+            " more kernel memory when full (" + std::to_string(in.per) + " B per entry)";
+  out->push_back(fd);
+  uint64_t want_b = Pow2AtLeast(want / 2);
+  if (!d.buckets || d.buckets >= want_b) return;
+  Finding fb{"warning",
+             "hash buckets " + std::to_string(d.buckets) + " for max " + std::to_string(want) +
+                 " would mean " + std::to_string(2 * want / d.buckets) +
+                 " nodes per bucket when full: raise the hash size to " + std::to_string(want_b) +
+                 in.where,
+             {},
+             ""};
+  AddHashsizeCommands(want_b, &fb);
+  fb.cost = Bytes(static_cast<double>((want_b - d.buckets) * 8)) +
+            " more (8 B per bucket); resizing rehashes every entry once";
+  out->push_back(fb);
+}
+
+// Without pressure: chains deeper than 8 nodes once the table fills at the current max.
+void BucketDepthFinding(const FindingInputs& in, std::vector<Finding>* out) {
+  const Live& L = in.L;
+  const Derived& d = in.d;
+  uint64_t want_b = Pow2AtLeast(L.max / 2);
+  Finding fb{"warning",
+             "nf_conntrack_max " + std::to_string(L.max) + " over " + std::to_string(d.buckets) +
+                 " buckets: " + std::to_string(static_cast<int>(d.depth_max)) +
+                 " nodes per bucket when full (rule of thumb: buckets >= max/2)" + in.where,
+             {},
+             ""};
+  AddHashsizeCommands(want_b, &fb);
+  fb.cost = Bytes(static_cast<double>((want_b > d.buckets ? want_b - d.buckets : 0) * 8)) +
+            " more (8 B per bucket)";
+  out->push_back(fb);
+}
+
+void LimitFindings(const FindingInputs& in, std::vector<Finding>* out) {
+  if (in.pressure && in.L.max) {
+    RaiseMaxFindings(in, out);
+  } else if (in.d.buckets && in.d.depth_max > 8) {
+    BucketDepthFinding(in, out);
+  }
+}
+
+void InsertFailedFinding(const FindingInputs& in, std::vector<Finding>* out) {
+  const Stats& t = in.L.total;
+  if (t.insert_failed == 0) return;
+  out->push_back({"warning",
+                  "insert_failed=" + std::to_string(t.insert_failed) +
+                      ": confirmations lost a race (parallel packets of one new flow, often UDP "
+                      "DNS A+AAAA through NAT); chaintoolong=" +
+                      std::to_string(t.chaintoolong),
+                  {"# DNS clients: options single-request-reopen in /etc/resolv.conf"},
+                  "none on the kernel"});
+}
+
+// Heavy UDP destination ports: candidates for NOTRACK (DNS above all).
+void NotrackFindings(const FindingInputs& in, std::vector<Finding>* out) {
+  uint64_t n = in.L.bd->entries();
+  if (!in.L.have_netlink || n < 100) return;
+  for (const auto& [name, cnt] : in.L.bd->Result(5).dst_port) {
+    if (name.rfind("udp/", 0) != 0) continue;
+    double share = static_cast<double>(cnt) / static_cast<double>(n);
+    if (share < 0.2) continue;
+    std::string port = name.substr(4);
+    Finding fn{share >= 0.5 ? "warning" : "info",
+               std::to_string(cnt) + " entries (" + std::to_string(static_cast<int>(share * 100)) +
+                   "%) are UDP to port " + port + (port == "53" ? " (DNS)" : "") +
+                   ": if no rule needs them tracked (no NAT, no ct state match on them), "
+                   "exempt them from tracking",
+               {},
+               ""};
+    fn.commands.push_back(
+        "nft add table inet raw_notrack; nft add chain inet raw_notrack pre '{ type filter "
+        "hook prerouting priority raw; }'; nft add chain inet raw_notrack out '{ type filter "
+        "hook output priority raw; }'");
+    fn.commands.push_back("nft add rule inet raw_notrack pre udp dport " + port +
+                          " notrack; nft add rule inet raw_notrack out udp sport " + port +
+                          " notrack");
+    fn.commands.push_back("iptables -t raw -A PREROUTING -p udp --dport " + port +
+                          " -j NOTRACK; iptables -t raw -A OUTPUT -p udp --sport " + port +
+                          " -j NOTRACK  (and ip6tables)");
+    fn.cost = "frees up to " + Bytes(static_cast<double>(cnt * in.per)) +
+              "; those packets then match only `ct state untracked`";
+    out->push_back(fn);
+  }
+}
+
+// The timeout that bounds each stale class, and what shortening it costs. The last row (no
+// name) is the UDP class's.
+struct StaleFix {
+  const char* name;
+  std::vector<const char*> commands;
+  const char* cost;
+};
+
+const std::vector<StaleFix>& StaleFixes() {
+  static const std::vector<StaleFix> kFixes = {
+      {"tcp_idle_established",
+       {"sysctl -w net.netfilter.nf_conntrack_tcp_timeout_established=86400",
+        "echo 'net.netfilter.nf_conntrack_tcp_timeout_established = 86400' >> "
+        "/etc/sysctl.d/90-conntrack.conf"},
+       "none in memory; idle TCP flows over a day lose their state (keepalives keep live ones)"},
+      {"tcp_syn_only",
+       {"sysctl -w net.netfilter.nf_conntrack_tcp_timeout_syn_sent=30"},
+       "none in memory; handshakes slower than 30 s fail"},
+      {"tcp_half_closed",
+       {"sysctl -w net.netfilter.nf_conntrack_tcp_timeout_close_wait=30",
+        "sysctl -w net.netfilter.nf_conntrack_tcp_timeout_fin_wait=30"},
+       "none in memory"},
+      {nullptr,
+       {"sysctl -w net.netfilter.nf_conntrack_udp_timeout=10"},
+       "none in memory; UDP answers later than 10 s start a new entry"},
+  };
+  return kFixes;
+}
+
+void StaleFindings(const FindingInputs& in, std::vector<Finding>* out) {
+  uint64_t n = in.L.bd->entries();
+  for (const StaleClass& s : in.L.bd->Stale()) {
+    if (!s.count || n == 0) continue;
+    double share = static_cast<double>(s.count) / static_cast<double>(n);
+    Finding fs{share >= 0.25 ? "warning" : "info",
+               std::to_string(s.count) + " " + s.name + ": " + s.description,
+               {},
+               ""};
+    const StaleFix* fix = &StaleFixes().back();
+    for (const StaleFix& x : StaleFixes()) {
+      if (x.name && s.name == x.name) fix = &x;
+    }
+    for (const char* c : fix->commands) fs.commands.push_back(c);
+    fs.cost = fix->cost;
+    for (const std::string& e : s.examples) fs.commands.push_back("# e.g. " + e);
+    out->push_back(fs);
+  }
+}
+
+// No rule that makes the kernel track: an empty table is expected, a full one is a surprise.
+void TrackingRuleFindings(const FindingInputs& in, std::vector<Finding>* out) {
+  const RuleFacts& r = in.L.facts.rules;
+  if (!in.o.rules || !r.tracking.empty()) return;
+  if (in.L.count == 0) {
+    out->push_back({"info",
+                    "no rule makes the kernel track in this namespace (no nft ct / nat rule" +
+                        std::string(r.iptables_available ? ", no iptables state/conntrack/nat"
+                                                         : "; iptables-save not available") +
+                        "): the table stays empty",
+                    {},
+                    "none"});
+  } else {
+    out->push_back(
+        {"info",
+         std::to_string(in.L.count) + " entries but no tracking rule found" +
+             (r.iptables_available ? ""
+                                   : " (iptables-save not available: " + r.iptables_error + ")") +
+             ": something else (OVS, a helper, a legacy table) enables tracking",
+         {},
+         "none"});
+  }
+}
+
+void KubeProxyFinding(const FindingInputs& in, std::vector<Finding>* out) {
+  const HostFacts& f = in.L.facts;
+  if (f.kube_proxy.empty()) return;
+  Finding fk{"info",
+             "kube-proxy runs here and sets nf_conntrack_max itself at start "
+             "(max(--conntrack-max-per-core x cores, --conntrack-min)); set it there, not only "
+             "by sysctl",
+             {},
+             "as nf_conntrack_max"};
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  uint64_t want =
+      std::max<uint64_t>(RoundUp(uint64_t{in.L.max} * (in.pressure ? 2 : 1), 1024), 1024);
+  fk.commands.push_back("# kube-proxy config: conntrack.maxPerCore: " +
+                        std::to_string(want / static_cast<uint64_t>(std::max(1L, cores))) +
+                        ", conntrack.min: " + std::to_string(want) +
+                        "  (--conntrack-max-per-core / --conntrack-min)");
+  for (const std::string& c : f.kube_proxy) fk.commands.push_back("# running: " + c);
+  out->push_back(fk);
+}
+
+// The rules in the order their findings are listed within one severity.
+constexpr FindingRule kFindingRules[] = {
+    NoNetlinkFinding, LimitFindings,        InsertFailedFinding, NotrackFindings,
+    StaleFindings,    TrackingRuleFindings, KubeProxyFinding,
+};
+
 std::vector<Finding> Findings(const Opts& o, const Live& L, const Derived& d) {
   std::vector<Finding> out;
   const HostFacts& f = L.facts;
@@ -419,180 +657,14 @@ std::vector<Finding> Findings(const Opts& o, const Live& L, const Derived& d) {
                    "none"});
     return out;
   }
-  if (!L.have_netlink) {
-    out.push_back(
-        {"warning",
-         IsPermission(L.netlink_error) ? kCapLine : "ctnetlink unavailable: " + L.netlink_error,
-         {},
-         "the breakdowns and stale detectors need the entries"});
-  }
-  std::string where = d.init_netns ? "" : " (global: run these in the host's initial namespace)";
-  uint64_t per = d.objsize + d.ext;
-  bool full_recent = false;
-  for (const TableFullLine& l : f.table_full) {
-    if (f.uptime_s - l.seconds_since_boot < 3600) full_recent = true;
-  }
-  bool pressure =
-      d.fill >= 0.75 || L.total.drop > 0 || L.total.early_drop > 0 || !f.table_full.empty();
-  if (pressure && L.max) {
-    std::string sev = (d.fill >= 0.9 || full_recent || L.total.drop > 0) ? "critical" : "warning";
-    uint64_t want = std::max<uint64_t>(static_cast<uint64_t>(L.count) * 2, uint64_t{L.max} * 2);
-    want = RoundUp(want, 1024);
-    char title[512];
-    std::snprintf(title, sizeof title,
-                  "table %.0f%% full (%u of %u); drop=%" PRIu64 " early_drop=%" PRIu64
-                  ", %zu table-full message(s): raise nf_conntrack_max to %" PRIu64 "%s",
-                  d.fill * 100, L.count, L.max, L.total.drop, L.total.early_drop,
-                  f.table_full.size(), want, where.c_str());
-    Finding fd{sev, title, {}, ""};
-    fd.commands.push_back("sysctl -w net.netfilter.nf_conntrack_max=" + std::to_string(want));
-    fd.commands.push_back("echo 'net.netfilter.nf_conntrack_max = " + std::to_string(want) +
-                          "' > /etc/sysctl.d/90-conntrack.conf");
-    fd.cost = "up to " + Bytes(static_cast<double>((want - L.max) * per)) +
-              " more kernel memory when full (" + std::to_string(per) + " B per entry)";
-    out.push_back(fd);
-    // Buckets to keep chains short at the new max.
-    uint64_t want_b = Pow2AtLeast(want / 2);
-    if (d.buckets && d.buckets < want_b) {
-      Finding fb{"warning",
-                 "hash buckets " + std::to_string(d.buckets) + " for max " + std::to_string(want) +
-                     " would mean " + std::to_string(2 * want / d.buckets) +
-                     " nodes per bucket when full: raise the hash size to " +
-                     std::to_string(want_b) + where,
-                 {},
-                 ""};
-      fb.commands.push_back("echo " + std::to_string(want_b) +
-                            " > /sys/module/nf_conntrack/parameters/hashsize");
-      fb.commands.push_back("echo 'options nf_conntrack hashsize=" + std::to_string(want_b) +
-                            "' > /etc/modprobe.d/nf_conntrack.conf");
-      fb.cost = Bytes(static_cast<double>((want_b - d.buckets) * 8)) +
-                " more (8 B per bucket); resizing rehashes every entry once";
-      out.push_back(fb);
-    }
-  } else if (d.buckets && d.depth_max > 8) {
-    uint64_t want_b = Pow2AtLeast(L.max / 2);
-    Finding fb{"warning",
-               "nf_conntrack_max " + std::to_string(L.max) + " over " + std::to_string(d.buckets) +
-                   " buckets: " + std::to_string(static_cast<int>(d.depth_max)) +
-                   " nodes per bucket when full (rule of thumb: buckets >= max/2)" + where,
-               {},
-               ""};
-    fb.commands.push_back("echo " + std::to_string(want_b) +
-                          " > /sys/module/nf_conntrack/parameters/hashsize");
-    fb.commands.push_back("echo 'options nf_conntrack hashsize=" + std::to_string(want_b) +
-                          "' > /etc/modprobe.d/nf_conntrack.conf");
-    fb.cost = Bytes(static_cast<double>((want_b > d.buckets ? want_b - d.buckets : 0) * 8)) +
-              " more (8 B per bucket)";
-    out.push_back(fb);
-  }
-  if (L.total.insert_failed > 0) {
-    out.push_back({"warning",
-                   "insert_failed=" + std::to_string(L.total.insert_failed) +
-                       ": confirmations lost a race (parallel packets of one new flow, often UDP "
-                       "DNS A+AAAA through NAT); chaintoolong=" +
-                       std::to_string(L.total.chaintoolong),
-                   {"# DNS clients: options single-request-reopen in /etc/resolv.conf"},
-                   "none on the kernel"});
-  }
-  uint64_t n = L.bd->entries();
-  // Heavy UDP destination ports: candidates for NOTRACK (DNS above all).
-  if (L.have_netlink && n >= 100) {
-    for (const auto& [name, cnt] : L.bd->Result(5).dst_port) {
-      if (name.rfind("udp/", 0) != 0) continue;
-      double share = static_cast<double>(cnt) / static_cast<double>(n);
-      if (share < 0.2) continue;
-      std::string port = name.substr(4);
-      Finding fn{share >= 0.5 ? "warning" : "info",
-                 std::to_string(cnt) + " entries (" +
-                     std::to_string(static_cast<int>(share * 100)) + "%) are UDP to port " + port +
-                     (port == "53" ? " (DNS)" : "") +
-                     ": if no rule needs them tracked (no NAT, no ct state match on them), "
-                     "exempt them from tracking",
-                 {},
-                 ""};
-      fn.commands.push_back(
-          "nft add table inet raw_notrack; nft add chain inet raw_notrack pre '{ type filter "
-          "hook prerouting priority raw; }'; nft add chain inet raw_notrack out '{ type filter "
-          "hook output priority raw; }'");
-      fn.commands.push_back("nft add rule inet raw_notrack pre udp dport " + port +
-                            " notrack; nft add rule inet raw_notrack out udp sport " + port +
-                            " notrack");
-      fn.commands.push_back("iptables -t raw -A PREROUTING -p udp --dport " + port +
-                            " -j NOTRACK; iptables -t raw -A OUTPUT -p udp --sport " + port +
-                            " -j NOTRACK  (and ip6tables)");
-      fn.cost = "frees up to " + Bytes(static_cast<double>(cnt * per)) +
-                "; those packets then match only `ct state untracked`";
-      out.push_back(fn);
-    }
-  }
-  // Stale / orphaned entries.
-  for (const StaleClass& s : L.bd->Stale()) {
-    if (!s.count || n == 0) continue;
-    double share = static_cast<double>(s.count) / static_cast<double>(n);
-    Finding fs{share >= 0.25 ? "warning" : "info",
-               std::to_string(s.count) + " " + s.name + ": " + s.description,
-               {},
-               ""};
-    if (s.name == "tcp_idle_established") {
-      fs.commands.push_back("sysctl -w net.netfilter.nf_conntrack_tcp_timeout_established=86400");
-      fs.commands.push_back(
-          "echo 'net.netfilter.nf_conntrack_tcp_timeout_established = 86400' >> "
-          "/etc/sysctl.d/90-conntrack.conf");
-      fs.cost =
-          "none in memory; idle TCP flows over a day lose their state (keepalives keep "
-          "live ones)";
-    } else if (s.name == "tcp_syn_only") {
-      fs.commands.push_back("sysctl -w net.netfilter.nf_conntrack_tcp_timeout_syn_sent=30");
-      fs.cost = "none in memory; handshakes slower than 30 s fail";
-    } else if (s.name == "tcp_half_closed") {
-      fs.commands.push_back("sysctl -w net.netfilter.nf_conntrack_tcp_timeout_close_wait=30");
-      fs.commands.push_back("sysctl -w net.netfilter.nf_conntrack_tcp_timeout_fin_wait=30");
-      fs.cost = "none in memory";
-    } else {
-      fs.commands.push_back("sysctl -w net.netfilter.nf_conntrack_udp_timeout=10");
-      fs.cost = "none in memory; UDP answers later than 10 s start a new entry";
-    }
-    for (const std::string& e : s.examples) fs.commands.push_back("# e.g. " + e);
-    out.push_back(fs);
-  }
-  // Tracking rules.
-  const RuleFacts& r = f.rules;
-  if (o.rules) {
-    if (r.tracking.empty() && L.count == 0) {
-      out.push_back({"info",
-                     "no rule makes the kernel track in this namespace (no nft ct / nat rule" +
-                         std::string(r.iptables_available ? ", no iptables state/conntrack/nat"
-                                                          : "; iptables-save not available") +
-                         "): the table stays empty",
-                     {},
-                     "none"});
-    } else if (r.tracking.empty()) {
-      out.push_back(
-          {"info",
-           std::to_string(L.count) + " entries but no tracking rule found" +
-               (r.iptables_available ? ""
-                                     : " (iptables-save not available: " + r.iptables_error + ")") +
-               ": something else (OVS, a helper, a legacy table) enables tracking",
-           {},
-           "none"});
-    }
-  }
-  if (!f.kube_proxy.empty()) {
-    Finding fk{"info",
-               "kube-proxy runs here and sets nf_conntrack_max itself at start "
-               "(max(--conntrack-max-per-core x cores, --conntrack-min)); set it there, not only "
-               "by sysctl",
-               {},
-               "as nf_conntrack_max"};
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    uint64_t want = std::max<uint64_t>(RoundUp(uint64_t{L.max} * (pressure ? 2 : 1), 1024), 1024);
-    fk.commands.push_back("# kube-proxy config: conntrack.maxPerCore: " +
-                          std::to_string(want / static_cast<uint64_t>(std::max(1L, cores))) +
-                          ", conntrack.min: " + std::to_string(want) +
-                          "  (--conntrack-max-per-core / --conntrack-min)");
-    for (const std::string& c : f.kube_proxy) fk.commands.push_back("# running: " + c);
-    out.push_back(fk);
-  }
+  FindingInputs in{
+      o,
+      L,
+      d,
+      d.init_netns ? "" : " (global: run these in the host's initial namespace)",
+      d.objsize + d.ext,
+      d.fill >= 0.75 || L.total.drop > 0 || L.total.early_drop > 0 || !f.table_full.empty()};
+  for (FindingRule rule : kFindingRules) rule(in, &out);
   std::stable_sort(out.begin(), out.end(), [](const Finding& a, const Finding& b) {
     return Rank(a.severity) > Rank(b.severity);
   });
@@ -639,6 +711,89 @@ std::string WallTime(const HostFacts& f, double since_boot) {
   return b;
 }
 
+// The table's size, buckets, memory and counters: four lines.
+void TableText(std::string* s, const Live& L, const Derived& d) {
+  const HostFacts& f = L.facts;
+  Appendf(s, "table     %u of %u entries (%.1f%% full)\n", L.count, L.max, d.fill * 100);
+  Appendf(s,
+          "buckets   %" PRIu64
+          " (hashsize %s); %.2f nodes per bucket now, %.2f at max "
+          "(rule of thumb: buckets >= max/2, i.e. <= 4 nodes per bucket; the kernel's own default "
+          "is buckets = max)\n",
+          d.buckets, f.hashsize ? std::to_string(*f.hashsize).c_str() : "?", d.depth_now,
+          d.depth_max);
+  Appendf(s, "memory    %s now, %s at max (%u B slab object%s per entry, 8 B per bucket)",
+          Bytes(static_cast<double>(d.mem_now)).c_str(),
+          Bytes(static_cast<double>(d.mem_max)).c_str(), d.objsize,
+          d.ext ? " + 128 B extensions" : "");
+  if (f.slab.present) {
+    Appendf(s, "; slab nf_conntrack: %" PRIu64 " objects in use on the host (%s)",
+            f.slab.active_objs,
+            Bytes(static_cast<double>(f.slab.active_objs * f.slab.objsize)).c_str());
+  }
+  *s += '\n';
+  const Stats& t = L.total;
+  Appendf(s,
+          "counters  drop=%" PRIu64 " (%s) early_drop=%" PRIu64 " (%s) insert_failed=%" PRIu64
+          " (%s) invalid=%" PRIu64 " (%s) since boot (%.0f s ago); %zu CPUs\n",
+          t.drop, Rate(t.drop, f.uptime_s).c_str(), t.early_drop,
+          Rate(t.early_drop, f.uptime_s).c_str(), t.insert_failed,
+          Rate(t.insert_failed, f.uptime_s).c_str(), t.invalid, Rate(t.invalid, f.uptime_s).c_str(),
+          f.uptime_s, L.cpus.size());
+}
+
+// The count of 'table full' kernel messages and the last five of them.
+void KmsgText(std::string* s, const HostFacts& f) {
+  if (!f.kmsg_error.empty()) {
+    Appendf(s, "kernel log: unreadable (%s)\n", f.kmsg_error.c_str());
+    return;
+  }
+  Appendf(s, "kernel log (%s): %zu 'table full, dropping packet' message(s)\n",
+          f.kmsg_source.c_str(), f.table_full.size());
+  size_t from = f.table_full.size() > 5 ? f.table_full.size() - 5 : 0;
+  for (size_t i = from; i < f.table_full.size(); ++i) {
+    Appendf(s, "  [%12.6f] %s  %s\n", f.table_full[i].seconds_since_boot,
+            WallTime(f, f.table_full[i].seconds_since_boot).c_str(), f.table_full[i].text.c_str());
+  }
+}
+
+void BreakdownText(std::string* s, const Opts& o, const Live& L) {
+  uint64_t n = L.bd->entries();
+  Attribution a = L.bd->Result(o.top);
+  Appendf(s, "who fills the table (%" PRIu64 " entries dumped%s):\n", n,
+          L.bd->exact() ? "" : ", counts bounded: may be low by a few");
+  RankedText(s, "state", a.by_state, n);
+  RankedText(s, "protocol", a.by_proto, n);
+  RankedText(s, "zone", L.bd->Zones(o.top), n);
+  RankedText(s, "source prefix", a.src_prefix, n);
+  RankedText(s, "destination prefix", a.dst_prefix, n);
+  RankedText(s, "destination port", a.dst_port, n);
+  RankedText(s, "heaviest sources", a.heaviest_sources, n);
+  *s += "stale / orphaned:";
+  for (const StaleClass& c : L.bd->Stale()) Appendf(s, " %s %" PRIu64, c.name.c_str(), c.count);
+  *s += '\n';
+}
+
+// The tracking rules (the first five) and every notrack rule.
+void RulesText(std::string* s, const RuleFacts& r) {
+  Appendf(s, "rules     %zu tracking, %zu notrack%s%s\n", r.tracking.size(), r.notrack.size(),
+          r.nft_available ? "" : " (nft unavailable)",
+          r.iptables_available ? "" : " (iptables-save unavailable)");
+  for (size_t i = 0; i < r.tracking.size() && i < 5; ++i)
+    Appendf(s, "  %s\n", r.tracking[i].c_str());
+  for (const std::string& x : r.notrack) Appendf(s, "  %s\n", x.c_str());
+}
+
+void FindingsText(std::string* s, const std::vector<Finding>& fs) {
+  Appendf(s, "verdict: %s\n", Verdict(fs).c_str());
+  for (size_t i = 0; i < fs.size(); ++i) {
+    Appendf(s, "%zu. [%s] %s\n", i + 1, fs[i].severity.c_str(), fs[i].title.c_str());
+    for (const std::string& c : fs[i].commands) Appendf(s, "     %s\n", c.c_str());
+    if (!fs[i].cost.empty()) Appendf(s, "     cost: %s\n", fs[i].cost.c_str());
+  }
+  if (fs.empty()) *s += "no findings\n";
+}
+
 std::string Text(const Opts& o, const Live& L, const Derived& d, const std::vector<Finding>& fs) {
   std::string s;
   const HostFacts& f = L.facts;
@@ -649,195 +804,154 @@ std::string Text(const Opts& o, const Live& L, const Derived& d, const std::vect
   if (!f.module_loaded) {
     s += "  nf_conntrack is not loaded\n";
   } else {
-    Appendf(&s, "table     %u of %u entries (%.1f%% full)\n", L.count, L.max, d.fill * 100);
-    Appendf(
-        &s,
-        "buckets   %" PRIu64
-        " (hashsize %s); %.2f nodes per bucket now, %.2f at max "
-        "(rule of thumb: buckets >= max/2, i.e. <= 4 nodes per bucket; the kernel's own default "
-        "is buckets = max)\n",
-        d.buckets, f.hashsize ? std::to_string(*f.hashsize).c_str() : "?", d.depth_now,
-        d.depth_max);
-    Appendf(&s, "memory    %s now, %s at max (%u B slab object%s per entry, 8 B per bucket)",
-            Bytes(static_cast<double>(d.mem_now)).c_str(),
-            Bytes(static_cast<double>(d.mem_max)).c_str(), d.objsize,
-            d.ext ? " + 128 B extensions" : "");
-    if (f.slab.present) {
-      Appendf(&s, "; slab nf_conntrack: %" PRIu64 " objects in use on the host (%s)",
-              f.slab.active_objs,
-              Bytes(static_cast<double>(f.slab.active_objs * f.slab.objsize)).c_str());
-    }
-    s += '\n';
-    Appendf(&s,
-            "counters  drop=%" PRIu64 " (%s) early_drop=%" PRIu64 " (%s) insert_failed=%" PRIu64
-            " (%s) invalid=%" PRIu64 " (%s) since boot (%.0f s ago); %zu CPUs\n",
-            L.total.drop, Rate(L.total.drop, f.uptime_s).c_str(), L.total.early_drop,
-            Rate(L.total.early_drop, f.uptime_s).c_str(), L.total.insert_failed,
-            Rate(L.total.insert_failed, f.uptime_s).c_str(), L.total.invalid,
-            Rate(L.total.invalid, f.uptime_s).c_str(), f.uptime_s, L.cpus.size());
-    if (!f.kmsg_error.empty()) {
-      Appendf(&s, "kernel log: unreadable (%s)\n", f.kmsg_error.c_str());
-    } else {
-      Appendf(&s, "kernel log (%s): %zu 'table full, dropping packet' message(s)\n",
-              f.kmsg_source.c_str(), f.table_full.size());
-      size_t from = f.table_full.size() > 5 ? f.table_full.size() - 5 : 0;
-      for (size_t i = from; i < f.table_full.size(); ++i) {
-        Appendf(&s, "  [%12.6f] %s  %s\n", f.table_full[i].seconds_since_boot,
-                WallTime(f, f.table_full[i].seconds_since_boot).c_str(),
-                f.table_full[i].text.c_str());
-      }
-    }
-    if (L.have_netlink) {
-      uint64_t n = L.bd->entries();
-      Attribution a = L.bd->Result(o.top);
-      Appendf(&s, "who fills the table (%" PRIu64 " entries dumped%s):\n", n,
-              L.bd->exact() ? "" : ", counts bounded: may be low by a few");
-      RankedText(&s, "state", a.by_state, n);
-      RankedText(&s, "protocol", a.by_proto, n);
-      RankedText(&s, "zone", L.bd->Zones(o.top), n);
-      RankedText(&s, "source prefix", a.src_prefix, n);
-      RankedText(&s, "destination prefix", a.dst_prefix, n);
-      RankedText(&s, "destination port", a.dst_port, n);
-      RankedText(&s, "heaviest sources", a.heaviest_sources, n);
-      s += "stale / orphaned:";
-      for (const StaleClass& c : L.bd->Stale())
-        Appendf(&s, " %s %" PRIu64, c.name.c_str(), c.count);
-      s += '\n';
-    }
-    const RuleFacts& r = f.rules;
-    if (o.rules) {
-      Appendf(&s, "rules     %zu tracking, %zu notrack%s%s\n", r.tracking.size(), r.notrack.size(),
-              r.nft_available ? "" : " (nft unavailable)",
-              r.iptables_available ? "" : " (iptables-save unavailable)");
-      for (size_t i = 0; i < r.tracking.size() && i < 5; ++i)
-        Appendf(&s, "  %s\n", r.tracking[i].c_str());
-      for (const std::string& x : r.notrack) Appendf(&s, "  %s\n", x.c_str());
-    }
+    TableText(&s, L, d);
+    KmsgText(&s, f);
+    if (L.have_netlink) BreakdownText(&s, o, L);
+    if (o.rules) RulesText(&s, f.rules);
   }
-  Appendf(&s, "verdict: %s\n", Verdict(fs).c_str());
-  for (size_t i = 0; i < fs.size(); ++i) {
-    Appendf(&s, "%zu. [%s] %s\n", i + 1, fs[i].severity.c_str(), fs[i].title.c_str());
-    for (const std::string& c : fs[i].commands) Appendf(&s, "     %s\n", c.c_str());
-    if (!fs[i].cost.empty()) Appendf(&s, "     cost: %s\n", fs[i].cost.c_str());
-  }
-  if (fs.empty()) s += "no findings\n";
+  FindingsText(&s, fs);
   return s;
 }
 
-std::string Json(const Opts& o, const Live& L, const Derived& d, const std::vector<Finding>& fs) {
-  const HostFacts& f = L.facts;
-  std::string s = "{";
-  Appendf(&s, "\"verdict\": %s", JsonQuote(Verdict(fs)).c_str());
-  s += ", \"netns\": " + JsonQuote(o.ns.name) + ", \"netns_pid\": " + std::to_string(o.ns.pid);
-  Appendf(&s, ", \"module_loaded\": %s, \"ctnetlink\": %s", f.module_loaded ? "true" : "false",
-          L.have_netlink ? "true" : "false");
-  s += ", \"ctnetlink_error\": " + JsonQuote(L.netlink_error);
-  Appendf(&s, ", \"count\": %u, \"max\": %u, \"fill\": %.6f", L.count, L.max, d.fill);
-  Appendf(&s, ", \"buckets\": %" PRIu64 ", \"hashsize\": %s", d.buckets,
-          f.hashsize ? std::to_string(*f.hashsize).c_str() : "null");
-  Appendf(&s, ", \"depth_now\": %.4f, \"depth_at_max\": %.4f", d.depth_now, d.depth_max);
-  Appendf(&s, ", \"memory\": {\"per_entry\": %u, \"now\": %" PRIu64 ", \"at_max\": %" PRIu64 "}",
-          d.objsize + d.ext, d.mem_now, d.mem_max);
+// --- the JSON report ---------------------------------------------------------------------------
+
+// ["a", "b"]: each string quoted.
+std::string JsonStrings(const std::vector<std::string>& v) {
+  std::string s = "[";
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + JsonQuote(v[i]);
+  return s + "]";
+}
+
+// The counters of `t` as JSON members, without braces.
+std::string StatsMembers(const Stats& t) {
+  std::string s;
   Appendf(&s,
+          "\"found\": %" PRIu64 ", \"invalid\": %" PRIu64 ", \"insert\": %" PRIu64
+          ", \"insert_failed\": %" PRIu64 ", \"drop\": %" PRIu64 ", \"early_drop\": %" PRIu64
+          ", \"error\": %" PRIu64 ", \"search_restart\": %" PRIu64 ", \"clash_resolve\": %" PRIu64
+          ", \"chaintoolong\": %" PRIu64,
+          t.found, t.invalid, t.insert, t.insert_failed, t.drop, t.early_drop, t.error,
+          t.search_restart, t.clash_resolve, t.chaintoolong);
+  return s;
+}
+
+// verdict .. uptime_s: the table's size, memory and slab.
+void TableJson(std::string* s, const Opts& o, const Live& L, const Derived& d,
+               const std::vector<Finding>& fs) {
+  const HostFacts& f = L.facts;
+  Appendf(s, "\"verdict\": %s", JsonQuote(Verdict(fs)).c_str());
+  *s += ", \"netns\": " + JsonQuote(o.ns.name) + ", \"netns_pid\": " + std::to_string(o.ns.pid);
+  Appendf(s, ", \"module_loaded\": %s, \"ctnetlink\": %s", f.module_loaded ? "true" : "false",
+          L.have_netlink ? "true" : "false");
+  *s += ", \"ctnetlink_error\": " + JsonQuote(L.netlink_error);
+  Appendf(s, ", \"count\": %u, \"max\": %u, \"fill\": %.6f", L.count, L.max, d.fill);
+  Appendf(s, ", \"buckets\": %" PRIu64 ", \"hashsize\": %s", d.buckets,
+          f.hashsize ? std::to_string(*f.hashsize).c_str() : "null");
+  Appendf(s, ", \"depth_now\": %.4f, \"depth_at_max\": %.4f", d.depth_now, d.depth_max);
+  Appendf(s, ", \"memory\": {\"per_entry\": %u, \"now\": %" PRIu64 ", \"at_max\": %" PRIu64 "}",
+          d.objsize + d.ext, d.mem_now, d.mem_max);
+  Appendf(s,
           ", \"slab\": {\"present\": %s, \"active_objs\": %" PRIu64 ", \"num_objs\": %" PRIu64
           ", \"objsize\": %u}",
           f.slab.present ? "true" : "false", f.slab.active_objs, f.slab.num_objs, f.slab.objsize);
-  s += ", \"slab_error\": " + JsonQuote(f.slab_error);
-  Appendf(&s, ", \"uptime_s\": %.2f", f.uptime_s);
-  const Stats& t = L.total;
-  Appendf(&s,
-          ", \"counters\": {\"found\": %" PRIu64 ", \"invalid\": %" PRIu64 ", \"insert\": %" PRIu64
-          ", \"insert_failed\": %" PRIu64 ", \"drop\": %" PRIu64 ", \"early_drop\": %" PRIu64
-          ", \"error\": %" PRIu64 ", \"search_restart\": %" PRIu64 ", \"clash_resolve\": %" PRIu64
-          ", \"chaintoolong\": %" PRIu64 "}",
-          t.found, t.invalid, t.insert, t.insert_failed, t.drop, t.early_drop, t.error,
-          t.search_restart, t.clash_resolve, t.chaintoolong);
-  s += ", \"per_cpu\": [";
+  *s += ", \"slab_error\": " + JsonQuote(f.slab_error);
+  Appendf(s, ", \"uptime_s\": %.2f", f.uptime_s);
+}
+
+// counters, per_cpu, and proc_stat as /proc/net/stat/nf_conntrack has them.
+void CountersJson(std::string* s, const Live& L) {
+  const HostFacts& f = L.facts;
+  *s += ", \"counters\": {" + StatsMembers(L.total) + "}";
+  *s += ", \"per_cpu\": [";
   for (size_t i = 0; i < L.cpus.size(); ++i) {
-    const Stats& c = L.cpus[i].st;
-    Appendf(&s,
-            "%s{\"cpu\": %u, \"found\": %" PRIu64 ", \"invalid\": %" PRIu64 ", \"insert\": %" PRIu64
-            ", \"insert_failed\": %" PRIu64 ", \"drop\": %" PRIu64 ", \"early_drop\": %" PRIu64
-            ", \"error\": %" PRIu64 ", \"search_restart\": %" PRIu64 ", \"clash_resolve\": %" PRIu64
-            ", \"chaintoolong\": %" PRIu64 "}",
-            i ? ", " : "", L.cpus[i].cpu, c.found, c.invalid, c.insert, c.insert_failed, c.drop,
-            c.early_drop, c.error, c.search_restart, c.clash_resolve, c.chaintoolong);
+    Appendf(s, "%s{\"cpu\": %u, ", i ? ", " : "", L.cpus[i].cpu);
+    *s += StatsMembers(L.cpus[i].st) + "}";
   }
-  s += "], \"proc_stat\": {\"fields\": [";
-  for (size_t i = 0; i < f.proc_stat_fields.size(); ++i) {
-    s += (i ? ", " : "") + JsonQuote(f.proc_stat_fields[i]);
-  }
-  s += "], \"cpus\": [";
+  *s += "], \"proc_stat\": {\"fields\": " + JsonStrings(f.proc_stat_fields) + ", \"cpus\": [";
   for (size_t c = 0; c < f.proc_stat_cpus.size(); ++c) {
-    s += c ? ", [" : "[";
+    *s += c ? ", [" : "[";
     for (size_t i = 0; i < f.proc_stat_cpus[c].size(); ++i) {
-      s += (i ? ", " : "") + std::to_string(f.proc_stat_cpus[c][i]);
+      *s += (i ? ", " : "") + std::to_string(f.proc_stat_cpus[c][i]);
     }
-    s += "]";
+    *s += "]";
   }
-  s += "]}, \"sysctls\": {";
+  *s += "]}";
+}
+
+void SysctlsKmsgJson(std::string* s, const HostFacts& f) {
+  *s += ", \"sysctls\": {";
   for (size_t i = 0; i < f.sysctls.size(); ++i) {
-    s += (i ? ", " : "") + JsonQuote("net.netfilter." + f.sysctls[i].first) + ": " +
-         JsonQuote(f.sysctls[i].second);
+    *s += (i ? ", " : "") + JsonQuote("net.netfilter." + f.sysctls[i].first) + ": " +
+          JsonQuote(f.sysctls[i].second);
   }
-  s += "}, \"kmsg\": {\"source\": " + JsonQuote(f.kmsg_source) +
-       ", \"error\": " + JsonQuote(f.kmsg_error) + ", \"table_full\": [";
+  *s += "}, \"kmsg\": {\"source\": " + JsonQuote(f.kmsg_source) +
+        ", \"error\": " + JsonQuote(f.kmsg_error) + ", \"table_full\": [";
   for (size_t i = 0; i < f.table_full.size(); ++i) {
-    Appendf(&s, "%s{\"since_boot_s\": %.6f, \"time\": %s, \"text\": %s}", i ? ", " : "",
+    Appendf(s, "%s{\"since_boot_s\": %.6f, \"time\": %s, \"text\": %s}", i ? ", " : "",
             f.table_full[i].seconds_since_boot,
             JsonQuote(WallTime(f, f.table_full[i].seconds_since_boot)).c_str(),
             JsonQuote(f.table_full[i].text).c_str());
   }
-  s += "]}";
-  if (L.have_netlink) {
-    Attribution a = L.bd->Result(o.top);
-    Appendf(&s,
-            ", \"dump\": {\"entries\": %" PRIu64 ", \"messages\": %" PRIu64
-            ", \"attempts\": %u, \"exact\": %s, \"max_undercount\": %" PRIu64 "}",
-            L.dump.entries, L.dump.messages, L.dump.attempts, L.bd->exact() ? "true" : "false",
-            L.bd->max_error());
-    s += ", \"breakdown\": {\"state\": " + RankedJson(a.by_state) +
-         ", \"protocol\": " + RankedJson(a.by_proto) +
-         ", \"zone\": " + RankedJson(L.bd->Zones(o.top)) +
-         ", \"src_prefix\": " + RankedJson(a.src_prefix) +
-         ", \"dst_prefix\": " + RankedJson(a.dst_prefix) +
-         ", \"dst_port\": " + RankedJson(a.dst_port) +
-         ", \"heaviest_sources\": " + RankedJson(a.heaviest_sources) + "}";
-    s += ", \"stale\": [";
-    bool first = true;
-    for (const StaleClass& c : L.bd->Stale()) {
-      s += first ? "" : ", ";
-      first = false;
-      s += "{\"name\": " + JsonQuote(c.name) + ", \"count\": " + std::to_string(c.count) +
-           ", \"description\": " + JsonQuote(c.description) + ", \"examples\": [";
-      for (size_t i = 0; i < c.examples.size(); ++i) {
-        s += (i ? ", " : "") + JsonQuote(c.examples[i]);
-      }
-      s += "]}";
-    }
-    s += "]";
+  *s += "]}";
+}
+
+// dump, breakdown and stale: present only when the table was dumped.
+void DumpJson(std::string* s, const Opts& o, const Live& L) {
+  Attribution a = L.bd->Result(o.top);
+  Appendf(s,
+          ", \"dump\": {\"entries\": %" PRIu64 ", \"messages\": %" PRIu64
+          ", \"attempts\": %u, \"exact\": %s, \"max_undercount\": %" PRIu64 "}",
+          L.dump.entries, L.dump.messages, L.dump.attempts, L.bd->exact() ? "true" : "false",
+          L.bd->max_error());
+  *s += ", \"breakdown\": {\"state\": " + RankedJson(a.by_state) +
+        ", \"protocol\": " + RankedJson(a.by_proto) +
+        ", \"zone\": " + RankedJson(L.bd->Zones(o.top)) +
+        ", \"src_prefix\": " + RankedJson(a.src_prefix) +
+        ", \"dst_prefix\": " + RankedJson(a.dst_prefix) +
+        ", \"dst_port\": " + RankedJson(a.dst_port) +
+        ", \"heaviest_sources\": " + RankedJson(a.heaviest_sources) + "}";
+  *s += ", \"stale\": [";
+  bool first = true;
+  for (const StaleClass& c : L.bd->Stale()) {
+    *s += first ? "" : ", ";
+    first = false;
+    *s += "{\"name\": " + JsonQuote(c.name) + ", \"count\": " + std::to_string(c.count) +
+          ", \"description\": " + JsonQuote(c.description) +
+          ", \"examples\": " + JsonStrings(c.examples) + "}";
   }
+  *s += "]";
+}
+
+void RulesJson(std::string* s, const HostFacts& f) {
   const RuleFacts& r = f.rules;
-  s += ", \"rules\": {\"nft_available\": " + std::string(r.nft_available ? "true" : "false") +
-       ", \"iptables_available\": " + (r.iptables_available ? "true" : "false") +
-       ", \"nat\": " + (r.nat ? "true" : "false") + ", \"tracking\": [";
-  for (size_t i = 0; i < r.tracking.size(); ++i) s += (i ? ", " : "") + JsonQuote(r.tracking[i]);
-  s += "], \"notrack\": [";
-  for (size_t i = 0; i < r.notrack.size(); ++i) s += (i ? ", " : "") + JsonQuote(r.notrack[i]);
-  s += "]}, \"kube_proxy\": [";
-  for (size_t i = 0; i < f.kube_proxy.size(); ++i)
-    s += (i ? ", " : "") + JsonQuote(f.kube_proxy[i]);
-  s += "], \"findings\": [";
+  *s += ", \"rules\": {\"nft_available\": " + std::string(r.nft_available ? "true" : "false") +
+        ", \"iptables_available\": " + (r.iptables_available ? "true" : "false") +
+        ", \"nat\": " + (r.nat ? "true" : "false") + ", \"tracking\": " + JsonStrings(r.tracking) +
+        ", \"notrack\": " + JsonStrings(r.notrack) +
+        "}, \"kube_proxy\": " + JsonStrings(f.kube_proxy);
+}
+
+void FindingsJson(std::string* s, const std::vector<Finding>& fs) {
+  *s += ", \"findings\": [";
   for (size_t i = 0; i < fs.size(); ++i) {
-    s += i ? ", " : "";
-    s += "{\"n\": " + std::to_string(i + 1) + ", \"severity\": " + JsonQuote(fs[i].severity) +
-         ", \"title\": " + JsonQuote(fs[i].title) + ", \"commands\": [";
-    for (size_t j = 0; j < fs[i].commands.size(); ++j) {
-      s += (j ? ", " : "") + JsonQuote(fs[i].commands[j]);
-    }
-    s += "], \"cost\": " + JsonQuote(fs[i].cost) + "}";
+    *s += i ? ", " : "";
+    *s += "{\"n\": " + std::to_string(i + 1) + ", \"severity\": " + JsonQuote(fs[i].severity) +
+          ", \"title\": " + JsonQuote(fs[i].title) +
+          ", \"commands\": " + JsonStrings(fs[i].commands) +
+          ", \"cost\": " + JsonQuote(fs[i].cost) + "}";
   }
-  s += "]}\n";
+  *s += "]";
+}
+
+std::string Json(const Opts& o, const Live& L, const Derived& d, const std::vector<Finding>& fs) {
+  std::string s = "{";
+  TableJson(&s, o, L, d, fs);
+  CountersJson(&s, L);
+  SysctlsKmsgJson(&s, L.facts);
+  if (L.have_netlink) DumpJson(&s, o, L);
+  RulesJson(&s, L.facts);
+  FindingsJson(&s, fs);
+  s += "}\n";
   return s;
 }
 
