@@ -120,92 +120,7 @@ int RunThreadsCmd(const BenchOptions& o, const bench::Workload& w) {
   return 0;
 }
 
-}  // namespace
-
-int BenchMain(int argc, char** argv) {
-  BenchOptions o;
-  for (int i = 0; i < argc; ++i) {
-    std::string_view a(argv[i]);
-    auto need = [&]() -> const char* {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "ctrack bench: %s needs a value\n", argv[i]);
-        std::exit(2);
-      }
-      return argv[++i];
-    };
-    auto number = [&](long lo, long hi) -> long {
-      const char* v = need();
-      char* end = nullptr;
-      long x = std::strtol(v, &end, 10);
-      if (end == v || *end != '\0' || x < lo || x > hi) {
-        std::fprintf(stderr, "ctrack bench: %s wants a number in [%ld, %ld], not '%s'\n",
-                     argv[i - 1], lo, hi, v);
-        std::exit(2);
-      }
-      return x;
-    };
-    if (a == "-h" || a == "--help") {
-      Usage(stdout);
-      return 0;
-    } else if (a == "--pcap") {
-      o.pcap = need();
-    } else if (a == "--export") {
-      o.export_dir = need();
-    } else if (a == "--threads") {
-      o.threads = static_cast<int>(number(1, 64));
-    } else if (a == "--conns") {
-      o.conns = static_cast<uint32_t>(number(1, 50000000));
-    } else if (a == "--repeat") {
-      o.repeat = static_cast<int>(number(1, 1000));
-    } else if (o.workload.empty() && !a.empty() && a[0] != '-') {
-      o.workload = argv[i];
-    } else {
-      std::fprintf(stderr, "ctrack bench: unexpected argument '%s'\n", argv[i]);
-      return 2;
-    }
-  }
-  if (o.workload.empty()) {
-    Usage(stderr);
-    return 2;
-  }
-  if (o.workload == "flood") return RunFloodCmd(o);
-  if (o.threads > 1 && o.workload != "w1") {
-    std::fprintf(stderr, "ctrack bench: --threads applies to w1 only\n");
-    return 2;
-  }
-  LoadedCapture cap;
-  if (!o.pcap.empty()) {
-    if (o.workload != "w1") {
-      std::fprintf(stderr, "ctrack bench: --pcap applies to w1 only\n");
-      return 2;
-    }
-    std::string err = LoadCapture(o.pcap, &cap);
-    if (err.empty() && cap.LinkRuns().size() > 1) {
-      err = o.pcap + ": frames of several link types (the benchmark replays one link type)";
-    }
-    if (!err.empty()) {
-      std::fprintf(stderr, "ctrack bench: %s\n", err.c_str());
-      return 1;
-    }
-  }
-  bench::Workload w;
-  bench::WorkloadOptions wo;
-  wo.conns = o.conns;
-  std::string err =
-      bench::MakeWorkload(o.workload, wo, &w, o.pcap.empty() ? nullptr : &cap.frames,
-                          cap.linktypes.empty() ? kLinkEthernet : cap.linktypes[0]);
-  if (!err.empty()) {
-    std::fprintf(stderr, "ctrack bench: %s\n", err.c_str());
-    return 2;
-  }
-  if (!o.export_dir.empty()) {
-    if (std::string e = bench::ExportWorkload(w, o.export_dir); !e.empty()) {
-      std::fprintf(stderr, "ctrack bench: %s\n", e.c_str());
-      return 1;
-    }
-    return 0;
-  }
-  if (o.threads > 1) return RunThreadsCmd(o, w);
+int RunSerialCmd(const BenchOptions& o, const bench::Workload& w) {
   std::vector<double> ns, tbpc, rbpc;
   bench::RunResult last;
   for (int k = 0; k < o.repeat; ++k) {
@@ -236,6 +151,108 @@ int BenchMain(int argc, char** argv) {
                 static_cast<unsigned long long>(w.timed.Digest()));
   PrintLine(o, s.median, SpreadOf(tbpc).median, extra);
   return 0;
+}
+
+// Returns -1 to go on, else the exit code. Bad values end the process (exit 2).
+int ParseArgs(int argc, char** argv, BenchOptions* o) {
+  for (int i = 0; i < argc; ++i) {
+    std::string_view a(argv[i]);
+    auto need = [&]() -> const char* {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "ctrack bench: %s needs a value\n", argv[i]);
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    auto number = [&](long lo, long hi) -> long {
+      const char* v = need();
+      char* end = nullptr;
+      long x = std::strtol(v, &end, 10);
+      if (end == v || *end != '\0' || x < lo || x > hi) {
+        std::fprintf(stderr, "ctrack bench: %s wants a number in [%ld, %ld], not '%s'\n",
+                     argv[i - 1], lo, hi, v);
+        std::exit(2);
+      }
+      return x;
+    };
+    if (a == "-h" || a == "--help") {
+      Usage(stdout);
+      return 0;
+    } else if (a == "--pcap") {
+      o->pcap = need();
+    } else if (a == "--export") {
+      o->export_dir = need();
+    } else if (a == "--threads") {
+      o->threads = static_cast<int>(number(1, 64));
+    } else if (a == "--conns") {
+      o->conns = static_cast<uint32_t>(number(1, 50000000));
+    } else if (a == "--repeat") {
+      o->repeat = static_cast<int>(number(1, 1000));
+    } else if (o->workload.empty() && !a.empty() && a[0] != '-') {
+      o->workload = argv[i];
+    } else {
+      std::fprintf(stderr, "ctrack bench: unexpected argument '%s'\n", argv[i]);
+      return 2;
+    }
+  }
+  if (o->workload.empty()) {
+    Usage(stderr);
+    return 2;
+  }
+  return -1;
+}
+
+// The workload's frames: built by the library, or W1 from --pcap loaded into *cap (which the
+// caller keeps for the whole run, so the resident figures count it as before). Returns -1 or an
+// exit code.
+int BuildWorkload(const BenchOptions& o, LoadedCapture* cap, bench::Workload* w) {
+  if (!o.pcap.empty()) {
+    if (o.workload != "w1") {
+      std::fprintf(stderr, "ctrack bench: --pcap applies to w1 only\n");
+      return 2;
+    }
+    std::string err = LoadCapture(o.pcap, cap);
+    if (err.empty() && cap->LinkRuns().size() > 1) {
+      err = o.pcap + ": frames of several link types (the benchmark replays one link type)";
+    }
+    if (!err.empty()) {
+      std::fprintf(stderr, "ctrack bench: %s\n", err.c_str());
+      return 1;
+    }
+  }
+  bench::WorkloadOptions wo;
+  wo.conns = o.conns;
+  std::string err = bench::MakeWorkload(o.workload, wo, w, o.pcap.empty() ? nullptr : &cap->frames,
+                                        cap->linktypes.empty() ? kLinkEthernet : cap->linktypes[0]);
+  if (!err.empty()) {
+    std::fprintf(stderr, "ctrack bench: %s\n", err.c_str());
+    return 2;
+  }
+  return -1;
+}
+
+}  // namespace
+
+int BenchMain(int argc, char** argv) {
+  BenchOptions o;
+  if (int rc = ParseArgs(argc, argv, &o); rc >= 0) return rc;
+  if (o.workload == "flood") return RunFloodCmd(o);
+  if (o.threads > 1 && o.workload != "w1") {
+    std::fprintf(stderr, "ctrack bench: --threads applies to w1 only\n");
+    return 2;
+  }
+  LoadedCapture cap;
+  bench::Workload w;
+  if (int rc = BuildWorkload(o, &cap, &w); rc >= 0) return rc;
+  if (!o.export_dir.empty()) {
+    if (std::string e = bench::ExportWorkload(w, o.export_dir); !e.empty()) {
+      std::fprintf(stderr, "ctrack bench: %s\n", e.c_str());
+      return 1;
+    }
+    return 0;
+  }
+  if (o.threads > 1) return RunThreadsCmd(o, w);
+  return RunSerialCmd(o, w);
 }
 
 }  // namespace ctrack::cli

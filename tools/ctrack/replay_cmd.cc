@@ -147,6 +147,128 @@ std::string ParseArgs(int argc, char** argv, Options* o, bool* help) {
   return "";
 }
 
+// The --verdicts file: rows go to a temporary file beside the target (removed by OnSignal when
+// the run is interrupted), renamed over the target by Commit() only.
+class VerdictsFile {
+ public:
+  // Returns "" or an error naming the file.
+  std::string Open(const std::string& path) {
+    path_ = path;
+    temp_ = path + ".tmpXXXXXX";
+    if (temp_.size() >= sizeof g_temp_path) return path + ": name too long";
+    std::memcpy(g_temp_path, temp_.c_str(), temp_.size() + 1);
+    signal(SIGINT, OnSignal);
+    signal(SIGTERM, OnSignal);
+    int fd = mkstemp(g_temp_path);
+    if (fd < 0) {
+      g_temp_path[0] = '\0';
+      return path + ": " + std::strerror(errno);
+    }
+    temp_ = g_temp_path;
+    f_ = fdopen(fd, "w");
+    std::fputs(VerdictsHeader(), f_);
+    return "";
+  }
+
+  bool is_open() const { return f_ != nullptr; }
+  void Write(const std::string& row) { std::fputs(row.c_str(), f_); }
+
+  // Closes and removes the temporary file.
+  void Abandon() {
+    if (f_ == nullptr) return;
+    std::fclose(f_);
+    f_ = nullptr;
+    unlink(temp_.c_str());
+    g_temp_path[0] = '\0';
+  }
+
+  // Flushes, closes and renames over the target. Returns "" or an error (the temporary file is
+  // removed then).
+  std::string Commit() {
+    bool bad = std::fflush(f_) != 0 || std::ferror(f_);
+    bad = (std::fclose(f_) != 0) || bad;
+    f_ = nullptr;
+    if (bad || std::rename(temp_.c_str(), path_.c_str()) != 0) {
+      std::string err = path_ + ": " + std::strerror(errno);
+      unlink(temp_.c_str());
+      g_temp_path[0] = '\0';
+      return err;
+    }
+    g_temp_path[0] = '\0';
+    return "";
+  }
+
+ private:
+  std::string path_, temp_;
+  FILE* f_ = nullptr;
+};
+
+// Opens every capture before any work so that a bad name fails fast. Returns "" or an error.
+std::string OpenCaptures(const std::vector<std::string>& paths,
+                         std::vector<std::unique_ptr<CaptureReader>>* owned,
+                         std::vector<CaptureReader*>* readers) {
+  for (const std::string& path : paths) {
+    owned->push_back(std::make_unique<CaptureReader>());
+    readers->push_back(owned->back().get());
+    if (std::string err = readers->back()->Open(path); !err.empty()) return err;
+  }
+  return "";
+}
+
+// Where the replay ended: packets read and the time of the last one.
+struct ReplayEnd {
+  uint64_t packets = 0;
+  Timestamp now = 0;
+};
+
+// Runs every packet of `readers` through `ct`, with a verdict row each into *vf when it is open.
+// Returns "" or the replay's error.
+std::string Track(const Options& o, const ReplayTimes* times,
+                  const std::vector<CaptureReader*>& readers, Conntrack* ct, VerdictsFile* vf,
+                  Progress* progress, ReplayEnd* end) {
+  Timestamp first_ts = 0;
+  std::string row;
+  return Replay(readers, times, o.times_path, [&](const ReplayPacket& p) {
+    const CaptureRecord& rec = p.rec;
+    const Timestamp now = end->now = p.now;
+    if (p.index == 0) first_ts = o.times_path.empty() ? rec.ts : 0;
+    const FrameFacts facts = DecodeFrame(rec.linktype, rec.data, rec.caplen, rec.wirelen);
+    PacketResult r = ct->Process(facts, now, o.zone);
+    if (vf->is_open()) {
+      ConnInfo ci;
+      bool have = r.conn != kNoConn && ct->Get(r.conn, now, &ci);
+      FrameInfo fi = DescribeFrame(facts);
+      row = FormatVerdictRow(p.index, r, have ? &ci : nullptr, fi, rec.caplen < rec.wirelen,
+                             now - first_ts);
+      vf->Write(row);
+    }
+    end->packets = p.index + 1;
+    if ((end->packets & 0xfff) == 0) progress->Tick(end->packets);
+  });
+}
+
+// The table (-L), counters (-S) and count (-C) at `now`, in that order, on stdout.
+int PrintResults(const Options& o, Conntrack* ct, Timestamp now) {
+  std::string out;
+  if (o.list) {
+    // A listing reaps what has expired by now, as a ctnetlink dump does.
+    ct->ExpireAll(now);
+    std::vector<ConnInfo> entries;
+    ct->ForEach(now, [&](const ConnInfo& ci) { entries.push_back(ci); });
+    out += FormatTable(entries, o.format);
+  }
+  if (o.stats) {
+    out += (o.format_given && o.format == ListFormat::kProc)
+               ? FormatProcStat(ct->stats(), ct->count())
+               : FormatConntrackStats(ct->stats());
+  }
+  if (o.count) out += FormatConntrackCount(ct->count());
+  if (std::fwrite(out.data(), 1, out.size(), stdout) != out.size() || std::fflush(stdout) != 0) {
+    return Fail(std::string("standard output: ") + std::strerror(errno));
+  }
+  return 0;
+}
+
 }  // namespace
 
 int ReplayMain(int argc, char** argv) {
@@ -163,107 +285,34 @@ int ReplayMain(int argc, char** argv) {
   if (!o.times_path.empty()) {
     if (std::string err = LoadReplayTimes(o.times_path, &times); !err.empty()) return Fail(err);
   }
-  // Open every capture before any work so that a bad name fails fast.
   std::vector<std::unique_ptr<CaptureReader>> owned;
   std::vector<CaptureReader*> readers;
-  for (const std::string& path : o.captures) {
-    owned.push_back(std::make_unique<CaptureReader>());
-    readers.push_back(owned.back().get());
-    if (std::string err = readers.back()->Open(path); !err.empty()) return Fail(err);
-  }
-
-  // Verdicts go to a temporary file beside the target, renamed on success only.
-  FILE* vf = nullptr;
-  std::string temp;
+  if (std::string err = OpenCaptures(o.captures, &owned, &readers); !err.empty()) return Fail(err);
+  VerdictsFile vf;
   if (!o.verdicts_path.empty()) {
-    temp = o.verdicts_path + ".tmpXXXXXX";
-    if (temp.size() >= sizeof g_temp_path) return Fail(o.verdicts_path + ": name too long");
-    std::memcpy(g_temp_path, temp.c_str(), temp.size() + 1);
-    signal(SIGINT, OnSignal);
-    signal(SIGTERM, OnSignal);
-    int fd = mkstemp(g_temp_path);
-    if (fd < 0) {
-      g_temp_path[0] = '\0';
-      return Fail(o.verdicts_path + ": " + std::strerror(errno));
-    }
-    temp = g_temp_path;
-    vf = fdopen(fd, "w");
-    std::fputs(VerdictsHeader(), vf);
+    if (std::string err = vf.Open(o.verdicts_path); !err.empty()) return Fail(err);
   }
-  auto abandon = [&](const std::string& msg) {
-    if (vf != nullptr) {
-      std::fclose(vf);
-      unlink(temp.c_str());
-      g_temp_path[0] = '\0';
-    }
-    return Fail(msg);
-  };
 
   Conntrack ct(o.cfg);
   Progress progress("ctrack replay", !o.quiet && isatty(STDERR_FILENO));
-  uint64_t index = 0;
-  Timestamp now = 0, first_ts = 0;
-  std::string row;
-  std::string replay_err = Replay(
-      readers, o.times_path.empty() ? nullptr : &times, o.times_path, [&](const ReplayPacket& p) {
-        const CaptureRecord& rec = p.rec;
-        now = p.now;
-        if (p.index == 0) first_ts = o.times_path.empty() ? rec.ts : 0;
-        const FrameFacts facts = DecodeFrame(rec.linktype, rec.data, rec.caplen, rec.wirelen);
-        PacketResult r = ct.Process(facts, now, o.zone);
-        if (vf != nullptr) {
-          ConnInfo ci;
-          bool have = r.conn != kNoConn && ct.Get(r.conn, now, &ci);
-          FrameInfo fi = DescribeFrame(facts);
-          row = FormatVerdictRow(p.index, r, have ? &ci : nullptr, fi, rec.caplen < rec.wirelen,
-                                 now - first_ts);
-          std::fputs(row.c_str(), vf);
-        }
-        index = p.index + 1;
-        if ((index & 0xfff) == 0) progress.Tick(index);
-      });
+  ReplayEnd end;
+  std::string replay_err =
+      Track(o, o.times_path.empty() ? nullptr : &times, readers, &ct, &vf, &progress, &end);
   if (!replay_err.empty()) {
     progress.Done();
-    return abandon(replay_err);
+    vf.Abandon();
+    return Fail(replay_err);
   }
   for (const CaptureReader* reader : readers) {
     if (!reader->warning().empty()) {
       std::fprintf(stderr, "ctrack replay: warning: %s\n", reader->warning().c_str());
     }
   }
-  progress.Done(index);
-
-  if (vf != nullptr) {
-    bool bad = std::fflush(vf) != 0 || std::ferror(vf);
-    bad = (std::fclose(vf) != 0) || bad;
-    vf = nullptr;
-    if (bad || std::rename(temp.c_str(), o.verdicts_path.c_str()) != 0) {
-      std::string err = o.verdicts_path + ": " + std::strerror(errno);
-      unlink(temp.c_str());
-      g_temp_path[0] = '\0';
-      return Fail(err);
-    }
-    g_temp_path[0] = '\0';
+  progress.Done(end.packets);
+  if (vf.is_open()) {
+    if (std::string err = vf.Commit(); !err.empty()) return Fail(err);
   }
-
-  std::string out;
-  if (o.list) {
-    // A listing reaps what has expired by now, as a ctnetlink dump does.
-    ct.ExpireAll(now);
-    std::vector<ConnInfo> entries;
-    ct.ForEach(now, [&](const ConnInfo& ci) { entries.push_back(ci); });
-    out += FormatTable(entries, o.format);
-  }
-  if (o.stats) {
-    out += (o.format_given && o.format == ListFormat::kProc)
-               ? FormatProcStat(ct.stats(), ct.count())
-               : FormatConntrackStats(ct.stats());
-  }
-  if (o.count) out += FormatConntrackCount(ct.count());
-  if (std::fwrite(out.data(), 1, out.size(), stdout) != out.size() || std::fflush(stdout) != 0) {
-    return Fail(std::string("standard output: ") + std::strerror(errno));
-  }
-  return 0;
+  return PrintResults(o, &ct, end.now);
 }
 
 }  // namespace ctrack::cli

@@ -152,34 +152,17 @@ class SimulateCommand {
         if (!value() || !Num(v, &headroom_) || headroom_ < 0 || headroom_ > 100) {
           return UsageError("--headroom needs a fraction, e.g. 0.5");
         }
-      } else if (a == "--cores" || a == "--threads" || a == "--samples" || a == "--overflows" ||
-                 a == "--top") {
-        uint32_t n = 0;
-        if (!value() || !Num(v, &n) || n == 0 || n > 100000) {
+      } else if (uint32_t* count = CountFlag(a)) {
+        if (!value() || !Num(v, count) || *count == 0 || *count > 100000) {
           return UsageError(need("a positive number"));
         }
-        if (a == "--cores") cores_ = n;
-        if (a == "--threads") threads_ = n;
-        if (a == "--samples") opt_.samples = n;
-        if (a == "--overflows") opt_.max_overflows = n;
-        if (a == "--top") opt_.top = n;
       } else if (a == "--stale-factor" || a == "--orphan-idle") {
         double d = 0;
         if (!value() || !Num(v, &d) || d <= 0) return UsageError(need("a positive number"));
         (a == "--stale-factor" ? opt_.stale_factor : opt_.orphan_idle_s) = d;
       } else if (a == "--policies") {
         if (!value()) return UsageError(need("a list of policies or 'all'"));
-        if (v == "all") {
-          policies_ = PolicyNames();
-        } else {
-          std::string_view rest(v);
-          for (;;) {
-            size_t comma = rest.find(',');
-            policies_.emplace_back(rest.substr(0, comma));
-            if (comma == std::string_view::npos) break;
-            rest.remove_prefix(comma + 1);
-          }
-        }
+        AddPolicies(v);
       } else if (a == "-o" || a == "--output") {
         if (!value() || (v != "text" && v != "json")) return UsageError("-o takes text or json");
         format_ = v;
@@ -195,6 +178,31 @@ class SimulateCommand {
       }
     }
     return kGoOn;
+  }
+
+  // The member a counting flag (--cores, --threads, --samples, --overflows, --top) sets, or null.
+  uint32_t* CountFlag(std::string_view a) {
+    if (a == "--cores") return &cores_;
+    if (a == "--threads") return &threads_;
+    if (a == "--samples") return &opt_.samples;
+    if (a == "--overflows") return &opt_.max_overflows;
+    if (a == "--top") return &opt_.top;
+    return nullptr;
+  }
+
+  // --policies: "all", or names separated by commas (checked when the policies are built).
+  void AddPolicies(const std::string& v) {
+    if (v == "all") {
+      policies_ = PolicyNames();
+      return;
+    }
+    std::string_view rest(v);
+    for (;;) {
+      size_t comma = rest.find(',');
+      policies_.emplace_back(rest.substr(0, comma));
+      if (comma == std::string_view::npos) break;
+      rest.remove_prefix(comma + 1);
+    }
   }
 
   int Prepare() {

@@ -48,11 +48,14 @@ int UsageError(const std::string& msg) {
   return 2;
 }
 
-}  // namespace
-
-int SoakMain(int argc, char** argv) {
+struct SoakArgs {
   Config cfg;
   uint32_t seconds = 600, interval = 10;
+};
+
+// Returns -1 to go on, else the exit code; a valid args->cfg with a limit when it goes on.
+int ParseArgs(int argc, char** argv, SoakArgs* args) {
+  Config& cfg = args->cfg;
   bool buckets_given = false;
   for (int i = 0; i < argc; ++i) {
     std::string_view a(argv[i]);
@@ -64,9 +67,9 @@ int SoakMain(int argc, char** argv) {
     std::string_view v(argv[++i]);
     std::string err;
     if (a == "--seconds") {
-      if (!ParseU32(v, &seconds)) return UsageError("--seconds: '" + std::string(v) + "'");
+      if (!ParseU32(v, &args->seconds)) return UsageError("--seconds: '" + std::string(v) + "'");
     } else if (a == "--interval") {
-      if (!ParseU32(v, &interval) || interval == 0) {
+      if (!ParseU32(v, &args->interval) || args->interval == 0) {
         return UsageError("--interval: '" + std::string(v) + "'");
       }
     } else if (a == "--max") {
@@ -87,71 +90,89 @@ int SoakMain(int argc, char** argv) {
   if (!buckets_given && cfg.nf_conntrack_max > 0) cfg.nf_conntrack_buckets = cfg.nf_conntrack_max;
   if (cfg.nf_conntrack_max == 0) return UsageError("--max 0 (no limit) cannot be soaked");
   if (std::string err = cfg.Validate(); !err.empty()) return UsageError(err);
+  return -1;
+}
 
-  const long rss0 = RssKb();
+struct SoakResult {
+  uint64_t packets = 0;
+  uint32_t elapsed = 0;  // wall seconds at the last report
+  size_t budget = 0;     // memory_bytes() when the table first filled; 0: it never did
+  long rss_full = 0;     // resident memory then
+  long rss_max_after_full = 0;
+  bool grew = false;  // memory_bytes() went over the budget after the table filled
+};
+
+// Floods a fresh table for args.seconds of wall time, printing a row every args.interval
+// seconds (the header first). `rss0` is resident memory before the table exists.
+SoakResult Flood(const SoakArgs& args, long rss0) {
+  const Config& cfg = args.cfg;
   Conntrack ct(cfg);
   SoakFlood flood(/*seed=*/1, /*fragments=*/true);
-  const uint64_t frag_budget =
-      static_cast<uint64_t>(cfg.nf_conntrack_frag_high_thresh) + cfg.nf_conntrack_frag6_high_thresh;
-
   using Clock = std::chrono::steady_clock;
   const Clock::time_point start = Clock::now();
   Clock::time_point next_report = start;
   Timestamp now = 1700000000 * kNsPerSec;
-  uint64_t packets = 0;
-  size_t budget = 0;  // memory_bytes() when the table first filled
-  long rss_full = 0;  // resident memory then
-  long rss_max_after_full = 0;
-  bool grew = false;
+  SoakResult r;
   std::printf("# soak: nf_conntrack_max=%u nf_conntrack_buckets=%u seconds=%u\n",
-              cfg.nf_conntrack_max, cfg.nf_conntrack_buckets, seconds);
+              cfg.nf_conntrack_max, cfg.nf_conntrack_buckets, args.seconds);
   std::printf("# %8s %12s %9s %14s %14s %10s %10s\n", "wall_s", "packets", "count", "table_bytes",
               "budget_bytes", "rss_kb", "rss_delta_kb");
   std::fflush(stdout);
-  uint32_t elapsed = 0;
   while (true) {
     // 4096 packets per slice between clock reads: 2 SYN : 1 UDP, one unfinished fragment in 64.
-    for (int k = 0; k < 4096; ++k, ++packets) {
+    for (int k = 0; k < 4096; ++k, ++r.packets) {
       now += 10 * 1000;  // 100,000 packets per virtual second
       FrameSynth::View f = flood.Next(static_cast<uint64_t>(k));
       ct.ProcessFrame(kLinkEthernet, f.data, f.len, f.len, now);
     }
-    if (budget == 0 && ct.count() >= cfg.nf_conntrack_max) {
-      budget = ct.memory_bytes();
-      rss_full = RssKb();
+    if (r.budget == 0 && ct.count() >= cfg.nf_conntrack_max) {
+      r.budget = ct.memory_bytes();
+      r.rss_full = RssKb();
     }
-    if (budget != 0) {
-      if (ct.memory_bytes() > budget) grew = true;
+    if (r.budget != 0) {
+      if (ct.memory_bytes() > r.budget) r.grew = true;
       long rss = RssKb();
-      if (rss > rss_max_after_full) rss_max_after_full = rss;
+      if (rss > r.rss_max_after_full) r.rss_max_after_full = rss;
     }
     Clock::time_point t = Clock::now();
     if (t >= next_report) {
-      elapsed = static_cast<uint32_t>(
+      r.elapsed = static_cast<uint32_t>(
           std::chrono::duration_cast<std::chrono::seconds>(t - start).count());
       long rss = RssKb();
-      std::printf("  %8u %12llu %9u %14zu %14zu %10ld %10ld\n", elapsed,
-                  static_cast<unsigned long long>(packets), ct.count(), ct.memory_bytes(), budget,
-                  rss, rss - rss0);
+      std::printf("  %8u %12llu %9u %14zu %14zu %10ld %10ld\n", r.elapsed,
+                  static_cast<unsigned long long>(r.packets), ct.count(), ct.memory_bytes(),
+                  r.budget, rss, rss - rss0);
       std::fflush(stdout);
-      next_report += std::chrono::seconds(interval);
-      if (elapsed >= seconds) break;
+      next_report += std::chrono::seconds(args.interval);
+      if (r.elapsed >= args.seconds) break;
     }
   }
+  return r;
+}
+
+}  // namespace
+
+int SoakMain(int argc, char** argv) {
+  SoakArgs args;
+  if (int rc = ParseArgs(argc, argv, &args); rc >= 0) return rc;
+  const long rss0 = RssKb();
+  SoakResult r = Flood(args, rss0);
+  const uint64_t frag_budget = static_cast<uint64_t>(args.cfg.nf_conntrack_frag_high_thresh) +
+                               args.cfg.nf_conntrack_frag6_high_thresh;
   // Resident memory may exceed the table's own bytes by the defragmenter's budget and a fixed
   // allowance for the process (allocator slack, stdio, the frame synthesiser).
   const long allowance_kb = 8 * 1024;
-  const long limit_kb = rss0 + static_cast<long>((budget + frag_budget) / 1024) + allowance_kb;
+  const long limit_kb = rss0 + static_cast<long>((r.budget + frag_budget) / 1024) + allowance_kb;
   std::printf(
       "# soak: %llu packets in %u s; table budget %zu bytes; rss %ld KiB at start, %ld KiB when "
       "full, max %ld KiB after (limit %ld KiB); table memory %s after full\n",
-      static_cast<unsigned long long>(packets), elapsed, budget, rss0, rss_full, rss_max_after_full,
-      limit_kb, grew ? "GREW" : "flat");
-  if (budget == 0) {
-    std::fprintf(stderr, "ctrack soak: the table never filled in %u s\n", seconds);
+      static_cast<unsigned long long>(r.packets), r.elapsed, r.budget, rss0, r.rss_full,
+      r.rss_max_after_full, limit_kb, r.grew ? "GREW" : "flat");
+  if (r.budget == 0) {
+    std::fprintf(stderr, "ctrack soak: the table never filled in %u s\n", args.seconds);
     return 1;
   }
-  if (grew || rss_max_after_full > limit_kb) {
+  if (r.grew || r.rss_max_after_full > limit_kb) {
     std::fprintf(stderr, "ctrack soak: memory not bounded (see above)\n");
     return 1;
   }
