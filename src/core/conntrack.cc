@@ -161,17 +161,35 @@ struct Conntrack::Impl {
   // Zeroed counters for a new entry when accounting is on (else null, and none are kept).
   ConnCounters* StartAccounting(uint32_t idx);
   void StartGc(Timestamp now);
-  // Batch stage 1: the frame's decode and, for packets that take the common path (IPv4 not
-  // fragmented, IPv6 without extension headers; not an ICMP error candidate), the work up to the
-  // lookup. Reads the frame only.
+  // Batch stage 1: the frame's decode (unless the caller decoded it) and, for packets that take
+  // the common path (IPv4 not fragmented, IPv6 without extension headers; not an ICMP error
+  // candidate), the work up to the lookup. Reads the frame only.
   struct Prepared {
-    FrameFacts facts;
+    const FrameFacts* f;  // `own`, or the caller's decode
+    FrameFacts own;
     Tuple tuple;
     uint64_t hash;
     bool fwd;
     bool fast;
   };
   void Prepare(uint32_t linktype, const Frame& f, uint16_t zone, Prepared* p) const;
+  void PrepareDecoded(uint16_t zone, Prepared* p) const;
+  // Process() for one frame: every entry point's way in once the frame is decoded.
+  PacketResult ProcessFacts(const FrameFacts& f, Timestamp now, uint16_t zone) {
+    Begin(now);
+    if (f.ip_version == 0) {
+      ++ctr.not_ip;
+      PacketResult r;
+      r.notes = LinkNotes(f);
+      return r;
+    }
+    return ProcessL3(f, now, zone, LinkNotes(f));
+  }
+  // The batch pipeline (see Conntrack::ProcessBatch) over `count` packets; prepare(i, p) fills
+  // stage 1 for packet i and ts(i) gives its time.
+  template <typename PrepareFn, typename TimeFn>
+  void RunBatch(size_t count, const PrepareFn& prepare, const TimeFn& ts,
+                std::span<PacketResult> out, uint16_t zone);
   bool EarlyDrop(const Tuple& t, Timestamp now, PacketResult* r);
   bool PolicyEvict(Timestamp now, PacketResult* r) {
     uint32_t victim = policy->PickVictim(table, now);
@@ -233,22 +251,19 @@ PacketResult Conntrack::ProcessIp(const uint8_t* data, uint32_t len, Timestamp n
 }
 
 PacketResult Conntrack::Process(const FrameFacts& f, Timestamp now, uint16_t zone) {
-  Impl& m = *impl_;
-  m.Begin(now);
-  if (f.ip_version == 0) {
-    ++m.ctr.not_ip;
-    PacketResult r;
-    r.notes = LinkNotes(f);
-    return r;
-  }
-  return m.ProcessL3(f, now, zone, LinkNotes(f));
+  return impl_->ProcessFacts(f, now, zone);
 }
 
 void Conntrack::Impl::Prepare(uint32_t linktype, const Frame& fr, uint16_t zone,
                               Prepared* p) const {
+  DecodeFrameInline(linktype, fr.data, fr.caplen, fr.wirelen, &p->own);
+  p->f = &p->own;
+  PrepareDecoded(zone, p);
+}
+
+void Conntrack::Impl::PrepareDecoded(uint16_t zone, Prepared* p) const {
   p->fast = false;
-  DecodeFrameInline(linktype, fr.data, fr.caplen, fr.wirelen, &p->facts);
-  const FrameFacts& f = p->facts;
+  const FrameFacts& f = *p->f;
   // Fragments go through the defragmenter and ICMP through the error handler: slow path.
   if (!f.ip_ok || MayBeFragment(f) || IcmpFamily(f.pkt)) return;
   p->fwd = ReachesConfirm(f.l3, f.ip_len, false, &f.pkt);
@@ -259,42 +274,62 @@ void Conntrack::Impl::Prepare(uint32_t linktype, const Frame& fr, uint16_t zone,
 
 void Conntrack::ProcessBatch(uint32_t linktype, std::span<const Frame> frames,
                              std::span<PacketResult> out, uint16_t zone) {
+  Impl& m = *impl_;
+  m.RunBatch(
+      frames.size(), [&](size_t i, Impl::Prepared* p) { m.Prepare(linktype, frames[i], zone, p); },
+      [&](size_t i) { return frames[i].ts; }, out, zone);
+}
+
+void Conntrack::ProcessBatch(std::span<const DecodedFrame> frames, std::span<PacketResult> out,
+                             uint16_t zone) {
+  Impl& m = *impl_;
+  m.RunBatch(
+      frames.size(),
+      [&](size_t i, Impl::Prepared* p) {
+        p->f = &frames[i].facts;
+        m.PrepareDecoded(zone, p);
+      },
+      [&](size_t i) { return frames[i].ts; }, out, zone);
+}
+
+template <typename PrepareFn, typename TimeFn>
+void Conntrack::Impl::RunBatch(size_t count, const PrepareFn& prepare, const TimeFn& ts,
+                               std::span<PacketResult> out, uint16_t zone) {
   // Four passes per group so that memory latency overlaps: decode and hash every packet and
   // prefetch its bucket head; read the heads and prefetch the head node's entry or link; follow
   // the links to the entry (or, for a likely new connection, prefetch the reply tuple's head,
   // where confirmation will link its reply node); then track in order. The first three passes
   // only read; all state changes happen in the last, in packet order, so the results are
-  // exactly those of calling ProcessFrame() on each frame.
+  // exactly those of calling Process() on each frame.
   constexpr size_t kGroup = 16;
-  Impl& m = *impl_;
-  Impl::Prepared prep[kGroup];
+  Prepared prep[kGroup];
   Table::Probe probe[kGroup];
-  for (size_t base = 0; base < frames.size(); base += kGroup) {
-    size_t n = std::min(kGroup, frames.size() - base);
+  for (size_t base = 0; base < count; base += kGroup) {
+    size_t n = std::min(kGroup, count - base);
     for (size_t i = 0; i < n; ++i) {
-      m.Prepare(linktype, frames[base + i], zone, &prep[i]);
-      if (prep[i].fast) m.table.PrefetchHead(prep[i].hash);
+      prepare(base + i, &prep[i]);
+      if (prep[i].fast) table.PrefetchHead(prep[i].hash);
     }
     for (size_t i = 0; i < n; ++i) {
-      if (prep[i].fast) m.table.ProbeHead(prep[i].hash, &probe[i]);
+      if (prep[i].fast) table.ProbeHead(prep[i].hash, &probe[i]);
     }
     for (size_t i = 0; i < n; ++i) {
       if (!prep[i].fast) continue;
-      if (probe[i].next != kNil) m.table.ProbeNext(&probe[i]);
+      if (probe[i].next != kNil) table.ProbeNext(&probe[i]);
       if (!probe[i].absent) continue;
       Tuple reply;
-      if (InvertTuple(prep[i].tuple, &reply)) m.table.PrefetchHead(m.table.Hash(reply));
+      if (InvertTuple(prep[i].tuple, &reply)) table.PrefetchHead(table.Hash(reply));
     }
     for (size_t i = 0; i < n; ++i) {
-      const Timestamp ts = frames[base + i].ts;
+      const Timestamp t = ts(base + i);
+      const FrameFacts& f = *prep[i].f;
       if (!prep[i].fast) {
-        out[base + i] = Process(prep[i].facts, ts, zone);
+        out[base + i] = ProcessFacts(f, t, zone);
         continue;
       }
-      m.Begin(ts);
-      m.defrag.Tick(ts);  // what defrag.Process() does first on the slow path
-      out[base + i] = m.Resolve(prep[i].facts.pkt, prep[i].tuple, prep[i].hash, ts,
-                                LinkNotes(prep[i].facts), prep[i].fwd);
+      Begin(t);
+      defrag.Tick(t);  // what defrag.Process() does first on the slow path
+      out[base + i] = Resolve(f.pkt, prep[i].tuple, prep[i].hash, t, LinkNotes(f), prep[i].fwd);
     }
   }
 }
