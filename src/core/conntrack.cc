@@ -24,16 +24,22 @@ namespace ctrack {
 namespace {
 
 // GC pacing, from gc_worker(): a run stops after reaping more than 256 nodes (64000 / HZ at
-// HZ=250) and resumes one jiffy later; a full cycle is followed by a pause of the running average
-// of remaining lifetimes, clamped to [1 s, 60 s], less the cycle's duration.
+// HZ=250) and resumes one jiffy later (at once when the cycle has lasted 60 s); a full cycle is
+// followed by a pause of the running average of remaining lifetimes, clamped to [1 s, 60 s],
+// less the cycle's duration (at least one jiffy of it). The average is kept as the kernel keeps
+// it, in whole jiffies with truncating division, so that it moves (and sticks) as the kernel's
+// does once the sample count is large.
 constexpr uint32_t kGcMaxEvicts = 256;
 constexpr Timestamp kJiffy = kNsPerSec / 250;
-constexpr Timestamp kGcMaxInterval = 60 * kNsPerSec;
-constexpr Timestamp kGcMinInterval = kNsPerSec;
-constexpr Timestamp kGcMaxSample = 300 * kNsPerSec;
-// The average starts each cycle at 60 s with the weight of 100 samples.
-constexpr Timestamp kGcStartAvg = 60 * kNsPerSec;
-constexpr uint32_t kGcStartSamples = 100;
+constexpr int64_t kHz = 250;
+constexpr int64_t kGcMinIntervalJ = 1 * kHz;    // GC_SCAN_INTERVAL_MIN
+constexpr int64_t kGcMaxIntervalJ = 60 * kHz;   // GC_SCAN_INTERVAL_MAX
+constexpr int64_t kGcSampleClampJ = 300 * kHz;  // GC_SCAN_INTERVAL_CLAMP
+constexpr Timestamp kGcMaxInterval = kGcMaxIntervalJ * kJiffy;
+// The average starts each cycle at 60 s with the weight of 100 samples (GC_SCAN_INTERVAL_INIT,
+// GC_SCAN_INITIAL_COUNT).
+constexpr int64_t kGcStartAvgJ = kGcMaxIntervalJ;
+constexpr int64_t kGcStartSamples = 100;
 // When virtual time jumps far ahead (idle gaps in a capture), GC runs older than this before the
 // packet are folded into one scan instead of being replayed one by one.
 constexpr Timestamp kGcCatchUp = 2 * kGcMaxInterval;
@@ -118,8 +124,8 @@ struct Conntrack::Impl {
   Timestamp gc_next_run = 0;
   uint32_t gc_next_bucket = 0;
   Timestamp gc_cycle_start = 0;
-  Timestamp gc_avg = kGcStartAvg;
-  uint64_t gc_samples = kGcStartSamples;
+  int64_t gc_avg_j = kGcStartAvgJ;  // jiffies
+  int64_t gc_samples = kGcStartSamples;
   bool gc_early_drop_wanted = false;
   // Reused by early drop and the GC so that a flood allocates nothing per packet.
   std::vector<uint32_t> scratch_a, scratch_b;
@@ -674,7 +680,7 @@ void Conntrack::Impl::GcCatchUp(Timestamp now) {
 void Conntrack::Impl::GcRun(Timestamp at) {
   uint32_t nb = table.buckets();
   if (gc_next_bucket == 0) {
-    gc_avg = kGcStartAvg;
+    gc_avg_j = kGcStartAvgJ;
     gc_samples = kGcStartSamples;
     gc_cycle_start = at;
   }
@@ -701,9 +707,9 @@ void Conntrack::Impl::GcRun(Timestamp at) {
         doomed.push_back(idx);
         return;
       }
-      Timestamp left = std::clamp<Timestamp>(ct.expires - at, kNsPerSec, kGcMaxSample);
-      ++gc_samples;
-      gc_avg += (left - gc_avg) / static_cast<Timestamp>(gc_samples);
+      const int64_t left_j =
+          std::clamp<int64_t>((ct.expires - at) / kJiffy, kGcMinIntervalJ, kGcSampleClampJ);
+      gc_avg_j += (left_j - gc_avg_j) / ++gc_samples;
       if (early_drop_mode && CanEarlyDrop(ct.orig.protonum, ct.status, ct.state, /*in_gc=*/true)) {
         doomed.push_back(idx);
       }
@@ -719,15 +725,21 @@ void Conntrack::Impl::GcRun(Timestamp at) {
       ++evicted;
     }
     if (stop) {
+      // The flag survives a run that re-queues itself at once (a zero delay).
       gc_next_bucket = b;
-      gc_next_run = at + kJiffy;
-      gc_early_drop_wanted = false;
+      if (at - gc_cycle_start < kGcMaxInterval) {
+        gc_next_run = at + kJiffy;
+        gc_early_drop_wanted = false;
+      } else {
+        gc_next_run = at;
+      }
       return;
     }
   }
   gc_next_bucket = 0;
-  Timestamp wait = std::clamp(gc_avg, kGcMinInterval, kGcMaxInterval) - (at - gc_cycle_start);
-  gc_next_run = at + std::max(wait, kJiffy);
+  const int64_t pause_j = std::clamp(gc_avg_j, kGcMinIntervalJ, kGcMaxIntervalJ);
+  const int64_t spent_j = std::max<int64_t>((at - gc_cycle_start) / kJiffy, 1);
+  gc_next_run = at + (pause_j > spent_j ? pause_j - spent_j : 1) * kJiffy;
   gc_early_drop_wanted = false;
 }
 
