@@ -80,6 +80,14 @@ struct Frame {
   Timestamp ts;
 };
 
+// A frame already decoded by DecodeFrame(), with its time: what a dispatcher that decoded the
+// frame to choose its shard hands on, so that the shard does not decode it again. The bytes the
+// facts point into must stay valid until the batch has been processed.
+struct DecodedFrame {
+  FrameFacts facts;
+  Timestamp ts = 0;
+};
+
 class CountPool;  // <ctrack/sharded.h>
 
 class Conntrack {
@@ -108,6 +116,9 @@ class Conntrack {
   // A batch of frames of one link type; results are written to out[i] (out.size() >= frames).
   // Lookups are prefetched across the batch.
   void ProcessBatch(uint32_t linktype, std::span<const Frame> frames, std::span<PacketResult> out,
+                    uint16_t zone = 0);
+  // The same for frames already decoded; the results are those of Process() on each in turn.
+  void ProcessBatch(std::span<const DecodedFrame> frames, std::span<PacketResult> out,
                     uint16_t zone = 0);
 
   // Inserts a confirmed entry taken from another table (a snapshot, a pasted `conntrack -L`),

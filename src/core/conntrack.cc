@@ -24,16 +24,22 @@ namespace ctrack {
 namespace {
 
 // GC pacing, from gc_worker(): a run stops after reaping more than 256 nodes (64000 / HZ at
-// HZ=250) and resumes one jiffy later; a full cycle is followed by a pause of the running average
-// of remaining lifetimes, clamped to [1 s, 60 s], less the cycle's duration.
+// HZ=250) and resumes one jiffy later (at once when the cycle has lasted 60 s); a full cycle is
+// followed by a pause of the running average of remaining lifetimes, clamped to [1 s, 60 s],
+// less the cycle's duration (at least one jiffy of it). The average is kept as the kernel keeps
+// it, in whole jiffies with truncating division, so that it moves (and sticks) as the kernel's
+// does once the sample count is large.
 constexpr uint32_t kGcMaxEvicts = 256;
 constexpr Timestamp kJiffy = kNsPerSec / 250;
-constexpr Timestamp kGcMaxInterval = 60 * kNsPerSec;
-constexpr Timestamp kGcMinInterval = kNsPerSec;
-constexpr Timestamp kGcMaxSample = 300 * kNsPerSec;
-// The average starts each cycle at 60 s with the weight of 100 samples.
-constexpr Timestamp kGcStartAvg = 60 * kNsPerSec;
-constexpr uint32_t kGcStartSamples = 100;
+constexpr int64_t kHz = 250;
+constexpr int64_t kGcMinIntervalJ = 1 * kHz;    // GC_SCAN_INTERVAL_MIN
+constexpr int64_t kGcMaxIntervalJ = 60 * kHz;   // GC_SCAN_INTERVAL_MAX
+constexpr int64_t kGcSampleClampJ = 300 * kHz;  // GC_SCAN_INTERVAL_CLAMP
+constexpr Timestamp kGcMaxInterval = kGcMaxIntervalJ * kJiffy;
+// The average starts each cycle at 60 s with the weight of 100 samples (GC_SCAN_INTERVAL_INIT,
+// GC_SCAN_INITIAL_COUNT).
+constexpr int64_t kGcStartAvgJ = kGcMaxIntervalJ;
+constexpr int64_t kGcStartSamples = 100;
 // When virtual time jumps far ahead (idle gaps in a capture), GC runs older than this before the
 // packet are folded into one scan instead of being replayed one by one.
 constexpr Timestamp kGcCatchUp = 2 * kGcMaxInterval;
@@ -118,8 +124,8 @@ struct Conntrack::Impl {
   Timestamp gc_next_run = 0;
   uint32_t gc_next_bucket = 0;
   Timestamp gc_cycle_start = 0;
-  Timestamp gc_avg = kGcStartAvg;
-  uint64_t gc_samples = kGcStartSamples;
+  int64_t gc_avg_j = kGcStartAvgJ;  // jiffies
+  int64_t gc_samples = kGcStartSamples;
   bool gc_early_drop_wanted = false;
   // Reused by early drop and the GC so that a flood allocates nothing per packet.
   std::vector<uint32_t> scratch_a, scratch_b;
@@ -161,17 +167,35 @@ struct Conntrack::Impl {
   // Zeroed counters for a new entry when accounting is on (else null, and none are kept).
   ConnCounters* StartAccounting(uint32_t idx);
   void StartGc(Timestamp now);
-  // Batch stage 1: the frame's decode and, for packets that take the common path (IPv4 not
-  // fragmented, IPv6 without extension headers; not an ICMP error candidate), the work up to the
-  // lookup. Reads the frame only.
+  // Batch stage 1: the frame's decode (unless the caller decoded it) and, for packets that take
+  // the common path (IPv4 not fragmented, IPv6 without extension headers; not an ICMP error
+  // candidate), the work up to the lookup. Reads the frame only.
   struct Prepared {
-    FrameFacts facts;
+    const FrameFacts* f;  // `own`, or the caller's decode
+    FrameFacts own;
     Tuple tuple;
     uint64_t hash;
     bool fwd;
     bool fast;
   };
   void Prepare(uint32_t linktype, const Frame& f, uint16_t zone, Prepared* p) const;
+  void PrepareDecoded(uint16_t zone, Prepared* p) const;
+  // Process() for one frame: every entry point's way in once the frame is decoded.
+  PacketResult ProcessFacts(const FrameFacts& f, Timestamp now, uint16_t zone) {
+    Begin(now);
+    if (f.ip_version == 0) {
+      ++ctr.not_ip;
+      PacketResult r;
+      r.notes = LinkNotes(f);
+      return r;
+    }
+    return ProcessL3(f, now, zone, LinkNotes(f));
+  }
+  // The batch pipeline (see Conntrack::ProcessBatch) over `count` packets; prepare(i, p) fills
+  // stage 1 for packet i and ts(i) gives its time.
+  template <typename PrepareFn, typename TimeFn>
+  void RunBatch(size_t count, const PrepareFn& prepare, const TimeFn& ts,
+                std::span<PacketResult> out, uint16_t zone);
   bool EarlyDrop(const Tuple& t, Timestamp now, PacketResult* r);
   bool PolicyEvict(Timestamp now, PacketResult* r) {
     uint32_t victim = policy->PickVictim(table, now);
@@ -233,22 +257,19 @@ PacketResult Conntrack::ProcessIp(const uint8_t* data, uint32_t len, Timestamp n
 }
 
 PacketResult Conntrack::Process(const FrameFacts& f, Timestamp now, uint16_t zone) {
-  Impl& m = *impl_;
-  m.Begin(now);
-  if (f.ip_version == 0) {
-    ++m.ctr.not_ip;
-    PacketResult r;
-    r.notes = LinkNotes(f);
-    return r;
-  }
-  return m.ProcessL3(f, now, zone, LinkNotes(f));
+  return impl_->ProcessFacts(f, now, zone);
 }
 
 void Conntrack::Impl::Prepare(uint32_t linktype, const Frame& fr, uint16_t zone,
                               Prepared* p) const {
+  DecodeFrameInline(linktype, fr.data, fr.caplen, fr.wirelen, &p->own);
+  p->f = &p->own;
+  PrepareDecoded(zone, p);
+}
+
+void Conntrack::Impl::PrepareDecoded(uint16_t zone, Prepared* p) const {
   p->fast = false;
-  DecodeFrameInline(linktype, fr.data, fr.caplen, fr.wirelen, &p->facts);
-  const FrameFacts& f = p->facts;
+  const FrameFacts& f = *p->f;
   // Fragments go through the defragmenter and ICMP through the error handler: slow path.
   if (!f.ip_ok || MayBeFragment(f) || IcmpFamily(f.pkt)) return;
   p->fwd = ReachesConfirm(f.l3, f.ip_len, false, &f.pkt);
@@ -259,42 +280,62 @@ void Conntrack::Impl::Prepare(uint32_t linktype, const Frame& fr, uint16_t zone,
 
 void Conntrack::ProcessBatch(uint32_t linktype, std::span<const Frame> frames,
                              std::span<PacketResult> out, uint16_t zone) {
+  Impl& m = *impl_;
+  m.RunBatch(
+      frames.size(), [&](size_t i, Impl::Prepared* p) { m.Prepare(linktype, frames[i], zone, p); },
+      [&](size_t i) { return frames[i].ts; }, out, zone);
+}
+
+void Conntrack::ProcessBatch(std::span<const DecodedFrame> frames, std::span<PacketResult> out,
+                             uint16_t zone) {
+  Impl& m = *impl_;
+  m.RunBatch(
+      frames.size(),
+      [&](size_t i, Impl::Prepared* p) {
+        p->f = &frames[i].facts;
+        m.PrepareDecoded(zone, p);
+      },
+      [&](size_t i) { return frames[i].ts; }, out, zone);
+}
+
+template <typename PrepareFn, typename TimeFn>
+void Conntrack::Impl::RunBatch(size_t count, const PrepareFn& prepare, const TimeFn& ts,
+                               std::span<PacketResult> out, uint16_t zone) {
   // Four passes per group so that memory latency overlaps: decode and hash every packet and
   // prefetch its bucket head; read the heads and prefetch the head node's entry or link; follow
   // the links to the entry (or, for a likely new connection, prefetch the reply tuple's head,
   // where confirmation will link its reply node); then track in order. The first three passes
   // only read; all state changes happen in the last, in packet order, so the results are
-  // exactly those of calling ProcessFrame() on each frame.
+  // exactly those of calling Process() on each frame.
   constexpr size_t kGroup = 16;
-  Impl& m = *impl_;
-  Impl::Prepared prep[kGroup];
+  Prepared prep[kGroup];
   Table::Probe probe[kGroup];
-  for (size_t base = 0; base < frames.size(); base += kGroup) {
-    size_t n = std::min(kGroup, frames.size() - base);
+  for (size_t base = 0; base < count; base += kGroup) {
+    size_t n = std::min(kGroup, count - base);
     for (size_t i = 0; i < n; ++i) {
-      m.Prepare(linktype, frames[base + i], zone, &prep[i]);
-      if (prep[i].fast) m.table.PrefetchHead(prep[i].hash);
+      prepare(base + i, &prep[i]);
+      if (prep[i].fast) table.PrefetchHead(prep[i].hash);
     }
     for (size_t i = 0; i < n; ++i) {
-      if (prep[i].fast) m.table.ProbeHead(prep[i].hash, &probe[i]);
+      if (prep[i].fast) table.ProbeHead(prep[i].hash, &probe[i]);
     }
     for (size_t i = 0; i < n; ++i) {
       if (!prep[i].fast) continue;
-      if (probe[i].next != kNil) m.table.ProbeNext(&probe[i]);
+      if (probe[i].next != kNil) table.ProbeNext(&probe[i]);
       if (!probe[i].absent) continue;
       Tuple reply;
-      if (InvertTuple(prep[i].tuple, &reply)) m.table.PrefetchHead(m.table.Hash(reply));
+      if (InvertTuple(prep[i].tuple, &reply)) table.PrefetchHead(table.Hash(reply));
     }
     for (size_t i = 0; i < n; ++i) {
-      const Timestamp ts = frames[base + i].ts;
+      const Timestamp t = ts(base + i);
+      const FrameFacts& f = *prep[i].f;
       if (!prep[i].fast) {
-        out[base + i] = Process(prep[i].facts, ts, zone);
+        out[base + i] = ProcessFacts(f, t, zone);
         continue;
       }
-      m.Begin(ts);
-      m.defrag.Tick(ts);  // what defrag.Process() does first on the slow path
-      out[base + i] = m.Resolve(prep[i].facts.pkt, prep[i].tuple, prep[i].hash, ts,
-                                LinkNotes(prep[i].facts), prep[i].fwd);
+      Begin(t);
+      defrag.Tick(t);  // what defrag.Process() does first on the slow path
+      out[base + i] = Resolve(f.pkt, prep[i].tuple, prep[i].hash, t, LinkNotes(f), prep[i].fwd);
     }
   }
 }
@@ -639,7 +680,7 @@ void Conntrack::Impl::GcCatchUp(Timestamp now) {
 void Conntrack::Impl::GcRun(Timestamp at) {
   uint32_t nb = table.buckets();
   if (gc_next_bucket == 0) {
-    gc_avg = kGcStartAvg;
+    gc_avg_j = kGcStartAvgJ;
     gc_samples = kGcStartSamples;
     gc_cycle_start = at;
   }
@@ -666,9 +707,9 @@ void Conntrack::Impl::GcRun(Timestamp at) {
         doomed.push_back(idx);
         return;
       }
-      Timestamp left = std::clamp<Timestamp>(ct.expires - at, kNsPerSec, kGcMaxSample);
-      ++gc_samples;
-      gc_avg += (left - gc_avg) / static_cast<Timestamp>(gc_samples);
+      const int64_t left_j =
+          std::clamp<int64_t>((ct.expires - at) / kJiffy, kGcMinIntervalJ, kGcSampleClampJ);
+      gc_avg_j += (left_j - gc_avg_j) / ++gc_samples;
       if (early_drop_mode && CanEarlyDrop(ct.orig.protonum, ct.status, ct.state, /*in_gc=*/true)) {
         doomed.push_back(idx);
       }
@@ -684,15 +725,21 @@ void Conntrack::Impl::GcRun(Timestamp at) {
       ++evicted;
     }
     if (stop) {
+      // The flag survives a run that re-queues itself at once (a zero delay).
       gc_next_bucket = b;
-      gc_next_run = at + kJiffy;
-      gc_early_drop_wanted = false;
+      if (at - gc_cycle_start < kGcMaxInterval) {
+        gc_next_run = at + kJiffy;
+        gc_early_drop_wanted = false;
+      } else {
+        gc_next_run = at;
+      }
       return;
     }
   }
   gc_next_bucket = 0;
-  Timestamp wait = std::clamp(gc_avg, kGcMinInterval, kGcMaxInterval) - (at - gc_cycle_start);
-  gc_next_run = at + std::max(wait, kJiffy);
+  const int64_t pause_j = std::clamp(gc_avg_j, kGcMinIntervalJ, kGcMaxIntervalJ);
+  const int64_t spent_j = std::max<int64_t>((at - gc_cycle_start) / kJiffy, 1);
+  gc_next_run = at + (pause_j > spent_j ? pause_j - spent_j : 1) * kJiffy;
   gc_early_drop_wanted = false;
 }
 

@@ -10,6 +10,7 @@
 
 #include <ctrack/config.h>
 #include <ctrack/conntrack.h>
+#include <ctrack/sharded.h>
 
 #include <cstdint>
 #include <string>
@@ -103,6 +104,9 @@ struct ThreadsResult {
   uint64_t packets = 0;
 };
 ThreadsResult RunThreads(const Workload& w1, unsigned threads, int repeat);
+// One timed run of w1.timed on the shards of `sh`, a thread each, the split included (see
+// workload.cc); counts[t]: the packets shard t tracked. Returns the seconds.
+double RunSharded(const Workload& w1, ShardedConntrack& sh, std::vector<uint64_t>* counts);
 
 // A SYN flood keeps a full table busy with evictions while established UDP flows talk. Timed in
 // alternating batches (32 established, 32 attack SYNs) on a monotonic clock, so attack SYNs,

@@ -9,7 +9,12 @@
 //   - a stopped run is re-queued one jiffy (4 ms) later, continuing where it stopped (the cycle
 //     has lasted far less than GC_SCAN_INTERVAL_MAX, 60 s, so it is not re-queued at once);
 //   - a completed cycle waits at least GC_SCAN_INTERVAL_MIN (1 s) and at most
-//     GC_SCAN_INTERVAL_MAX (60 s) minus its duration before the next cycle.
+//     GC_SCAN_INTERVAL_MAX (60 s) minus its duration before the next cycle;
+//   - that pause is the running average of the nodes' remaining lifetimes, kept in whole
+//     jiffies: it starts at 60 s with a weight of 100 samples (GC_SCAN_INTERVAL_INIT,
+//     GC_SCAN_INITIAL_COUNT), each node adds clamp(remaining, 1 s, 300 s) as
+//     avg += (sample - avg) / ++count with C's truncating division, and the cycle's duration
+//     is taken as at least one jiffy.
 // The virtual clock moves only with frames: a non-IP frame touches no entry but lets the GC catch
 // up, so stepping it by one jiffy at a time shows every run on its own.
 #include <ctrack/config.h>
@@ -127,6 +132,69 @@ INSTANTIATE_TEST_SUITE_P(
                       GcCase{"one_chain_three_runs", 600, true},
                       GcCase{"one_chain_many", 2000, true}),
     [](const ::testing::TestParamInfo<GcCase>& i) { return std::string(i.param.name); });
+
+// The pause after a first cycle that sees `entries` UDP entries (two nodes each), every one with
+// `left` jiffies to live, as gc_worker() computes it: see the header comment.
+int64_t KernelPauseJiffies(uint32_t entries, int64_t left) {
+  int64_t avg = 60 * 250, count = 100;
+  const int64_t sample = std::clamp<int64_t>(left, 250, 300 * 250);
+  for (uint32_t n = 0; n < 2 * entries; ++n) avg += (sample - avg) / ++count;
+  avg = std::clamp<int64_t>(avg, 250, 60 * 250);
+  const int64_t spent = 1;  // the cycle took no time; the kernel counts one jiffy
+  return avg > spent ? avg - spent : 1;
+}
+
+struct PauseCase {
+  const char* name;
+  uint32_t entries;
+  Timestamp udp_timeout;
+};
+
+void PrintTo(const PauseCase& c, std::ostream* os) { *os << c.name; }
+
+class GcPauseTest : public ::testing::TestWithParam<PauseCase> {};
+
+// The second cycle starts exactly when the kernel's average says: the entries (all expired by
+// then) are still there a jiffy before it and the first 257 go at it. An average kept in
+// nanoseconds drifts from the kernel's by seconds over a few thousand samples.
+TEST_P(GcPauseTest, SecondCycleAfterTheKernelsAverage) {
+  const PauseCase& c = GetParam();
+  Config cfg;
+  cfg.nf_conntrack_max = 65536;
+  cfg.nf_conntrack_buckets = 16384;
+  cfg.nf_conntrack_udp_timeout = static_cast<uint32_t>(c.udp_timeout / kNsPerSec);
+  Conntrack ct(cfg);
+  const Timestamp t0 = 10 * kNsPerSec;
+  for (uint32_t i = 0; i < c.entries; ++i) {
+    testing::Bytes p = Udp(i);
+    ASSERT_EQ(ct.ProcessIp(p.data(), static_cast<uint32_t>(p.size()), t0).verdict, Verdict::kNew);
+  }
+  const uint8_t arp[14] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x08, 0x06};
+  auto advance_to = [&](Timestamp t) {
+    ct.ProcessFrame(kLinkEthernet, arp, sizeof arp, sizeof arp, t);
+  };
+  // The first cycle runs 1 s after the first confirmation and reaps nothing.
+  const Timestamp first = t0 + kNsPerSec;
+  advance_to(first);
+  ASSERT_EQ(ct.counters().expired, 0u);
+  const Timestamp second =
+      first + KernelPauseJiffies(c.entries, (c.udp_timeout - kNsPerSec) / kJiffy) * kJiffy;
+  ASSERT_GT(second, t0 + c.udp_timeout) << "the case must have every entry expired by then";
+  advance_to(second - kJiffy);
+  EXPECT_EQ(ct.counters().expired, 0u) << "a GC run came before the kernel's";
+  advance_to(second);
+  EXPECT_EQ(ct.counters().expired, std::min<uint64_t>(c.entries, kRunLimit))
+      << "no GC run at the kernel's time";
+}
+
+INSTANTIATE_TEST_SUITE_P(Pause, GcPauseTest,
+                         ::testing::Values(PauseCase{"few_entries", 10, 30 * kNsPerSec},
+                                           PauseCase{"thousand", 1000, 30 * kNsPerSec},
+                                           PauseCase{"five_thousand", 5000, 30 * kNsPerSec},
+                                           PauseCase{"short_timeout", 3000, 5 * kNsPerSec}),
+                         [](const ::testing::TestParamInfo<PauseCase>& i) {
+                           return std::string(i.param.name);
+                         });
 
 }  // namespace
 }  // namespace ctrack
