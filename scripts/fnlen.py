@@ -119,13 +119,20 @@ def functions(text):
 
 
 def top_level_equals(words):
+    """An `=` outside parentheses (a variable's initialiser), not one of an operator's name."""
     depth = 0
-    for k, w in enumerate(words):
-        if w == "(":
+    in_operator_name = False
+    for w in words:
+        if w == "operator":
+            in_operator_name = True
+        elif w == "(" and in_operator_name:
+            in_operator_name = False
+            depth += 1
+        elif w == "(":
             depth += 1
         elif w == ")":
             depth -= 1
-        elif w == "=" and depth == 0 and not (k and words[k - 1] == "operator"):
+        elif w == "=" and depth == 0 and not in_operator_name:
             return True
     return False
 
