@@ -280,5 +280,49 @@ TEST(CliBadInput, CaptureCutShortIsReplayedUpToTheCut) {
   }
 }
 
+// The live commands share one parser for their common flags (tools/ctrack/live_source.h): a bad
+// value of any of them gives `ctrack watch` and `ctrack exporter` the same one stderr line after
+// the command's name, which names the flag, with exit 2 and nothing on stdout. The parse fails
+// before any namespace or netlink work, so no root is needed.
+TEST(CliBadInput, LiveCommandsShareFlagErrors) {
+  if (CtrackBin().empty()) GTEST_SKIP() << "ctrack binary not found (set CTRACK_BIN)";
+  struct FlagCase {
+    std::vector<std::string> args;
+    const char* names;
+  };
+  const FlagCase cases[] = {
+      {{"--interval", "0.1"}, "--interval"},
+      {{"--interval", "4000"}, "--interval"},
+      {{"--interval", "x"}, "--interval"},
+      {{"--interval"}, "--interval"},
+      {{"--top", "0"}, "--top"},
+      {{"--top", "101"}, "--top"},
+      {{"--netns", "a/b"}, "--netns"},
+      {{"--netns", ""}, "--netns"},
+      {{"--netns"}, "--netns"},
+      {{"--netns-pid", "0"}, "--netns-pid"},
+      {{"--netns-pid", "12x"}, "--netns-pid"},
+      {{"--no-dump", "--frob"}, "--frob"},
+  };
+  for (const FlagCase& c : cases) {
+    std::string args;
+    for (const std::string& a : c.args) args += " " + ShellQuote(a);
+    SCOPED_TRACE(args);
+    std::string tail[2];
+    const char* commands[2] = {"watch", "exporter"};
+    for (int k = 0; k < 2; ++k) {
+      RunResult r = RunCtrack(commands[k] + args);
+      EXPECT_EQ(r.status, 2) << r.err;
+      EXPECT_EQ(r.out, "");
+      std::string prefix = std::string("ctrack ") + commands[k] + ": ";
+      ASSERT_EQ(r.err.rfind(prefix, 0), 0u) << r.err;
+      EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << "not exactly one line: " << r.err;
+      EXPECT_NE(r.err.find(c.names), std::string::npos) << r.err;
+      tail[k] = r.err.substr(prefix.size());
+    }
+    EXPECT_EQ(tail[0], tail[1]);
+  }
+}
+
 }  // namespace
 }  // namespace ctrack
