@@ -58,6 +58,20 @@ testing::Bytes Udp(uint32_t i) {
       .Build();
 }
 
+// Opens `n` unreplied UDP flows at `t0`; each must be new.
+void OpenUdpFlows(Conntrack& ct, uint32_t n, Timestamp t0) {
+  for (uint32_t i = 0; i < n; ++i) {
+    testing::Bytes p = Udp(i);
+    ASSERT_EQ(ct.ProcessIp(p.data(), static_cast<uint32_t>(p.size()), t0).verdict, Verdict::kNew);
+  }
+}
+
+// Moves the virtual clock to `t` with a non-IP frame: no entry is touched, the GC catches up.
+void AdvanceTo(Conntrack& ct, Timestamp t) {
+  static const uint8_t kArp[14] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x08, 0x06};
+  ct.ProcessFrame(kLinkEthernet, kArp, sizeof kArp, sizeof kArp, t);
+}
+
 struct GcCase {
   const char* name;
   uint32_t entries;
@@ -77,16 +91,10 @@ TEST_P(GcPacingTest, ReapsAtMost257PerRunOneJiffyApart) {
   Conntrack ct(cfg);
   ct.SetConstantHashForTest(c.one_chain);
   const Timestamp t0 = 10 * kNsPerSec;
-  for (uint32_t i = 0; i < c.entries; ++i) {
-    testing::Bytes p = Udp(i);
-    ASSERT_EQ(ct.ProcessIp(p.data(), static_cast<uint32_t>(p.size()), t0).verdict, Verdict::kNew);
-  }
+  OpenUdpFlows(ct, c.entries, t0);
+  if (HasFatalFailure()) return;
   ASSERT_EQ(ct.count(), c.entries);
-
-  const uint8_t arp[14] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x08, 0x06};
-  auto advance_to = [&](Timestamp t) {
-    ct.ProcessFrame(kLinkEthernet, arp, sizeof arp, sizeof arp, t);
-  };
+  auto advance_to = [&](Timestamp t) { AdvanceTo(ct, t); };
 
   // Nothing has expired a jiffy before the timeout.
   Timestamp now = t0 + kUdpTimeout - kJiffy;
@@ -165,14 +173,9 @@ TEST_P(GcPauseTest, SecondCycleAfterTheKernelsAverage) {
   cfg.nf_conntrack_udp_timeout = static_cast<uint32_t>(c.udp_timeout / kNsPerSec);
   Conntrack ct(cfg);
   const Timestamp t0 = 10 * kNsPerSec;
-  for (uint32_t i = 0; i < c.entries; ++i) {
-    testing::Bytes p = Udp(i);
-    ASSERT_EQ(ct.ProcessIp(p.data(), static_cast<uint32_t>(p.size()), t0).verdict, Verdict::kNew);
-  }
-  const uint8_t arp[14] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x08, 0x06};
-  auto advance_to = [&](Timestamp t) {
-    ct.ProcessFrame(kLinkEthernet, arp, sizeof arp, sizeof arp, t);
-  };
+  OpenUdpFlows(ct, c.entries, t0);
+  if (HasFatalFailure()) return;
+  auto advance_to = [&](Timestamp t) { AdvanceTo(ct, t); };
   // The first cycle runs 1 s after the first confirmation and reaps nothing.
   const Timestamp first = t0 + kNsPerSec;
   advance_to(first);
