@@ -294,52 +294,43 @@ std::string ExportWorkload(const Workload& w, const std::string& dir) {
 
 namespace {
 
-// A reusable barrier for the few threads of the two-core benchmark: they spin (yielding when
-// there are more threads than CPUs), since a chunk's work is a few hundred microseconds and a
-// futex wake-up would be a noticeable part of it.
-class SpinBarrier {
- public:
-  explicit SpinBarrier(unsigned n) : n_(n) {}
-  void Wait() {
-    const unsigned gen = gen_.load(std::memory_order_acquire);
-    if (arrived_.fetch_add(1, std::memory_order_acq_rel) + 1 == n_) {
-      arrived_.store(0, std::memory_order_relaxed);
-      gen_.store(gen + 1, std::memory_order_release);
-      return;
-    }
-    while (gen_.load(std::memory_order_acquire) == gen) std::this_thread::yield();
-  }
-
- private:
-  const unsigned n_;
-  std::atomic<unsigned> arrived_{0};
-  std::atomic<unsigned> gen_{0};
-};
+// Waits until `counter` reaches `target`; spins, yielding when there are more threads than CPUs
+// (a chunk's work is a few hundred microseconds, a futex wake-up a noticeable part of it).
+void WaitFor(const std::atomic<uint64_t>& counter, uint64_t target) {
+  while (counter.load(std::memory_order_acquire) < target) std::this_thread::yield();
+}
 
 // Frames per chunk of the parallel split: small enough that a chunk's bytes are still in the
-// caches when its shard's thread tracks them, large enough that one barrier per chunk is cheap.
+// caches when its shard's thread tracks them, large enough that the hand-offs are cheap.
 constexpr size_t kSplitChunk = 4096;
+// Chunk lists in the ring, and how many chunks a thread decodes ahead of the one it tracks.
+// A thread that falls behind (a preempted vCPU) holds the others back only once they are
+// kRingSets - kLookahead chunks ahead, not at every chunk as a barrier would.
+constexpr size_t kRingSets = 6;
+constexpr size_t kLookahead = 2;
+
+}  // namespace
 
 // W1 on `threads` shards, one thread each, the split included. The capture goes by in chunks:
 // every thread decodes its slice of a chunk once (DecodeFrame) and files each frame under its
-// shard (ShardOf); after a barrier each thread tracks its shard's frames of the chunk from every
-// slice, slice by slice, which is capture order; the decode travels with the frame
-// (ProcessBatch over DecodedFrame), so no frame is decoded twice. The lists rotate through
-// three sets by chunk: while slower threads still track chunk c-1, a faster one already fills
-// chunk c+1's set, whose last use (chunk c-2) every thread finished before the barrier of
-// chunk c.
-}  // namespace
-
+// shard (ShardOf); once every slice of a chunk is filed, each thread tracks its shard's frames
+// of the chunk from every slice, slice by slice, which is capture order. The decode travels with
+// the frame (ProcessBatch over DecodedFrame), so no frame is decoded twice. Chunk c uses ring set
+// c % kRingSets; per set, `filed` counts slices filed and `done` shards that finished tracking,
+// both over the set's whole life, so chunk c is complete when filed reaches
+// threads * (c / kRingSets + 1), and its set may be refilled when done reaches the same.
 double RunSharded(const Workload& w1, ShardedConntrack& sh, std::vector<uint64_t>* counts) {
   const unsigned threads = sh.shards();
   const std::vector<Frame>& frames = w1.timed.frames();
-  // lists[set][source thread * threads + shard]
-  std::vector<std::vector<DecodedFrame>> lists[3];
-  for (auto& set : lists) {
-    set.resize(static_cast<size_t>(threads) * threads);
-    for (auto& l : set) l.reserve(kSplitChunk / threads + 64);
+  struct RingSet {
+    std::vector<std::vector<DecodedFrame>> lists;  // [source thread * threads + shard]
+    std::atomic<uint64_t> filed{0}, done{0};
+  };
+  std::vector<RingSet> ring(kRingSets);
+  for (RingSet& set : ring) {
+    set.lists.resize(static_cast<size_t>(threads) * threads);
+    for (auto& l : set.lists) l.reserve(kSplitChunk / threads + 64);
   }
-  SpinBarrier barrier(threads);
   std::atomic<unsigned> ready{0};
   std::atomic<bool> go{false};
   std::vector<double> ends(threads);
@@ -354,26 +345,25 @@ double RunSharded(const Workload& w1, ShardedConntrack& sh, std::vector<uint64_t
       while (!go.load(std::memory_order_acquire)) {
       }
       uint64_t total = 0;
-      for (size_t c = 0; c <= chunks; ++c) {
-        if (c < chunks) {
-          // Split: this thread's slice of chunk c.
-          const size_t c0 = c * kSplitChunk, len = std::min(kSplitChunk, frames.size() - c0);
-          const size_t lo = c0 + len * t / threads, hi = c0 + len * (t + 1) / threads;
-          auto& mine = lists[c % 3];
-          for (unsigned s = 0; s < threads; ++s) mine[t * threads + s].clear();
-          for (size_t i = lo; i < hi; ++i) {
-            DecodedFrame d;
-            DecodeFrame(w1.linktype, frames[i].data, frames[i].caplen, frames[i].wirelen, &d.facts);
-            d.ts = frames[i].ts;
-            mine[t * threads + sh.ShardOf(d.facts)].push_back(d);
-          }
+      auto split = [&](size_t c) {
+        RingSet& set = ring[c % kRingSets];
+        WaitFor(set.done, threads * (c / kRingSets));  // chunk c - kRingSets is tracked
+        const size_t c0 = c * kSplitChunk, len = std::min(kSplitChunk, frames.size() - c0);
+        const size_t lo = c0 + len * t / threads, hi = c0 + len * (t + 1) / threads;
+        for (unsigned s = 0; s < threads; ++s) set.lists[t * threads + s].clear();
+        for (size_t i = lo; i < hi; ++i) {
+          DecodedFrame d;
+          DecodeFrame(w1.linktype, frames[i].data, frames[i].caplen, frames[i].wirelen, &d.facts);
+          d.ts = frames[i].ts;
+          set.lists[t * threads + sh.ShardOf(d.facts)].push_back(d);
         }
-        barrier.Wait();
-        if (c == 0) continue;
-        // Track: this shard's frames of chunk c-1, from every slice in capture order.
-        const auto& set = lists[(c - 1) % 3];
+        set.filed.fetch_add(1, std::memory_order_release);
+      };
+      auto track = [&](size_t c) {
+        RingSet& set = ring[c % kRingSets];
+        WaitFor(set.filed, threads * (c / kRingSets + 1));
         for (unsigned src = 0; src < threads; ++src) {
-          const std::vector<DecodedFrame>& l = set[src * threads + t];
+          const std::vector<DecodedFrame>& l = set.lists[src * threads + t];
           for (size_t i = 0; i < l.size(); i += w1.batch) {
             const size_t n = std::min(w1.batch, l.size() - i);
             ct.ProcessBatch(std::span<const DecodedFrame>(l.data() + i, n),
@@ -381,6 +371,11 @@ double RunSharded(const Workload& w1, ShardedConntrack& sh, std::vector<uint64_t
             total += n;
           }
         }
+        set.done.fetch_add(1, std::memory_order_release);
+      };
+      for (size_t c = 0; c < chunks + kLookahead; ++c) {
+        if (c < chunks) split(c);
+        if (c >= kLookahead) track(c - kLookahead);
       }
       ends[t] = NowSec();
       (*counts)[t] = total;
