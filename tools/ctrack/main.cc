@@ -35,11 +35,12 @@ constexpr Command kCommands[] = {
 };
 
 void Usage(std::FILE* f) {
-  std::fprintf(f,
-               "usage: ctrack COMMAND [ARGS...]\n"
-               "A user-space Linux nf_conntrack (connection tracking) for packet captures, and a reader of\n"
-               "the running kernel's table.\n"
-               "Commands:\n");
+  std::fprintf(
+      f,
+      "usage: ctrack COMMAND [ARGS...]\n"
+      "A user-space Linux nf_conntrack (connection tracking) for packet captures, and a reader of\n"
+      "the running kernel's table.\n"
+      "Commands:\n");
   for (const Command& c : kCommands) std::fprintf(f, "  %-10s  %s\n", c.name, c.help);
   std::fprintf(f, "Run 'ctrack COMMAND --help' for the options of a command.\n");
 }
