@@ -4,11 +4,11 @@
 #ifndef CTRACK_PROTO_ICMP_H_
 #define CTRACK_PROTO_ICMP_H_
 
-#include <cstdint>
-
 #include <ctrack/config.h>
 #include <ctrack/packet.h>
 #include <ctrack/tuple.h>
+
+#include <cstdint>
 
 namespace ctrack {
 

@@ -9,8 +9,8 @@
 #include <string_view>
 #include <vector>
 
-#include "format/snapshot.h"
 #include "format/conntrack_format.h"
+#include "format/snapshot.h"
 #include "io/capture.h"
 #include "parse/ip_input.h"
 #include "parse/l3.h"

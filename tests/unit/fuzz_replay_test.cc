@@ -34,12 +34,9 @@ struct Target {
   const char* dir;
   int (*fn)(const uint8_t*, size_t);
 };
-constexpr Target kTargets[] = {{"parse", fuzz::FuzzParse},
-                               {"track", fuzz::FuzzTrack},
-                               {"pcap", fuzz::FuzzPcap},
-                               {"set", fuzz::FuzzSet},
-                               {"snapshot", fuzz::FuzzSnapshot},
-                               {"netlink", fuzz::FuzzNetlink}};
+constexpr Target kTargets[] = {{"parse", fuzz::FuzzParse},       {"track", fuzz::FuzzTrack},
+                               {"pcap", fuzz::FuzzPcap},         {"set", fuzz::FuzzSet},
+                               {"snapshot", fuzz::FuzzSnapshot}, {"netlink", fuzz::FuzzNetlink}};
 
 // Runs every file under root/<target>/ through its entry point; returns the count per target.
 std::vector<int> ReplayTree(const fs::path& root) {
@@ -70,7 +67,8 @@ TEST(FuzzReplay, Corpus) {
     total += counts[i];
   }
   std::printf(
-      "fuzz corpus: %d files replayed (parse %d, track %d, pcap %d, set %d, snapshot %d, netlink %d)\n",
+      "fuzz corpus: %d files replayed (parse %d, track %d, pcap %d, set %d, snapshot %d, netlink "
+      "%d)\n",
       total, counts[0], counts[1], counts[2], counts[3], counts[4], counts[5]);
   RecordProperty("files", total);
 }
