@@ -78,15 +78,6 @@ bool ReachesConfirm(const uint8_t* data, uint32_t len, bool from_defrag, const P
   return v4 ? Ipv4Forwards(data, len) : Ipv6Forwards(len, from_defrag);
 }
 
-// ICMP errors attach to the connection they quote, before any lookup of their own tuple; the
-// error handler runs for ICMP over IPv4 and ICMPv6 over IPv6 only.
-// (The protocol byte is tested alone first: see decode_detail::IcmpInnerOffset.)
-bool IcmpFamily(const ParsedPacket& pkt) {
-  const uint8_t proto = pkt.protonum;
-  if (proto != kProtoIcmp && proto != kProtoIcmpv6) return false;
-  return (pkt.l3num == kAfInet) == (proto == kProtoIcmp);
-}
-
 // Whether the defragmenter may act on a datagram that passed the receive checks. An IPv4
 // datagram without MF or offset, and an IPv6 one without extension headers, pass it unchanged
 // (ip_defrag() is not called; nf_ct_frag6_gather() finds no fragment header); every other IPv6

@@ -18,12 +18,7 @@ constexpr uint32_t kIpv6HeaderLen = 40;
 
 // The offset of the quoted IP header of an ICMP error, when the whole fixed header is there.
 inline uint32_t IcmpInnerOffset(const ParsedPacket& pkt) {
-  // The protocol byte alone first: ParseL3 has just stored l3num and protonum one byte each, and
-  // a test of both that the compiler merges into one 16-bit load stalls on store forwarding.
-  const uint8_t proto = pkt.protonum;
-  if (proto != kProtoIcmp && proto != kProtoIcmpv6) return 0;
-  const bool icmp = (pkt.l3num == kAfInet) == (proto == kProtoIcmp);
-  if (!icmp || pkt.l4_len() < kIcmpHeaderLen) return 0;
+  if (!IcmpFamily(pkt) || pkt.l4_len() < kIcmpHeaderLen) return 0;
   if (!IcmpErrorType(pkt.l3num, pkt.l4()[0])) return 0;
   const uint32_t inner_hdr = pkt.l3num == kAfInet ? kIpv4HeaderLen : kIpv6HeaderLen;
   if (pkt.l4_len() < kIcmpHeaderLen + inner_hdr) return 0;

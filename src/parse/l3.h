@@ -35,6 +35,16 @@ inline bool IcmpErrorType(uint8_t l3num, uint8_t type) {
   return type == 3 || type == 4 || type == 5 || type == 11 || type == 12;
 }
 
+// ICMP over IPv4 or ICMPv6 over IPv6: the packets nf_conntrack_handle_icmp() hands to an error
+// handler (the other pairings skip it; see GetTuple). The protocol byte is tested alone first:
+// ParseL3 has just stored l3num and protonum a byte each, and a test of both that the compiler
+// merges into one 16-bit load stalls on store forwarding.
+inline bool IcmpFamily(const ParsedPacket& pkt) {
+  const uint8_t proto = pkt.protonum;
+  if (proto != kProtoIcmp && proto != kProtoIcmpv6) return false;
+  return (pkt.l3num == kAfInet) == (proto == kProtoIcmp);
+}
+
 // The ICMP error handler's view of the embedded ("inner") packet: `data`/`len` start at the
 // embedded IP header, which may be truncated (the error carries a prefix of the datagram).
 // Mirrors nf_ct_get_tuplepr(): fails on an unreadable header, an embedded non-first fragment or

@@ -88,11 +88,12 @@ std::string JsonNum(double v) { return std::isfinite(v) ? Num(v) : "null"; }
 
 // The kernel's per-CPU statistics (nf_conntrack_stat), first under node_exporter's names.
 void StatsFamilies(Writer& w, const WatchReport& r) {
-  struct {
+  struct Stat {
     const char* name;
     uint64_t v;
     const char* help;
-  } const st[] = {
+  };
+  const Stat st[] = {
       {"node_nf_conntrack_stat_found", r.stats.found,
        "Number of searched entries which were successful."},
       {"node_nf_conntrack_stat_invalid", r.stats.invalid,
@@ -116,20 +117,21 @@ void StatsFamilies(Writer& w, const WatchReport& r) {
     w.Sample(static_cast<double>(s.v));
   }
   // The same counters typed as counters, for rate() without reset surprises.
-  w.Family("ctrack_conntrack_drops", "counter",
-           "Packets dropped because the table was full (stat drop).");
-  w.Sample(static_cast<double>(r.stats.drop));
-  w.Family("ctrack_conntrack_early_drops", "counter",
-           "Entries evicted to make room (stat early_drop).");
-  w.Sample(static_cast<double>(r.stats.early_drop));
-  w.Family("ctrack_conntrack_insert_failed", "counter",
-           "Confirmations that failed (stat insert_failed).");
-  w.Sample(static_cast<double>(r.stats.insert_failed));
-  w.Family("ctrack_conntrack_invalid", "counter",
-           "Packets that could not be tracked (stat invalid).");
-  w.Sample(static_cast<double>(r.stats.invalid));
-  w.Family("ctrack_conntrack_icmp_errors", "counter", "ICMP errors rejected (stat error).");
-  w.Sample(static_cast<double>(r.stats.error));
+  const Stat counters[] = {
+      {"ctrack_conntrack_drops", r.stats.drop,
+       "Packets dropped because the table was full (stat drop)."},
+      {"ctrack_conntrack_early_drops", r.stats.early_drop,
+       "Entries evicted to make room (stat early_drop)."},
+      {"ctrack_conntrack_insert_failed", r.stats.insert_failed,
+       "Confirmations that failed (stat insert_failed)."},
+      {"ctrack_conntrack_invalid", r.stats.invalid,
+       "Packets that could not be tracked (stat invalid)."},
+      {"ctrack_conntrack_icmp_errors", r.stats.error, "ICMP errors rejected (stat error)."},
+  };
+  for (const auto& s : counters) {
+    w.Family(s.name, "counter", s.help);
+    w.Sample(static_cast<double>(s.v));
+  }
 }
 
 // Families read from a table dump: per class, protocol, zone, top sources and ports.
