@@ -42,6 +42,7 @@ class CountPool {
   // Entries reserved by all shards: at least the sum of their entries.
   uint32_t reserved() const { return reserved_.load(std::memory_order_relaxed); }
   uint32_t max() const { return max_; }
+  unsigned shards() const { return shards_; }
 
  private:
   alignas(64) std::atomic<uint32_t> reserved_{0};

@@ -170,6 +170,10 @@ struct Conntrack::Impl {
     bool fast;
   };
   void Prepare(uint32_t linktype, const Frame& f, uint16_t zone, Prepared* p) const;
+  void PrefetchNew(const Prepared& p) const {
+    Tuple reply;
+    if (InvertTuple(p.tuple, &reply)) table.PrefetchNew(p.hash, table.Hash(reply));
+  }
   void PrepareDecoded(uint16_t zone, Prepared* p) const;
   // Process() for one frame: every entry point's way in once the frame is decoded.
   PacketResult ProcessFacts(const FrameFacts& f, Timestamp now, uint16_t zone) {
@@ -293,11 +297,12 @@ template <typename PrepareFn, typename TimeFn>
 void Conntrack::Impl::RunBatch(size_t count, const PrepareFn& prepare, const TimeFn& ts,
                                std::span<PacketResult> out, uint16_t zone) {
   // Four passes per group so that memory latency overlaps: decode and hash every packet and
-  // prefetch its bucket head; read the heads and prefetch the head node's entry or link; follow
-  // the links to the entry (or, for a likely new connection, prefetch the reply tuple's head,
-  // where confirmation will link its reply node); then track in order. The first three passes
-  // only read; all state changes happen in the last, in packet order, so the results are
-  // exactly those of calling Process() on each frame.
+  // prefetch the line its lookup starts at (chain head or index group, Table::PrefetchProbe);
+  // read those and prefetch the entry whose tag matches, or the next link; follow the links or
+  // groups to the entry (or, for a likely new connection, prefetch what confirmation will read
+  // and write: Table::PrefetchNew); then track in order. The first three passes only read; all
+  // state changes happen in the last, in packet order, so the results are exactly those of
+  // calling Process() on each frame.
   constexpr size_t kGroup = 16;
   Prepared prep[kGroup];
   Table::Probe probe[kGroup];
@@ -305,17 +310,15 @@ void Conntrack::Impl::RunBatch(size_t count, const PrepareFn& prepare, const Tim
     size_t n = std::min(kGroup, count - base);
     for (size_t i = 0; i < n; ++i) {
       prepare(base + i, &prep[i]);
-      if (prep[i].fast) table.PrefetchHead(prep[i].hash);
+      if (prep[i].fast) table.PrefetchProbe(prep[i].hash);
     }
     for (size_t i = 0; i < n; ++i) {
       if (prep[i].fast) table.ProbeHead(prep[i].hash, &probe[i]);
     }
     for (size_t i = 0; i < n; ++i) {
       if (!prep[i].fast) continue;
-      if (probe[i].next != kNil) table.ProbeNext(&probe[i]);
-      if (!probe[i].absent) continue;
-      Tuple reply;
-      if (InvertTuple(prep[i].tuple, &reply)) table.PrefetchHead(table.Hash(reply));
+      if (probe[i].more) table.ProbeNext(prep[i].hash, &probe[i]);
+      if (probe[i].absent) PrefetchNew(prep[i]);
     }
     for (size_t i = 0; i < n; ++i) {
       const Timestamp t = ts(base + i);

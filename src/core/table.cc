@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstring>
 #include <new>
 
@@ -71,6 +72,34 @@ Table::Table(const Config& cfg) : nbuckets_(cfg.nf_conntrack_buckets), max_(cfg.
   uint64_t state = cfg.hash_seed != 0 ? cfg.hash_seed : 0x63747261636b3031ull;  // "ctrack01"
   for (uint64_t& k : key_) k = SplitMix64(&state);
   heads_.assign(nbuckets_, kNil);
+  ChooseLookup(max_, /*grows=*/max_ == 0);
+}
+
+void Table::ChooseLookup(uint32_t entries, bool grows) {
+  CTRACK_DCHECK(high_water_ == 0);
+  const uint64_t full_nodes = 2 * static_cast<uint64_t>(entries);
+  indexed_ = entries == 0 || full_nodes >= static_cast<uint64_t>(kIndexOn) * nbuckets_;
+  index_grows_ = grows;
+  if (!indexed_) {
+    index_ = TagIndex();
+    return;
+  }
+  // Two nodes an entry, at a load of 3/4 at most; the one entry a packet may hold unconfirmed
+  // is not linked.
+  const uint64_t nodes = grows ? std::min<uint64_t>(full_nodes, 4096) + 2048 : full_nodes + 2;
+  index_.Reset(static_cast<uint32_t>((nodes * 4 / 3 + TagIndex::kSlots) / TagIndex::kSlots));
+}
+
+void Table::RebuildIndex(uint32_t groups, uint32_t skip) {
+  index_.Reset(groups);
+  // Entry order, not chain order: the entries stream through the caches once.
+  for (uint32_t idx = 0; idx < high_water_; ++idx) {
+    const Conn& ct = at(idx);
+    if (idx == skip || !(ct.status & kConfirmed)) continue;
+    const uint64_t ho = Hash(ct.orig), hr = Hash(Reply(ct));
+    index_.Insert(ho, MakeNode(idx, Dir::kOriginal, TagOf(ho)));
+    index_.Insert(hr, MakeNode(idx, Dir::kReply, TagOf(hr)));
+  }
 }
 
 uint64_t Table::Hash(const Tuple& t) const {
@@ -82,43 +111,65 @@ uint64_t Table::Hash(const Tuple& t) const {
   return Mum(h ^ key_[5], w[4] ^ key_[4]);
 }
 
-void Table::Prefetch(const Tuple& t) const { __builtin_prefetch(&heads_[Bucket(t)]); }
+void Table::Prefetch(const Tuple& t) const { PrefetchProbe(Hash(t)); }
 
 NodeRef Table::FindHashed(uint64_t h, const Tuple& t, Timestamp now, uint64_t* reaped,
                           uint32_t* first_reaped) {
-  const uint32_t b = BucketOf(h);
+  return indexed_ ? FindInIndex(h, t, now, reaped, first_reaped)
+                  : FindInChain(h, t, now, reaped, first_reaped);
+}
+
+// Both lookups reap only the entry whose tuple they were asked for. The kernel's walk reaps every
+// expired entry of the chain it passes (____nf_conntrack_find()), which depends on the chain's
+// order and thus on the hash key; reaping only the match makes the table's count the same
+// whichever structure serves the lookup, and the GC and early drop still reap the rest.
+NodeRef Table::FindInChain(uint64_t h, const Tuple& t, Timestamp now, uint64_t* reaped,
+                           uint32_t* first_reaped) {
   const uint32_t tag = TagOf(h);
-  NodeRef n = heads_[b];
   // The link to the next node is read only when the walk goes on: for the node that matches it
   // is not needed, and waiting for it (the links are a separate array) would add a miss.
-  while (n != kNil) {
-    uint32_t idx = NodeIndex(n);
-    if (NodeTag(n) != tag) {
-      n = links_[idx * 2 + (n & 1)];
-      continue;
-    }
-    Conn& ct = at(idx);
-    if (Expired(ct, now)) {
-      const NodeRef next = links_[idx * 2 + (n & 1)];
-      // Reaping may unlink `next` too (when both nodes share this bucket); restart from the head
-      // then, which is rare and bounded by the chain length.
-      bool other_here = Bucket(NodeDir(n) == Dir::kOriginal ? Reply(ct) : ct.orig) == b;
-      if (*first_reaped == kNil) *first_reaped = ct.id;
-      Delete(idx);
-      ++*reaped;
-      n = other_here ? heads_[b] : next;
-      continue;
-    }
+  for (NodeRef n = heads_[BucketOf(h)]; n != kNil; n = links_[NodeIndex(n) * 2 + (n & 1)]) {
+    if (NodeTag(n) != tag) continue;
+    Conn& ct = at(NodeIndex(n));
     // Chain membership: a linked node is confirmed and lies in the bucket of its own tuple.
     CTRACK_DCHECK(ct.confirmed());
-    CTRACK_DCHECK(Bucket(NodeDir(n) == Dir::kOriginal ? ct.orig : Reply(ct)) == b);
-    if (NodeDir(n) == Dir::kOriginal) {
-      if (ct.orig == t) return n;
-    } else if (ReplyMatches(ct, t)) {
-      return n;
+    CTRACK_DCHECK(Bucket(NodeDir(n) == Dir::kOriginal ? ct.orig : Reply(ct)) == BucketOf(h));
+    if (NodeDir(n) == Dir::kOriginal ? ct.orig == t : ReplyMatches(ct, t)) {
+      return ReapIfExpired(n, now, reaped, first_reaped);
     }
-    n = links_[idx * 2 + (n & 1)];
   }
+  return kNil;
+}
+
+NodeRef Table::FindInIndex(uint64_t h, const Tuple& t, Timestamp now, uint64_t* reaped,
+                           uint32_t* first_reaped) {
+  const uint8_t tag = TagIndex::TagOf(h);
+  uint32_t g = index_.HomeOf(h);
+  for (uint32_t probes = 0; probes < index_.groups(); ++probes) {
+    const TagIndex::Group& grp = index_.group(g);
+    for (uint32_t m = TagIndex::Match(grp, tag); m != 0; m &= m - 1) {
+      const NodeRef n = grp.ref[__builtin_ctz(m)];
+      const Conn& ct = at(NodeIndex(n));
+      // Index membership: a node in the index is linked, hence confirmed.
+      CTRACK_DCHECK(ct.confirmed());
+      if (NodeDir(n) == Dir::kOriginal ? ct.orig == t : ReplyMatches(ct, t)) {
+        return ReapIfExpired(n, now, reaped, first_reaped);
+      }
+    }
+    if (grp.overflow == 0) break;
+    g = index_.Next(g);
+  }
+  return kNil;
+}
+
+// A tuple is in the table at most once in either direction (confirmation checks both), so the
+// match found is the only one: expired, it goes, and the lookup finds nothing.
+NodeRef Table::ReapIfExpired(NodeRef n, Timestamp now, uint64_t* reaped, uint32_t* first_reaped) {
+  const uint32_t idx = NodeIndex(n);
+  if (!Expired(at(idx), now)) return n;
+  if (*first_reaped == kNil) *first_reaped = at(idx).id;
+  Delete(idx);
+  ++*reaped;
   return kNil;
 }
 
@@ -200,13 +251,23 @@ void Table::Link(uint32_t idx, uint64_t ho) {
   // Linked iff confirmed: the caller confirms first; `ho` is the hash of the original tuple.
   CTRACK_DCHECK(ct.confirmed());
   CTRACK_DCHECK(ho == Hash(ct.orig));
-  uint32_t bo = BucketOf(ho);
+  // Only a table without a max grows its index (a max sized it for good). Doubling keeps the
+  // rebuilds' cost at a constant per entry; `idx` is confirmed already and goes in below.
+  if (indexed_ && (index_.size() + 2) * 4 > index_.capacity() * 3) {
+    CTRACK_DCHECK(index_grows_);
+    RebuildIndex(2 * index_.groups(), idx);
+  }
+  const uint32_t bo = BucketOf(ho);
+  const NodeRef no = MakeNode(idx, Dir::kOriginal, TagOf(ho));
   links_[idx * 2] = heads_[bo];
-  heads_[bo] = MakeNode(idx, Dir::kOriginal, TagOf(ho));
-  uint64_t hr = Hash(Reply(ct));
-  uint32_t br = BucketOf(hr);
+  heads_[bo] = no;
+  if (indexed_) index_.Insert(ho, no);
+  const uint64_t hr = Hash(Reply(ct));
+  const uint32_t br = BucketOf(hr);
+  const NodeRef nr = MakeNode(idx, Dir::kReply, TagOf(hr));
   links_[idx * 2 + 1] = heads_[br];
-  heads_[br] = MakeNode(idx, Dir::kReply, TagOf(hr));
+  heads_[br] = nr;
+  if (indexed_) index_.Insert(hr, nr);
 }
 
 bool Table::Unlink(uint32_t b, NodeRef node) {
@@ -226,12 +287,15 @@ void Table::Delete(uint32_t idx) {
   if (ct.status & kConfirmed) {
     if (observer_ != nullptr) observer_->OnDelete(idx, ct);
     uint64_t ho = Hash(ct.orig), hr = Hash(Reply(ct));
-    // A confirmed entry is in both chains (linked iff confirmed).
-    const bool orig_found = Unlink(BucketOf(ho), MakeNode(idx, Dir::kOriginal, TagOf(ho)));
-    const bool reply_found = Unlink(BucketOf(hr), MakeNode(idx, Dir::kReply, TagOf(hr)));
+    // A confirmed entry is in both chains and in the index (linked iff confirmed).
+    const NodeRef no = MakeNode(idx, Dir::kOriginal, TagOf(ho));
+    const NodeRef nr = MakeNode(idx, Dir::kReply, TagOf(hr));
+    const bool orig_found = Unlink(BucketOf(ho), no) && (!indexed_ || index_.Erase(ho, no));
+    const bool reply_found = Unlink(BucketOf(hr), nr) && (!indexed_ || index_.Erase(hr, nr));
     CTRACK_DCHECK(orig_found && reply_found);
     (void)orig_found;
     (void)reply_found;
+
   }
   FreeEntry(idx);
   DecCount();
@@ -245,7 +309,8 @@ uint32_t Table::ChainLength(uint32_t b) const {
 
 size_t Table::memory_bytes() const {
   return TableArrayFootprint(heads_.capacity() * sizeof(NodeRef)) +
-         TableArrayFootprint(links_.capacity() * sizeof(NodeRef)) + chunk_bytes_ +
+         TableArrayFootprint(links_.capacity() * sizeof(NodeRef)) + TableArrayFootprint(index_.memory_bytes()) +
+         chunk_bytes_ +
          chunks_.capacity() * sizeof(chunks_[0]) + stored_reply_.capacity() * sizeof(Tuple) +
          free_reply_slots_.capacity() * sizeof(uint32_t);
 }

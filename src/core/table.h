@@ -50,6 +50,7 @@
 
 #include "core/conn.h"
 #include "core/dcheck.h"
+#include "core/tag_index.h"
 
 namespace ctrack {
 
@@ -68,6 +69,16 @@ inline constexpr Dir NodeDir(NodeRef n) { return static_cast<Dir>(n & 1); }
 // Early drop scans this many buckets from the new tuple's bucket (NF_CT_EVICTION_RANGE,
 // net/netfilter/nf_conntrack_core.c); the overload policies' fallback scans as many.
 inline constexpr uint32_t kEvictionRange = 8;
+// A table whose chains can grow long serves its lookups from the tag index (core/tag_index.h):
+// one with nf_conntrack_max at least kIndexOn / 2 times nf_conntrack_buckets (at least kIndexOn
+// nodes a bucket when full), or with no max. The kernel's default (max = buckets, two nodes a
+// bucket when full) stays on its chains: a walk with the chain tags reads the head and about one
+// link there, and the index would add its own work to every insert and delete. From four nodes a
+// bucket on (the "max = 8 x buckets" rule of thumb gives sixteen; a flood fills whatever there
+// is), each further node ahead of a lookup's own is another dependent miss, and one index line
+// is cheaper. The choice is made once, from the configuration, so that no packet ever waits for
+// the index to be built; with a max the index is sized for it and never grows.
+inline constexpr uint32_t kIndexOn = 4;
 // Entry indices fit in 26 bits; the all-ones index is kNil's.
 inline constexpr uint32_t kMaxEntries = (1u << 26) - 1;
 
@@ -113,7 +124,12 @@ class Table {
   uint32_t local_count() const { return count_.load(std::memory_order_relaxed); }
   // Shards of one logical table reserve entries from one pool, so max stays global
   // (ShardedConntrack).
-  void ShareCount(CountPool* pool) { pool_ = pool; }
+  // Called before the first entry. A shard's chains fill to its part of max, and its index (if
+  // any) grows, since the pool lets one shard take more than its part.
+  void ShareCount(CountPool* pool) {
+    pool_ = pool;
+    ChooseLookup(pool->max() / pool->shards(), /*grows=*/true);
+  }
   // The max rule after IncCount(), as __nf_conntrack_alloc() applies it: true when the count
   // passed nf_conntrack_max (0: no limit). A shard compares its count with its reservations and
   // takes a new grant from the pool before it says so.
@@ -150,13 +166,13 @@ class Table {
   Conn& at(uint32_t idx) { return chunks_[idx / kChunk].get()[idx % kChunk]; }
   const Conn& at(uint32_t idx) const { return chunks_[idx / kChunk].get()[idx % kChunk]; }
   uint32_t high_water() const { return high_water_; }
+  // True when lookups use the tag index rather than the chains (kIndexOn).
+  bool indexed() const { return indexed_; }
 
-  // Finds the live (unexpired, confirmed) node whose tuple equals `t`, reaping expired entries met
-  // on the way (`reaped` is incremented for each; `first_reaped` gets the creation number of the
-  // first one if it is still kNil). Returns kNil if none.
-  //
-  // Like the kernel's lookup, the walk reaps the expired entries it reads; nodes passed over by
-  // their tag are left to the next walker or the GC.
+  // Finds the live (unexpired, confirmed) node whose tuple equals `t`. An expired match is reaped
+  // (`reaped` is incremented; `first_reaped` gets its creation number if it is still kNil) and
+  // kNil returned, as for no match. Other expired entries are left to the GC and early drop (see
+  // FindInChain in table.cc for how this differs from the kernel).
   NodeRef Find(const Tuple& t, Timestamp now, uint64_t* reaped, uint32_t* first_reaped) {
     return FindHashed(Hash(t), t, now, reaped, first_reaped);
   }
@@ -164,22 +180,34 @@ class Table {
   NodeRef FindHashed(uint64_t h, const Tuple& t, Timestamp now, uint64_t* reaped,
                      uint32_t* first_reaped);
   // Batch pipeline, one step per pass over the batch so that the misses of a step overlap
-  // across packets: PrefetchHead; ProbeHead reads the head and prefetches the head node's entry
-  // when its tag matches, else that node's link; ProbeNext follows the links from there. No step
-  // changes the table, and the lookup proper (FindHashed) runs after them.
+  // across packets: PrefetchProbe; ProbeHead reads the chain head (or the index group) and
+  // prefetches the entry of the first node whose tag matches, else the head node's link;
+  // ProbeNext follows the links (or the next groups) from there. No step changes the table, and
+  // the lookup proper (FindHashed) runs after them.
   struct Probe {
-    NodeRef next;  // node whose link ProbeNext follows; kNil when the probe has ended
-    uint32_t tag;
-    bool found;   // a node of the tag was met and its entry prefetched
-    bool absent;  // the chain ended without such a node (the packet likely opens a connection)
+    NodeRef next;    // chains: node whose link ProbeNext follows
+    uint32_t group;  // index: the group ProbeNext goes on from
+    uint32_t tag;    // chains: the node tag sought
+    bool found;      // a node of the tag was met and its entry prefetched
+    bool absent;     // no node of the tag (the packet likely opens a connection)
+    bool more;       // neither yet: ProbeNext goes on
   };
-  void PrefetchHead(uint64_t h) const { __builtin_prefetch(&heads_[BucketOf(h)]); }
+  void PrefetchProbe(uint64_t h) const {
+    if (indexed_) {
+      index_.Prefetch(h);
+    } else {
+      __builtin_prefetch(&heads_[BucketOf(h)]);
+    }
+  }
   void ProbeHead(uint64_t h, Probe* p) const {
+    if (indexed_) {
+      p->group = index_.HomeOf(h);
+      ProbeGroup(h, p);
+      return;
+    }
     p->tag = TagOf(h);
-    p->found = false;
-    p->absent = false;
+    p->found = p->absent = p->more = false;
     const NodeRef n = heads_[BucketOf(h)];
-    p->next = kNil;
     if (n == kNil) {
       p->absent = true;
     } else if (NodeTag(n) == p->tag) {
@@ -188,13 +216,21 @@ class Table {
     } else {
       __builtin_prefetch(&links_[NodeIndex(n) * 2 + (n & 1)]);
       p->next = n;
+      p->more = true;
     }
   }
-  // Up to 7 more nodes, one dependent read each (chains that long are rare at the kernel's
-  // load factors; a longer one is left to the lookup).
-  void ProbeNext(Probe* p) const {
+  // Chains: up to 7 more nodes, one dependent read each (chains that long are rare while the
+  // chains serve lookups; a longer one is left to the lookup). Index: up to 3 more groups.
+  void ProbeNext(uint64_t h, Probe* p) const {
+    if (indexed_) {
+      for (int i = 0; i < 3 && p->more; ++i) {
+        p->group = index_.Next(p->group);
+        ProbeGroup(h, p);
+      }
+      return;
+    }
     NodeRef n = p->next;
-    p->next = kNil;
+    p->more = false;
     for (int i = 0; i < 7 && n != kNil; ++i) {
       n = links_[NodeIndex(n) * 2 + (n & 1)];
       if (n != kNil && NodeTag(n) == p->tag) {
@@ -205,8 +241,17 @@ class Table {
     }
     p->absent = n == kNil;
   }
-  // For a packet that will likely create an entry: the entry AllocEntry() will hand out next
-  // and its links, which the new connection writes.
+  // For a packet that will likely create an entry of hashes `ho` (original) and `hr` (reply):
+  // what confirmation reads and writes beyond the probe's own lines. With chains serving the
+  // lookups, ProbeHead has read the original's head already.
+  void PrefetchNew(uint64_t ho, uint64_t hr) const {
+    __builtin_prefetch(&heads_[BucketOf(hr)]);
+    if (indexed_) {
+      __builtin_prefetch(&heads_[BucketOf(ho)]);
+      index_.Prefetch(hr);
+    }
+  }
+  // The entry AllocEntry() will hand out next and its links, which the new connection writes.
   void PrefetchAlloc() const {
     if (free_list_ != kNil) {
       __builtin_prefetch(&links_[free_list_ * 2], 1);
@@ -270,8 +315,28 @@ class Table {
     void operator()(Conn* p) const { std::free(p); }
   };
 
+  // The index's part of ProbeHead/ProbeNext: group p->group.
+  void ProbeGroup(uint64_t h, Probe* p) const {
+    const TagIndex::Group& g = index_.group(p->group);
+    const uint32_t m = TagIndex::Match(g, TagIndex::TagOf(h));
+    p->found = m != 0;
+    if (p->found) __builtin_prefetch(&at(NodeIndex(g.ref[__builtin_ctz(m)])));
+    p->more = !p->found && g.overflow != 0;
+    p->absent = !p->found && !p->more;
+  }
   // False when `node` is not in bucket b's chain.
   bool Unlink(uint32_t b, NodeRef node);
+  // Sets indexed_ for a table that may hold `entries` (0: no limit), and sizes the index: for
+  // `entries` when it does not grow, else for a start.
+  void ChooseLookup(uint32_t entries, bool grows);
+  // Adds both nodes of every linked entry but `skip` to a fresh index of `groups` groups (a
+  // table without a max, when its index is 3/4 full).
+  void RebuildIndex(uint32_t groups, uint32_t skip);
+  NodeRef FindInChain(uint64_t h, const Tuple& t, Timestamp now, uint64_t* reaped,
+                      uint32_t* first_reaped);
+  NodeRef FindInIndex(uint64_t h, const Tuple& t, Timestamp now, uint64_t* reaped,
+                      uint32_t* first_reaped);
+  NodeRef ReapIfExpired(NodeRef n, Timestamp now, uint64_t* reaped, uint32_t* first_reaped);
   void AddChunk();
   // True when `t` equals the reply tuple of `ct`, without building it in the common case.
   bool ReplyMatches(const Conn& ct, const Tuple& t) const;
@@ -290,6 +355,11 @@ class Table {
   // Chain links: links_[2 * idx + dir] follows node (idx, dir); links_[2 * idx] also chains the
   // free list. Kept apart from the entries so that walks read 8 bytes per foreign node.
   std::vector<NodeRef, TableArrayAllocator<NodeRef>> links_;
+  // Every linked node by its tuple hash (core/tag_index.h), kept when indexed_: what lookups
+  // read in a table whose chains can grow long (kIndexOn).
+  TagIndex index_;
+  bool indexed_ = false;
+  bool index_grows_ = false;  // no max, or a shard: the index doubles when 3/4 full
   std::vector<std::unique_ptr<Conn, ChunkFree>> chunks_;
   size_t chunk_bytes_ = 0;  // bytes held by chunks_
   // Reply tuples of imported NAT entries, by Conn::reply_slot - 1; freed slots are reused.

@@ -45,12 +45,13 @@ Tuple RandomTuple(std::mt19937& rng) {
 
 constexpr Timestamp kNever = Timestamp{1} << 62;
 
-void RunModel(bool constant_hash, uint32_t seed) {
+void RunModel(bool constant_hash, uint32_t seed, uint32_t buckets, bool indexed) {
   Config cfg;
   cfg.nf_conntrack_max = 4096;
-  cfg.nf_conntrack_buckets = 64;
+  cfg.nf_conntrack_buckets = buckets;
   Table table(cfg);
   table.SetConstantHashForTest(constant_hash);
+  ASSERT_EQ(table.indexed(), indexed);
   std::unordered_map<Tuple, uint32_t, TupleHash> model;  // original tuple -> entry index
   std::mt19937 rng(seed);
   uint64_t reaped = 0;
@@ -109,8 +110,125 @@ void RunModel(bool constant_hash, uint32_t seed) {
   EXPECT_GT(model.size(), 10u);
 }
 
-TEST(TableModel, KeyedHashMatchesUnorderedMap) { RunModel(false, 1); }
-TEST(TableModel, OneChainMatchesUnorderedMap) { RunModel(true, 2); }
+// max 4096: 4096 buckets keep the lookups on the chains, 64 (128 nodes a bucket when full)
+// put them on the tag index. With the constant hash every node is in one chain, or in one run
+// of index groups from group 0 on (every full group sends nodes on to the next).
+TEST(TableModel, KeyedHashMatchesUnorderedMap) { RunModel(false, 1, 4096, false); }
+TEST(TableModel, OneChainMatchesUnorderedMap) { RunModel(true, 2, 4096, false); }
+TEST(TableModel, IndexedKeyedHashMatchesUnorderedMap) { RunModel(false, 3, 64, true); }
+TEST(TableModel, IndexedOneRunMatchesUnorderedMap) { RunModel(true, 4, 64, true); }
+
+// A UDP tuple from a space of 2^16 sources, enough for the table to pass kIndexMinEntries.
+Tuple WideTuple(std::mt19937& rng) {
+  Tuple t = RandomTuple(rng);
+  t.src[1] = static_cast<uint8_t>(rng());
+  t.src[2] = static_cast<uint8_t>(rng());
+  return t;
+}
+
+// Lookups in both directions agree with the model.
+void ExpectLookupsMatch(Table& table, const std::unordered_map<Tuple, uint32_t, TupleHash>& model,
+                        std::mt19937& rng, Timestamp now) {
+  uint64_t reaped = 0;
+  uint32_t first = kNoConn;
+  for (const auto& [t, idx] : model) {
+    if (rng() % 8 != 0) continue;
+    Tuple reply;
+    ASSERT_TRUE(InvertTuple(t, &reply));
+    NodeRef n = table.Find(t, now, &reaped, &first);
+    ASSERT_NE(n, kNil);
+    EXPECT_EQ(NodeIndex(n), idx);
+    EXPECT_EQ(NodeDir(n), Dir::kOriginal);
+    NodeRef nr = table.Find(reply, now, &reaped, &first);
+    ASSERT_NE(nr, kNil);
+    EXPECT_EQ(NodeIndex(nr), idx);
+    EXPECT_EQ(NodeDir(nr), Dir::kReply);
+  }
+  for (int i = 0; i < 200; ++i) {
+    const Tuple t = WideTuple(rng);
+    if (model.count(t) == 0) {
+      EXPECT_EQ(table.Find(t, now, &reaped, &first), kNil);
+    }
+  }
+  EXPECT_EQ(reaped, 0u);
+}
+
+// The lookup structure follows the configuration (kIndexOn): chains at the kernel's default
+// ratio, the index from kIndexOn nodes a bucket at max on, and for a table without a max.
+TEST(TableModel, LookupStructureFollowsConfig) {
+  Config cfg;
+  cfg.nf_conntrack_buckets = 1000;
+  cfg.nf_conntrack_max = 1000;  // the kernel's default ratio
+  EXPECT_FALSE(Table(cfg).indexed());
+  cfg.nf_conntrack_max = kIndexOn * 1000 / 2 - 1;
+  EXPECT_FALSE(Table(cfg).indexed());
+  cfg.nf_conntrack_max = kIndexOn * 1000 / 2;
+  EXPECT_TRUE(Table(cfg).indexed());
+  cfg.nf_conntrack_max = 8000;  // the rule of thumb
+  EXPECT_TRUE(Table(cfg).indexed());
+  cfg.nf_conntrack_max = 0;
+  EXPECT_TRUE(Table(cfg).indexed());
+}
+
+// A table without a max: its index doubles as it fills (each doubling rebuilt from the
+// entries), keeps agreeing with the model through deletions, and expired entries are reaped
+// by the lookups that meet them.
+TEST(TableModel, GrowingIndexMatchesUnorderedMap) {
+  Config cfg;
+  cfg.nf_conntrack_max = 0;  // no limit
+  cfg.nf_conntrack_buckets = 64;
+  Table table(cfg);
+  ASSERT_TRUE(table.indexed());
+  std::unordered_map<Tuple, uint32_t, TupleHash> model;
+  std::mt19937 rng(3);
+  auto insert = [&](Timestamp expires) {
+    Tuple t = WideTuple(rng), reply;
+    ASSERT_TRUE(InvertTuple(t, &reply));
+    if (model.count(t) || model.count(reply)) return;
+    uint64_t reaped = 0;
+    uint32_t first = kNoConn;
+    ASSERT_EQ(table.Find(t, 0, &reaped, &first), kNil);
+    table.IncCount();
+    uint32_t idx = table.AllocEntry();
+    Conn& ct = table.at(idx);
+    ct.orig = t;
+    ct.expires = expires;
+    ct.status = kConfirmed;
+    table.Link(idx, table.Hash(t));
+    model[t] = idx;
+  };
+  auto erase_some = [&](size_t keep) {
+    while (model.size() > keep) {
+      auto it = model.begin();
+      std::advance(it, rng() % std::min<size_t>(model.size(), 64));
+      table.Delete(it->second);
+      model.erase(it);
+    }
+  };
+  while (model.size() < 1000) insert(kNever);
+  ExpectLookupsMatch(table, model, rng, 0);
+  const size_t small = table.memory_bytes();
+  while (model.size() < 20000) insert(kNever);
+  EXPECT_GT(table.memory_bytes(), small);  // the index grew
+  ExpectLookupsMatch(table, model, rng, 0);
+  erase_some(5000);
+  ExpectLookupsMatch(table, model, rng, 0);
+  while (model.size() < 12000) insert(kNever);  // reuses freed slots and entries
+  ExpectLookupsMatch(table, model, rng, 0);
+  for (const auto& [t, idx] : model) table.Delete(idx);
+  model.clear();
+  EXPECT_EQ(table.count(), 0u);
+
+  // Every entry expires at 1000; lookups at 2000 find none of them and reap them all.
+  while (model.size() < 6000) insert(1000);
+  uint64_t reaped = 0;
+  uint32_t first = kNoConn;
+  for (int round = 0; round < 200 && table.count() > 0; ++round) {
+    for (const auto& [t, idx] : model) EXPECT_EQ(table.Find(t, 2000, &reaped, &first), kNil);
+  }
+  EXPECT_EQ(table.count(), 0u);
+  EXPECT_EQ(reaped, 6000u);
+}
 
 // A UDP datagram from 10.0.x.y:1000 to 192.0.2.1:53.
 testing::Bytes Udp(uint32_t i) {
