@@ -57,7 +57,8 @@ namespace ctrack {
   X(ctrack_policy_emergency_pct, 30, 1, 100)                              \
   X(ctrack_per_source_max, 0, 0, 0x7fffffff)                              \
   X(ctrack_per_source_prefix4, 32, 0, 32)                                 \
-  X(ctrack_per_source_prefix6, 64, 0, 128)
+  X(ctrack_per_source_prefix6, 64, 0, 128)                                \
+  X(ctrack_lookup_index, 0, 0, 2)
 
 // Immutable after validation. Fields keep the sysctl names. nf_conntrack_frag_timeout and
 // nf_conntrack_frag_high_thresh stand for the IPv4 defragmenter's ipfrag_time and
@@ -73,6 +74,10 @@ namespace ctrack {
 //                            4 kernel early drop plus per-source limits only
 //   ctrack_per_source_max    at most this many entries per source prefix (0: no limit), with
 //                            the prefix lengths ctrack_per_source_prefix4/6.
+//   ctrack_lookup_index      what lookups read (verdicts are the same either way): 0 chosen from
+//                            max and buckets (the tag index once max >= 2 x buckets); 1 the tag
+//                            index always (faster lookups in a large table, slower inserts);
+//                            2 the kernel's chains always.
 struct Config {
 #define CTRACK_CONFIG_FIELD(name, def, lo, hi) uint32_t name = def;
   CTRACK_SYSCTLS(CTRACK_CONFIG_FIELD)

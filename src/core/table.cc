@@ -67,7 +67,10 @@ void Table::SetStoredReply(uint32_t idx, const Tuple& reply) {
   ct.reply_slot = slot + 1;
 }
 
-Table::Table(const Config& cfg) : nbuckets_(cfg.nf_conntrack_buckets), max_(cfg.nf_conntrack_max) {
+Table::Table(const Config& cfg)
+    : nbuckets_(cfg.nf_conntrack_buckets),
+      max_(cfg.nf_conntrack_max),
+      lookup_mode_(cfg.ctrack_lookup_index) {
   // Seed 0 selects a fixed key so that runs are reproducible by default.
   uint64_t state = cfg.hash_seed != 0 ? cfg.hash_seed : 0x63747261636b3031ull;  // "ctrack01"
   for (uint64_t& k : key_) k = SplitMix64(&state);
@@ -78,7 +81,13 @@ Table::Table(const Config& cfg) : nbuckets_(cfg.nf_conntrack_buckets), max_(cfg.
 void Table::ChooseLookup(uint32_t entries, bool grows) {
   CTRACK_DCHECK(high_water_ == 0);
   const uint64_t full_nodes = 2 * static_cast<uint64_t>(entries);
-  indexed_ = entries == 0 || full_nodes >= static_cast<uint64_t>(kIndexOn) * nbuckets_;
+  indexed_ = lookup_mode_ == 1 ||
+             (lookup_mode_ == 0 &&
+              (entries == 0 || full_nodes >= static_cast<uint64_t>(kIndexOn) * nbuckets_));
+  // Past 4 Mi entries (an index of 57 MiB) the index grows with the table rather than take its
+  // whole size up front.
+  constexpr uint32_t kMaxPresized = 1u << 22;
+  grows = grows || entries > kMaxPresized;
   index_grows_ = grows;
   if (!indexed_) {
     index_ = TagIndex();

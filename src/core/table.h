@@ -77,7 +77,8 @@ inline constexpr uint32_t kEvictionRange = 8;
 // bucket on (the "max = 8 x buckets" rule of thumb gives sixteen; a flood fills whatever there
 // is), each further node ahead of a lookup's own is another dependent miss, and one index line
 // is cheaper. The choice is made once, from the configuration, so that no packet ever waits for
-// the index to be built; with a max the index is sized for it and never grows.
+// the index to be built; with a max the index is sized for it and never grows. The setting
+// ctrack_lookup_index overrides the choice.
 inline constexpr uint32_t kIndexOn = 4;
 // Entry indices fit in 26 bits; the all-ones index is kNil's.
 inline constexpr uint32_t kMaxEntries = (1u << 26) - 1;
@@ -359,7 +360,8 @@ class Table {
   // read in a table whose chains can grow long (kIndexOn).
   TagIndex index_;
   bool indexed_ = false;
-  bool index_grows_ = false;  // no max, or a shard: the index doubles when 3/4 full
+  bool index_grows_ = false;
+  uint32_t lookup_mode_;  // Config::ctrack_lookup_index  // no max, or a shard: the index doubles when 3/4 full
   std::vector<std::unique_ptr<Conn, ChunkFree>> chunks_;
   size_t chunk_bytes_ = 0;  // bytes held by chunks_
   // Reply tuples of imported NAT entries, by Conn::reply_slot - 1; freed slots are reused.

@@ -168,6 +168,11 @@ TEST(TableModel, LookupStructureFollowsConfig) {
   EXPECT_TRUE(Table(cfg).indexed());
   cfg.nf_conntrack_max = 0;
   EXPECT_TRUE(Table(cfg).indexed());
+  cfg.ctrack_lookup_index = 2;  // the chains always
+  EXPECT_FALSE(Table(cfg).indexed());
+  cfg.nf_conntrack_max = 1000;
+  cfg.ctrack_lookup_index = 1;  // the index always
+  EXPECT_TRUE(Table(cfg).indexed());
 }
 
 // A table without a max: its index doubles as it fills (each doubling rebuilt from the
@@ -287,6 +292,86 @@ TEST(GcClock, ReapsExpiredEntriesOnVirtualTime) {
   ct.ProcessFrame(kLinkEthernet, arp, sizeof arp, sizeof arp, t0 + (30 + 61) * kNsPerSec);
   EXPECT_EQ(ct.count(), 0u);
   EXPECT_EQ(ct.counters().expired, 1000u);
+}
+
+// The same packets through a table on its chains and one on the tag index: every verdict,
+// entry number and deletion, the count after every packet and the counters at the end are the
+// same. The traffic overloads a small table (early drop, drops) while entries expire and are
+// reaped by lookups, the GC and early drop; the batch path runs in both.
+TEST(TableModel, ChainsAndIndexGiveTheSameResults) {
+  std::mt19937 rng(9);
+  std::vector<testing::Bytes> pkts;
+  std::vector<Timestamp> times;
+  Timestamp now = kNsPerSec;
+  for (int i = 0; i < 30000; ++i) {
+    const uint32_t host = rng() % 3000;
+    const std::string src = "10.1." + std::to_string(host / 256) + "." + std::to_string(host % 256);
+    const bool reply = rng() % 3 == 0;
+    testing::PacketBuilder b;
+    if (rng() % 2 == 0) {
+      b.Ipv4(reply ? "192.0.2.7" : src, reply ? src : "192.0.2.7");
+      b.Udp(reply ? 53 : static_cast<uint16_t>(2000 + host % 7),
+            reply ? static_cast<uint16_t>(2000 + host % 7) : 53);
+      b.Payload(8);
+    } else {
+      b.Ipv4(src, "198.51.100.1").Tcp(static_cast<uint16_t>(3000 + host % 5), 80);
+      b.Flags(testing::kSyn).Seq(rng());
+    }
+    pkts.push_back(b.Build());
+    now += static_cast<Timestamp>(rng() % 20) * kNsPerSec / 1000;  // ~100 s in all
+    times.push_back(now);
+  }
+  Config cfg;
+  cfg.nf_conntrack_max = 1500;
+  cfg.nf_conntrack_buckets = 512;
+  cfg.nf_conntrack_udp_timeout = 5;
+  cfg.nf_conntrack_tcp_timeout_syn_sent = 8;
+  Config chains = cfg, index = cfg;
+  chains.ctrack_lookup_index = 2;
+  index.ctrack_lookup_index = 1;
+  for (bool batch : {false, true}) {
+    SCOPED_TRACE(batch ? "batch" : "one at a time");
+    Conntrack a(chains), b(index);
+    std::vector<Frame> frames;
+    for (size_t i = 0; i < pkts.size(); ++i) {
+      const uint32_t len = static_cast<uint32_t>(pkts[i].size());
+      if (!batch) {
+        PacketResult ra = a.ProcessIp(pkts[i].data(), len, times[i]);
+        PacketResult rb = b.ProcessIp(pkts[i].data(), len, times[i]);
+        ASSERT_EQ(ra.verdict, rb.verdict) << "packet " << i;
+        ASSERT_EQ(ra.entry, rb.entry) << "packet " << i;
+        ASSERT_EQ(ra.destroyed, rb.destroyed) << "packet " << i;
+        ASSERT_EQ(ra.destroyed_reason, rb.destroyed_reason) << "packet " << i;
+        ASSERT_EQ(a.count(), b.count()) << "packet " << i;
+      }
+    }
+    if (batch) {
+      // Raw IP frames in batches of 32, as a capture of linktype raw would come.
+      std::vector<PacketResult> oa(32), ob(32);
+      for (size_t i = 0; i < pkts.size(); i += 32) {
+        frames.clear();
+        for (size_t k = i; k < std::min(pkts.size(), i + 32); ++k) {
+          const uint32_t len = static_cast<uint32_t>(pkts[k].size());
+          frames.push_back(Frame{pkts[k].data(), len, len, times[k]});
+        }
+        a.ProcessBatch(kLinkRaw, frames, std::span<PacketResult>(oa.data(), frames.size()));
+        b.ProcessBatch(kLinkRaw, frames, std::span<PacketResult>(ob.data(), frames.size()));
+        for (size_t k = 0; k < frames.size(); ++k) {
+          ASSERT_EQ(oa[k].verdict, ob[k].verdict) << "packet " << i + k;
+          ASSERT_EQ(oa[k].entry, ob[k].entry) << "packet " << i + k;
+          ASSERT_EQ(oa[k].destroyed, ob[k].destroyed) << "packet " << i + k;
+        }
+        ASSERT_EQ(a.count(), b.count()) << "batch at " << i;
+      }
+    }
+    EXPECT_GT(a.stats().early_drop, 0u);
+    EXPECT_GT(a.counters().expired, 0u);
+    EXPECT_EQ(a.stats().early_drop, b.stats().early_drop);
+    EXPECT_EQ(a.stats().drop, b.stats().drop);
+    EXPECT_EQ(a.stats().invalid, b.stats().invalid);
+    EXPECT_EQ(a.counters().expired, b.counters().expired);
+    EXPECT_EQ(a.counters().gc_early_drop, b.counters().gc_early_drop);
+  }
 }
 
 }  // namespace
