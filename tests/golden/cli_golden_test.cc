@@ -262,6 +262,14 @@ const ErrorCase kErrorCases[] = {
     {"times_too_short",
      [] { return "replay --times-from " + ShellQuote(Bad().three_rows) + " " + Mixed(); }, 1,
      "three_rows.tsv: has 3 rows"},
+    {"bench_unknown_set", [] { return std::string("bench w2 --set nf_conntrack_bogus=1"); }, 2,
+     "unknown setting"},
+    {"bench_set_range", [] { return std::string("bench w2 --set ctrack_lookup_index=3"); }, 2,
+     "out of range"},
+    {"bench_set_no_equals", [] { return std::string("bench w2 --set ctrack_lookup_index"); }, 2,
+     "NAME=VALUE"},
+    {"bench_set_flood", [] { return std::string("bench flood --set ctrack_lookup_index=1"); }, 2,
+     "does not apply to flood"},
 };
 
 INSTANTIATE_TEST_SUITE_P(Cases, CliErrors, ::testing::ValuesIn(kErrorCases),

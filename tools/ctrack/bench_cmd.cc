@@ -25,6 +25,7 @@ struct BenchOptions {
   int threads = 1;
   uint32_t conns = 0;
   int repeat = 5;
+  std::vector<std::string> sets;  // NAME=VALUE, applied over the workload's own settings
 };
 
 long PeakRssKb() {
@@ -48,7 +49,7 @@ void Usage(std::FILE* f) {
   std::fprintf(
       f,
       "usage: ctrack bench WORKLOAD [--pcap FILE] [--threads N] [--conns N] [--repeat N]\n"
-      "                              [--export DIR]\n"
+      "                              [--export DIR] [--set NAME=VALUE]...\n"
       "Workloads (each run on a fresh table; median of --repeat runs, default 5):\n"
       "  w1          the W1 TCP workload (or --pcap FILE), checksums verified, in order;\n"
       "              --threads N: W1 on N shards/threads, the split included\n"
@@ -60,7 +61,9 @@ void Usage(std::FILE* f) {
       "  new-steady  SYNs of new flows while as many older ones expire (table of 1,000,000)\n"
       "  flood       established UDP traffic inside a SYN flood that keeps the table full\n"
       "--export DIR writes the workload's frames (DIR/NAME.{setup,timed}.pcap, DIR/NAME.meta)\n"
-      "for the peer harnesses, then exits.\n");
+      "for the peer harnesses, then exits.\n"
+      "--set NAME=VALUE changes a setting over the workload's own (not for flood), e.g.\n"
+      "--set ctrack_lookup_index=1 to serve lookups from the tag index.\n");
 }
 
 void PrintLine(const BenchOptions& o, double ns, double bpc, const std::string& extra) {
@@ -188,6 +191,8 @@ int ParseArgs(int argc, char** argv, BenchOptions* o) {
       o->conns = static_cast<uint32_t>(number(1, 50000000));
     } else if (a == "--repeat") {
       o->repeat = static_cast<int>(number(1, 1000));
+    } else if (a == "--set") {
+      o->sets.push_back(need());
     } else if (o->workload.empty() && !a.empty() && a[0] != '-') {
       o->workload = argv[i];
     } else {
@@ -224,6 +229,12 @@ int BuildWorkload(const BenchOptions& o, LoadedCapture* cap, bench::Workload* w)
   wo.conns = o.conns;
   std::string err = bench::MakeWorkload(o.workload, wo, w, o.pcap.empty() ? nullptr : &cap->frames,
                                         cap->linktypes.empty() ? kLinkEthernet : cap->linktypes[0]);
+  for (const std::string& kv : o.sets) {
+    if (!err.empty()) break;
+    const size_t eq = kv.find('=');
+    err = eq == std::string::npos ? "--set wants NAME=VALUE, not '" + kv + "'"
+                                  : w->cfg.Set(kv.substr(0, eq), kv.substr(eq + 1));
+  }
   if (!err.empty()) {
     std::fprintf(stderr, "ctrack bench: %s\n", err.c_str());
     return 2;
@@ -236,7 +247,13 @@ int BuildWorkload(const BenchOptions& o, LoadedCapture* cap, bench::Workload* w)
 int BenchMain(int argc, char** argv) {
   BenchOptions o;
   if (int rc = ParseArgs(argc, argv, &o); rc >= 0) return rc;
-  if (o.workload == "flood") return RunFloodCmd(o);
+  if (o.workload == "flood") {
+    if (!o.sets.empty()) {
+      std::fprintf(stderr, "ctrack bench: --set does not apply to flood (its table is fixed)\n");
+      return 2;
+    }
+    return RunFloodCmd(o);
+  }
   if (o.threads > 1 && o.workload != "w1") {
     std::fprintf(stderr, "ctrack bench: --threads applies to w1 only\n");
     return 2;
