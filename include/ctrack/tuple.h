@@ -52,9 +52,32 @@ struct Tuple {
 };
 static_assert(sizeof(Tuple) == 40, "no padding: compared and hashed as bytes");
 
+// The ICMP/ICMPv6 part of InvertTuple().
+bool InvertIcmpTuple(const Tuple& in, Tuple* out);
+
 // Builds the reply-direction tuple (nf_ct_invert_tuple). Returns false when the protocol
-// cannot invert it: ICMP/ICMPv6 types without a reply type.
-bool InvertTuple(const Tuple& in, Tuple* out);
+// cannot invert it: ICMP/ICMPv6 types without a reply type. `out` may be `&in`.
+//
+// Inline, and the last 8 bytes (ids, family, protocol, zone) are moved as one word with the two
+// ids swapped in a register: built field by field, the tuple was read back at once by the hash's
+// 8-byte loads, which cannot take their data from several smaller stores (a store-forwarding
+// stall on every new connection's reply tuple). Swapping the halves of the 32-bit word that holds
+// src_id and dst_id is the same on either byte order.
+inline bool InvertTuple(const Tuple& in, Tuple* out) {
+  if (in.protonum == kProtoIcmp || in.protonum == kProtoIcmpv6) return InvertIcmpTuple(in, out);
+  uint8_t src[16], dst[16];
+  uint64_t tail;
+  std::memcpy(src, in.src, sizeof(src));
+  std::memcpy(dst, in.dst, sizeof(dst));
+  std::memcpy(&tail, &in.src_id, sizeof(tail));
+  const uint32_t ids = static_cast<uint32_t>(tail);
+  static_assert(offsetof(Tuple, src_id) == 32 && offsetof(Tuple, dst_id) == 34);
+  tail = (tail & 0xffffffff00000000ull) | (ids >> 16 | ids << 16);
+  std::memcpy(out->src, dst, sizeof(dst));
+  std::memcpy(out->dst, src, sizeof(src));
+  std::memcpy(&out->src_id, &tail, sizeof(tail));
+  return true;
+}
 
 // Maps an ICMP (v4) / ICMPv6 query type to its reply type; returns -1 when the type has none.
 int IcmpReplyType(uint8_t type);

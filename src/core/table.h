@@ -10,6 +10,9 @@
 //     NodeRef links[2 * entries];           // node after (idx, dir); links[2 * idx] also chains
 //                                           // the free list
 //     uint32_t free_list;
+//     TagIndex index;                       // only when indexed(): every linked node again, in
+//                                           // 64-byte groups of 12 tags + 12 NodeRefs
+//                                           // (core/tag_index.h), sized for max
 //   };
 //   NodeRef = entry_index << 6 | tag << 1 | dir  // tag: 5 hash bits the bucket does not use;
 //                                                // kNil (all ones) ends a chain
@@ -22,18 +25,27 @@
 // the inverse of the original): their reply tuple lives in a side store (stored_reply_), marked
 // by Conn::reply_slot, and Reply() / the reply-node comparison read it from there.
 //
+// Two ways to look up. The chains are always kept, in the kernel's order, for everything that walks
+// buckets (early drop, the GC, the overload policies, listings). Lookups walk them too, unless
+// the configuration lets them grow long (kIndexOn below): then lookups read the tag index, one
+// line for any chain length, and Link()/Delete() keep both. Which one serves the lookups never
+// changes a verdict: a lookup reaps only its own expired match (FindInChain in table.cc), so
+// the count, and with it every table-full decision, is the same either way.
+//
 // Bucket choice: a keyed 64-bit hash of the 40-byte tuple (zone included), scaled to the bucket
-// count with a multiply-shift (no modulo, any bucket count). Keys come from Config::hash_seed, so
-// an attacker who does not know the seed cannot aim tuples at one chain.
+// count with a multiply-shift (no modulo, any bucket count); its high 32 bits pick the bucket, its
+// low 32 the index group and tag. Keys come from Config::hash_seed, so an attacker who does not
+// know the seed cannot aim tuples at one chain.
 //
 // Invariants:
 //  - count() counts every allocated entry: confirmed ones (in both chains) and the one
 //    unconfirmed entry a packet may hold while its tracker runs. It never exceeds max + 1, and
 //    exceeds max only between the caller's IncCount() and its early drop (or DecCount() when
 //    nothing could be dropped), as in __nf_conntrack_alloc(); AllocEntry() follows.
-//  - An entry is in the chains iff it is confirmed. A free entry has status 0.
-//  - Expired entries stay linked (and counted) until a walker reaps them: lookups, early drop,
-//    the GC and listings, as in the kernel.
+//  - An entry is in the chains iff it is confirmed, and then also in the index if there is one.
+//    A free entry has status 0.
+//  - Expired entries stay linked (and counted) until something reaps them: a lookup of their own
+//    tuple, early drop, the GC or a listing.
 #ifndef CTRACK_CORE_TABLE_H_
 #define CTRACK_CORE_TABLE_H_
 
@@ -50,6 +62,7 @@
 
 #include "core/conn.h"
 #include "core/dcheck.h"
+#include "core/prefetch.h"
 #include "core/tag_index.h"
 
 namespace ctrack {
@@ -197,7 +210,7 @@ class Table {
     if (indexed_) {
       index_.Prefetch(h);
     } else {
-      __builtin_prefetch(&heads_[BucketOf(h)]);
+      PrefetchLine(&heads_[BucketOf(h)]);
     }
   }
   void ProbeHead(uint64_t h, Probe* p) const {
@@ -212,10 +225,10 @@ class Table {
     if (n == kNil) {
       p->absent = true;
     } else if (NodeTag(n) == p->tag) {
-      __builtin_prefetch(&at(NodeIndex(n)));
+      PrefetchLine(&at(NodeIndex(n)));
       p->found = true;
     } else {
-      __builtin_prefetch(&links_[NodeIndex(n) * 2 + (n & 1)]);
+      PrefetchLine(&links_[NodeIndex(n) * 2 + (n & 1)]);
       p->next = n;
       p->more = true;
     }
@@ -235,7 +248,7 @@ class Table {
     for (int i = 0; i < 7 && n != kNil; ++i) {
       n = links_[NodeIndex(n) * 2 + (n & 1)];
       if (n != kNil && NodeTag(n) == p->tag) {
-        __builtin_prefetch(&at(NodeIndex(n)));
+        PrefetchLine(&at(NodeIndex(n)));
         p->found = true;
         return;
       }
@@ -246,17 +259,17 @@ class Table {
   // what confirmation reads and writes beyond the probe's own lines. With chains serving the
   // lookups, ProbeHead has read the original's head already.
   void PrefetchNew(uint64_t ho, uint64_t hr) const {
-    __builtin_prefetch(&heads_[BucketOf(hr)]);
+    PrefetchLine(&heads_[BucketOf(hr)]);
     if (indexed_) {
-      __builtin_prefetch(&heads_[BucketOf(ho)]);
-      index_.Prefetch(hr);
+      PrefetchLine(&heads_[BucketOf(ho)]);
+      PrefetchLine(&index_.group(index_.HomeOf(hr)));
     }
   }
   // The entry AllocEntry() will hand out next and its links, which the new connection writes.
   void PrefetchAlloc() const {
     if (free_list_ != kNil) {
-      __builtin_prefetch(&links_[free_list_ * 2], 1);
-      __builtin_prefetch(&at(free_list_), 1);
+      PrefetchLineForWrite(&links_[free_list_ * 2]);
+      PrefetchLineForWrite(&at(free_list_));
     }
   }
 
@@ -321,7 +334,7 @@ class Table {
     const TagIndex::Group& g = index_.group(p->group);
     const uint32_t m = TagIndex::Match(g, TagIndex::TagOf(h));
     p->found = m != 0;
-    if (p->found) __builtin_prefetch(&at(NodeIndex(g.ref[__builtin_ctz(m)])));
+    if (p->found) PrefetchLine(&at(NodeIndex(g.ref[__builtin_ctz(m)])));
     p->more = !p->found && g.overflow != 0;
     p->absent = !p->found && !p->more;
   }

@@ -33,6 +33,8 @@
 #include <cstdint>
 #include <memory>
 
+#include "core/prefetch.h"
+
 namespace ctrack {
 
 using NodeRef = uint32_t;
@@ -64,7 +66,7 @@ class TagIndex {
   }
   uint32_t Next(uint32_t g) const { return g + 1 == ngroups_ ? 0 : g + 1; }
   const Group& group(uint32_t g) const { return groups_[g]; }
-  void Prefetch(uint64_t h) const { __builtin_prefetch(&groups_[HomeOf(h)]); }
+  void Prefetch(uint64_t h) const { PrefetchLine(&groups_[HomeOf(h)]); }
 
   // Bit i set when slot i of `g` holds `tag`.
   static uint32_t Match(const Group& g, uint8_t tag) {

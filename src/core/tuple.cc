@@ -42,22 +42,17 @@ int Icmpv6ReplyType(uint8_t type) {
   }
 }
 
-bool InvertTuple(const Tuple& in, Tuple* out) {
+bool InvertIcmpTuple(const Tuple& in, Tuple* out) {
   Tuple t = in;
   std::memcpy(t.src, in.dst, sizeof(t.src));
   std::memcpy(t.dst, in.src, sizeof(t.dst));
   // The tracker is chosen by protocol number alone, so ICMP inside IPv6 still uses the ICMPv4
   // reply map (the tracker rejects such packets later).
-  if (in.protonum == kProtoIcmp || in.protonum == kProtoIcmpv6) {
-    const int reply =
-        in.protonum == kProtoIcmp ? IcmpReplyType(in.icmp_type()) : Icmpv6ReplyType(in.icmp_type());
-    if (reply < 0) return false;
-    t.src_id = in.src_id;  // identifier kept
-    t.dst_id = static_cast<uint16_t>(reply << 8 | in.icmp_code());
-  } else {
-    t.src_id = in.dst_id;
-    t.dst_id = in.src_id;
-  }
+  const int reply =
+      in.protonum == kProtoIcmp ? IcmpReplyType(in.icmp_type()) : Icmpv6ReplyType(in.icmp_type());
+  if (reply < 0) return false;
+  t.src_id = in.src_id;  // identifier kept
+  t.dst_id = static_cast<uint16_t>(reply << 8 | in.icmp_code());
   *out = t;
   return true;
 }

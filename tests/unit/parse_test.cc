@@ -273,6 +273,22 @@ TEST(TupleTest, Inversion) {
   Tuple back;
   ASSERT_TRUE(InvertTuple(r, &back));
   EXPECT_EQ(back, t);
+  // Family, protocol and zone travel unchanged, and the output may be the input.
+  t.l3num = kAfInet6;
+  t.protonum = kProtoUdp;
+  t.zone = 0xbeef;
+  t.src[15] = 7;
+  t.dst[15] = 9;
+  Tuple same = t;
+  ASSERT_TRUE(InvertTuple(same, &same));
+  EXPECT_EQ(same.src[0], 2);
+  EXPECT_EQ(same.src[15], 9);
+  EXPECT_EQ(same.dst[15], 7);
+  EXPECT_EQ(same.src_id, 80);
+  EXPECT_EQ(same.dst_id, 1000);
+  EXPECT_EQ(same.l3num, kAfInet6);
+  EXPECT_EQ(same.protonum, kProtoUdp);
+  EXPECT_EQ(same.zone, 0xbeef);
 
   struct IcmpCase {
     uint8_t proto, type;
