@@ -304,7 +304,6 @@ void Table::Delete(uint32_t idx) {
     CTRACK_DCHECK(orig_found && reply_found);
     (void)orig_found;
     (void)reply_found;
-
   }
   FreeEntry(idx);
   DecCount();
@@ -318,8 +317,8 @@ uint32_t Table::ChainLength(uint32_t b) const {
 
 size_t Table::memory_bytes() const {
   return TableArrayFootprint(heads_.capacity() * sizeof(NodeRef)) +
-         TableArrayFootprint(links_.capacity() * sizeof(NodeRef)) + TableArrayFootprint(index_.memory_bytes()) +
-         chunk_bytes_ +
+         TableArrayFootprint(links_.capacity() * sizeof(NodeRef)) +
+         TableArrayFootprint(index_.memory_bytes()) + chunk_bytes_ +
          chunks_.capacity() * sizeof(chunks_[0]) + stored_reply_.capacity() * sizeof(Tuple) +
          free_reply_slots_.capacity() * sizeof(uint32_t);
 }

@@ -373,8 +373,8 @@ class Table {
   // read in a table whose chains can grow long (kIndexOn).
   TagIndex index_;
   bool indexed_ = false;
-  bool index_grows_ = false;
-  uint32_t lookup_mode_;  // Config::ctrack_lookup_index  // no max, or a shard: the index doubles when 3/4 full
+  bool index_grows_ = false;  // no max, or a shard: the index doubles when 3/4 full
+  uint32_t lookup_mode_;      // Config::ctrack_lookup_index
   std::vector<std::unique_ptr<Conn, ChunkFree>> chunks_;
   size_t chunk_bytes_ = 0;  // bytes held by chunks_
   // Reply tuples of imported NAT entries, by Conn::reply_slot - 1; freed slots are reused.

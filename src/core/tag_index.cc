@@ -16,7 +16,8 @@ void TagIndex::Reset(uint32_t groups) {
   const size_t bytes = static_cast<size_t>(groups) * sizeof(Group);
   // From one huge page on, AllocTableArray() (2 MiB aligned, offered to huge pages); below,
   // just line-aligned. FreeTableArray() frees either.
-  void* p = bytes >= (2u << 20) ? AllocTableArray(bytes) : std::aligned_alloc(alignof(Group), bytes);
+  void* p =
+      bytes >= (2u << 20) ? AllocTableArray(bytes) : std::aligned_alloc(alignof(Group), bytes);
   if (p == nullptr) throw std::bad_alloc();
   std::memset(p, 0, bytes);
   groups_.reset(static_cast<Group*>(p));

@@ -27,7 +27,9 @@
 #ifndef CTRACK_CORE_TAG_INDEX_H_
 #define CTRACK_CORE_TAG_INDEX_H_
 
+#if defined(__SSE2__)
 #include <emmintrin.h>
+#endif
 
 #include <cstddef>
 #include <cstdint>
@@ -68,12 +70,19 @@ class TagIndex {
   const Group& group(uint32_t g) const { return groups_[g]; }
   void Prefetch(uint64_t h) const { PrefetchLine(&groups_[HomeOf(h)]); }
 
-  // Bit i set when slot i of `g` holds `tag`.
+  // Bit i set when slot i of `g` holds `tag`. The 16-byte load reads the overflow and pad bytes
+  // too; the mask drops them.
   static uint32_t Match(const Group& g, uint8_t tag) {
+#if defined(__SSE2__)
     const __m128i tags = _mm_load_si128(reinterpret_cast<const __m128i*>(g.tag));
-    const uint32_t m = static_cast<uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(tags, _mm_set1_epi8(
-                                                                                 static_cast<char>(tag)))));
+    const __m128i want = _mm_set1_epi8(static_cast<char>(tag));
+    const uint32_t m = static_cast<uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(tags, want)));
     return m & ((1u << kSlots) - 1);
+#else
+    uint32_t m = 0;
+    for (uint32_t i = 0; i < kSlots; ++i) m |= static_cast<uint32_t>(g.tag[i] == tag) << i;
+    return m;
+#endif
   }
 
   // Adds node `n` of hash `h`. The caller has made room (NeedsGrowth() was false).

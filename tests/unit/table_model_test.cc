@@ -45,6 +45,18 @@ Tuple RandomTuple(std::mt19937& rng) {
 
 constexpr Timestamp kNever = Timestamp{1} << 62;
 
+// Allocates, confirms and links an entry for `t` as the engine would; returns its index.
+uint32_t LinkEntry(Table& table, const Tuple& t, Timestamp expires) {
+  table.IncCount();
+  const uint32_t idx = table.AllocEntry();
+  Conn& ct = table.at(idx);
+  ct.orig = t;
+  ct.expires = expires;
+  ct.status = kConfirmed;
+  table.Link(idx, table.Hash(t));
+  return idx;
+}
+
 void RunModel(bool constant_hash, uint32_t seed, uint32_t buckets, bool indexed) {
   Config cfg;
   cfg.nf_conntrack_max = 4096;
@@ -82,14 +94,7 @@ void RunModel(bool constant_hash, uint32_t seed, uint32_t buckets, bool indexed)
     }
     const bool present = it != model.end() || rit != model.end();
     if (!present && rng() % 3 != 0) {
-      table.IncCount();
-      uint32_t idx = table.AllocEntry();
-      Conn& ct = table.at(idx);
-      ct.orig = t;
-      ct.expires = kNever;
-      ct.status = kConfirmed;
-      table.Link(idx, table.Hash(t));
-      model[t] = idx;
+      model[t] = LinkEntry(table, t, kNever);
     } else if (present && rng() % 2 == 0) {
       uint32_t idx = it != model.end() ? it->second : rit->second;
       table.Delete(idx);
@@ -193,14 +198,7 @@ TEST(TableModel, GrowingIndexMatchesUnorderedMap) {
     uint64_t reaped = 0;
     uint32_t first = kNoConn;
     ASSERT_EQ(table.Find(t, 0, &reaped, &first), kNil);
-    table.IncCount();
-    uint32_t idx = table.AllocEntry();
-    Conn& ct = table.at(idx);
-    ct.orig = t;
-    ct.expires = expires;
-    ct.status = kConfirmed;
-    table.Link(idx, table.Hash(t));
-    model[t] = idx;
+    model[t] = LinkEntry(table, t, expires);
   };
   auto erase_some = [&](size_t keep) {
     while (model.size() > keep) {
