@@ -192,6 +192,9 @@ struct Conntrack::Impl {
   void RunBatch(size_t count, const PrepareFn& prepare, const TimeFn& ts,
                 std::span<PacketResult> out, uint16_t zone);
   bool EarlyDrop(const Tuple& t, Timestamp now, PacketResult* r);
+  // Deletes the expired entries of bucket b, noted in r as reaped by this packet; returns how
+  // many.
+  uint64_t ReapExpiredInBucket(uint32_t b, Timestamp now, PacketResult* r);
   bool PolicyEvict(Timestamp now, PacketResult* r) {
     uint32_t victim = policy->PickVictim(table, now);
     if (victim == OverloadPolicy::kNoVictim) return false;
@@ -516,6 +519,11 @@ bool Conntrack::Impl::MakeRoom(const Tuple& t, Timestamp now, PacketResult* r) {
   // __nf_conntrack_alloc(): the count goes up first; over max, early drop must make room.
   table.IncCount();
   if (!table.OverMax()) return true;
+  // Before that, the kernel's lookup of this tuple, which found nothing, walked its whole chain
+  // and reaped every expired entry in it (____nf_conntrack_find()). ctrack's lookup reaps only
+  // its own match (Table::FindInChain), so the entries the kernel's walk would have taken go here,
+  // where the count they free decides.
+  if (ReapExpiredInBucket(table.Bucket(t), now, r) != 0 && !table.OverMax()) return true;
   const bool room =
       policy && policy->ReplacesEarlyDrop() ? PolicyEvict(now, r) : EarlyDrop(t, now, r);
   if (!room) table.DecCount();
@@ -623,6 +631,26 @@ inline void Conntrack::Impl::Confirm(uint32_t idx, uint64_t hash, bool fresh, co
     ++ctr.expired;
     r->conn = kNoConn;
   }
+}
+
+uint64_t Conntrack::Impl::ReapExpiredInBucket(uint32_t b, Timestamp now, PacketResult* r) {
+  std::vector<uint32_t>& expired = scratch_b;
+  expired.clear();
+  table.ForEachNode(b, [&](NodeRef n) {
+    const uint32_t idx = NodeIndex(n);
+    // An entry with both nodes in this bucket is met twice.
+    if (Table::Expired(table.at(idx), now) &&
+        std::find(expired.begin(), expired.end(), idx) == expired.end()) {
+      expired.push_back(idx);
+    }
+  });
+  uint32_t first = kNoConn;
+  for (uint32_t idx : expired) {
+    if (first == kNoConn) first = table.at(idx).id;
+    table.Delete(idx);
+  }
+  NoteExpired(expired.size(), first, r);
+  return expired.size();
 }
 
 bool Conntrack::Impl::EarlyDrop(const Tuple& t, Timestamp now, PacketResult* r) {

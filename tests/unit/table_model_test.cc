@@ -242,6 +242,35 @@ testing::Bytes Udp(uint32_t i) {
       .Build();
 }
 
+// A full table of one bucket whose entries have all expired since the GC's last pass (the UDP
+// timeout is 30 s; the GC ran at 1 s and next at 1 s plus the average lifetime left, about 30 s,
+// when none had expired yet): the new connection's lookup walks the chain and reaps them all,
+// as ____nf_conntrack_find() does, so it is admitted with no early drop and no drop, on the
+// chains and on the tag index alike.
+TEST(EarlyDropClock, FullTableOfExpiredEntriesAdmits) {
+  for (uint32_t mode : {1u, 2u}) {
+    SCOPED_TRACE(mode == 1 ? "index" : "chains");
+    Config cfg;
+    cfg.nf_conntrack_max = 8;
+    cfg.nf_conntrack_buckets = 1;
+    cfg.ctrack_lookup_index = mode;
+    Conntrack ct(cfg);
+    for (uint32_t i = 0; i < 8; ++i) {
+      testing::Bytes p = Udp(i);
+      ASSERT_EQ(ct.ProcessIp(p.data(), static_cast<uint32_t>(p.size()), i).verdict, Verdict::kNew);
+    }
+    testing::Bytes p = Udp(100);
+    PacketResult r =
+        ct.ProcessIp(p.data(), static_cast<uint32_t>(p.size()), 30 * kNsPerSec + kNsPerSec / 2);
+    EXPECT_EQ(r.verdict, Verdict::kNew);
+    EXPECT_EQ(ct.stats().early_drop, 0u);
+    EXPECT_EQ(ct.stats().drop, 0u);
+    EXPECT_EQ(ct.counters().expired, 8u);
+    EXPECT_EQ(ct.count(), 1u);
+    EXPECT_EQ(r.destroyed, 7u);  // the first reaped: the newest, at the head of the chain
+  }
+}
+
 // Table full of unassured entries: the next new connection evicts the unassured entries of the
 // first bucket with any, among the 8 that early drop scans (early_drop_list(),
 // nf_conntrack_core.c), and the count stays within max.
