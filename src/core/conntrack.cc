@@ -191,7 +191,12 @@ struct Conntrack::Impl {
   template <typename PrepareFn, typename TimeFn>
   void RunBatch(size_t count, const PrepareFn& prepare, const TimeFn& ts,
                 std::span<PacketResult> out, uint16_t zone);
-  bool EarlyDrop(const Tuple& t, Timestamp now, PacketResult* r);
+  // early_drop(): scans kEvictionRange buckets from `start`.
+  bool EarlyDrop(uint32_t start, Timestamp now, PacketResult* r);
+  // The entries of bucket b that have expired into `expired`, and, if `victims` is not null,
+  // the live ones early drop may evict into it; each entry once (both its nodes may be in b).
+  void ClassifyBucket(uint32_t b, Timestamp now, std::vector<uint32_t>* expired,
+                      std::vector<uint32_t>* victims);
   // Deletes the expired entries of bucket b, noted in r as reaped by this packet; returns how
   // many.
   uint64_t ReapExpiredInBucket(uint32_t b, Timestamp now, PacketResult* r);
@@ -523,9 +528,10 @@ bool Conntrack::Impl::MakeRoom(const Tuple& t, Timestamp now, PacketResult* r) {
   // and reaped every expired entry in it (____nf_conntrack_find()). ctrack's lookup reaps only
   // its own match (Table::FindInChain), so the entries the kernel's walk would have taken go here,
   // where the count they free decides.
-  if (ReapExpiredInBucket(table.Bucket(t), now, r) != 0 && !table.OverMax()) return true;
+  const uint32_t bucket = table.Bucket(t);
+  if (ReapExpiredInBucket(bucket, now, r) != 0 && !table.OverMax()) return true;
   const bool room =
-      policy && policy->ReplacesEarlyDrop() ? PolicyEvict(now, r) : EarlyDrop(t, now, r);
+      policy && policy->ReplacesEarlyDrop() ? PolicyEvict(now, r) : EarlyDrop(bucket, now, r);
   if (!room) table.DecCount();
   return room;
 }
@@ -633,17 +639,29 @@ inline void Conntrack::Impl::Confirm(uint32_t idx, uint64_t hash, bool fresh, co
   }
 }
 
-uint64_t Conntrack::Impl::ReapExpiredInBucket(uint32_t b, Timestamp now, PacketResult* r) {
-  std::vector<uint32_t>& expired = scratch_b;
-  expired.clear();
+void Conntrack::Impl::ClassifyBucket(uint32_t b, Timestamp now, std::vector<uint32_t>* expired,
+                                     std::vector<uint32_t>* victims) {
+  expired->clear();
+  if (victims != nullptr) victims->clear();
   table.ForEachNode(b, [&](NodeRef n) {
     const uint32_t idx = NodeIndex(n);
-    // An entry with both nodes in this bucket is met twice.
-    if (Table::Expired(table.at(idx), now) &&
-        std::find(expired.begin(), expired.end(), idx) == expired.end()) {
-      expired.push_back(idx);
+    const Conn& ct = table.at(idx);
+    std::vector<uint32_t>* into = nullptr;
+    if (Table::Expired(ct, now)) {
+      into = expired;
+    } else if (victims != nullptr &&
+               CanEarlyDrop(ct.orig.protonum, ct.status, ct.state, /*in_gc=*/false)) {
+      into = victims;
+    }
+    if (into != nullptr && std::find(into->begin(), into->end(), idx) == into->end()) {
+      into->push_back(idx);
     }
   });
+}
+
+uint64_t Conntrack::Impl::ReapExpiredInBucket(uint32_t b, Timestamp now, PacketResult* r) {
+  std::vector<uint32_t>& expired = scratch_b;
+  ClassifyBucket(b, now, &expired, nullptr);
   uint32_t first = kNoConn;
   for (uint32_t idx : expired) {
     if (first == kNoConn) first = table.at(idx).id;
@@ -653,27 +671,13 @@ uint64_t Conntrack::Impl::ReapExpiredInBucket(uint32_t b, Timestamp now, PacketR
   return expired.size();
 }
 
-bool Conntrack::Impl::EarlyDrop(const Tuple& t, Timestamp now, PacketResult* r) {
-  uint32_t start = table.Bucket(t);
+bool Conntrack::Impl::EarlyDrop(uint32_t start, Timestamp now, PacketResult* r) {
   uint32_t nb = table.buckets();
   std::vector<uint32_t>& victims = scratch_a;
   std::vector<uint32_t>& expired = scratch_b;
   for (uint32_t i = 0; i < kEvictionRange; ++i) {
     uint32_t b = static_cast<uint32_t>((static_cast<uint64_t>(start) + i) % nb);
-    victims.clear();
-    expired.clear();
-    table.ForEachNode(b, [&](NodeRef n) {
-      uint32_t idx = NodeIndex(n);
-      const Conn& ct = table.at(idx);
-      if (Table::Expired(ct, now)) {
-        if (std::find(expired.begin(), expired.end(), idx) == expired.end()) {
-          expired.push_back(idx);
-        }
-        return;
-      }
-      if (!CanEarlyDrop(ct.orig.protonum, ct.status, ct.state, /*in_gc=*/false)) return;
-      if (std::find(victims.begin(), victims.end(), idx) == victims.end()) victims.push_back(idx);
-    });
+    ClassifyBucket(b, now, &expired, &victims);
     for (uint32_t idx : expired) {
       table.Delete(idx);
       ++ctr.expired;

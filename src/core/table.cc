@@ -120,8 +120,6 @@ uint64_t Table::Hash(const Tuple& t) const {
   return Mum(h ^ key_[5], w[4] ^ key_[4]);
 }
 
-void Table::Prefetch(const Tuple& t) const { PrefetchProbe(Hash(t)); }
-
 NodeRef Table::FindHashed(uint64_t h, const Tuple& t, Timestamp now, uint64_t* reaped,
                           uint32_t* first_reaped) {
   return indexed_ ? FindInIndex(h, t, now, reaped, first_reaped)

@@ -175,7 +175,6 @@ class Table {
   uint32_t BucketOf(uint64_t h) const { return static_cast<uint32_t>((h >> 32) * nbuckets_ >> 32); }
   static uint32_t TagOf(uint64_t h) { return static_cast<uint32_t>(h) & kTagMask; }
   uint32_t Bucket(const Tuple& t) const { return BucketOf(Hash(t)); }
-  void Prefetch(const Tuple& t) const;
 
   Conn& at(uint32_t idx) { return chunks_[idx / kChunk].get()[idx % kChunk]; }
   const Conn& at(uint32_t idx) const { return chunks_[idx / kChunk].get()[idx % kChunk]; }
