@@ -290,19 +290,82 @@ bool Table::Unlink(uint32_t b, NodeRef node) {
 }
 
 void Table::Delete(uint32_t idx) {
-  Conn& ct = at(idx);
+  const Conn& ct = at(idx);
   if (ct.status & kConfirmed) {
-    if (observer_ != nullptr) observer_->OnDelete(idx, ct);
-    uint64_t ho = Hash(ct.orig), hr = Hash(Reply(ct));
-    // A confirmed entry is in both chains and in the index (linked iff confirmed).
-    const NodeRef no = MakeNode(idx, Dir::kOriginal, TagOf(ho));
-    const NodeRef nr = MakeNode(idx, Dir::kReply, TagOf(hr));
-    const bool orig_found = Unlink(BucketOf(ho), no) && (!indexed_ || index_.Erase(ho, no));
-    const bool reply_found = Unlink(BucketOf(hr), nr) && (!indexed_ || index_.Erase(hr, nr));
-    CTRACK_DCHECK(orig_found && reply_found);
-    (void)orig_found;
-    (void)reply_found;
+    DeleteHashed(idx, Hash(ct.orig), Hash(Reply(ct)));
+  } else {
+    FreeEntry(idx);
+    DecCount();
   }
+}
+
+void Table::DeleteMany(std::span<const uint32_t> idx) {
+  constexpr size_t kStep = 32;
+  // Unlinking walks each of the entry's two chains from its head to the node; an expiring entry
+  // is usually old and so deep in them. The walks of a step advance together, one link a pass,
+  // so that their misses overlap; `at_node[j]` is where walk j has got to (kNil: at its end or
+  // at its node, nothing left to fetch).
+  constexpr int kLevels = 3;
+  uint64_t ho[kStep], hr[kStep];
+  NodeRef want[2 * kStep], at_node[2 * kStep];
+  for (size_t base = 0; base < idx.size(); base += kStep) {
+    const size_t n = std::min(kStep, idx.size() - base);
+    for (size_t i = 0; i < n; ++i) {
+      const uint32_t e = idx[base + i];
+      const Conn& ct = at(e);
+      want[2 * i] = want[2 * i + 1] = at_node[2 * i] = at_node[2 * i + 1] = kNil;
+      if (!ct.confirmed()) continue;
+      ho[i] = Hash(ct.orig);
+      hr[i] = Hash(Reply(ct));
+      want[2 * i] = MakeNode(e, Dir::kOriginal, TagOf(ho[i]));
+      want[2 * i + 1] = MakeNode(e, Dir::kReply, TagOf(hr[i]));
+      PrefetchLineForWrite(&heads_[BucketOf(ho[i])]);
+      PrefetchLineForWrite(&heads_[BucketOf(hr[i])]);
+      if (indexed_) {
+        PrefetchLineForWrite(&index_.group(index_.HomeOf(ho[i])));
+        PrefetchLineForWrite(&index_.group(index_.HomeOf(hr[i])));
+      }
+    }
+    for (int level = 0; level < kLevels; ++level) {
+      for (size_t j = 0; j < 2 * n; ++j) {
+        if (want[j] == kNil) continue;
+        NodeRef c;
+        if (level == 0) {
+          c = heads_[BucketOf((j & 1) ? hr[j / 2] : ho[j / 2])];
+        } else if (at_node[j] == kNil) {
+          continue;
+        } else {
+          c = links_[NodeIndex(at_node[j]) * 2 + (at_node[j] & 1)];
+        }
+        // The link of the node before ours is the one Unlink() rewrites.
+        at_node[j] = c == want[j] ? kNil : c;
+        if (at_node[j] != kNil) PrefetchLineForWrite(&links_[NodeIndex(c) * 2 + (c & 1)]);
+      }
+    }
+    for (size_t i = 0; i < n; ++i) {
+      const uint32_t e = idx[base + i];
+      if (at(e).confirmed()) {
+        DeleteHashed(e, ho[i], hr[i]);
+      } else {
+        FreeEntry(e);
+        DecCount();
+      }
+    }
+  }
+}
+
+void Table::DeleteHashed(uint32_t idx, uint64_t ho, uint64_t hr) {
+  Conn& ct = at(idx);
+  CTRACK_DCHECK(ct.confirmed() && ho == Hash(ct.orig) && hr == Hash(Reply(ct)));
+  if (observer_ != nullptr) observer_->OnDelete(idx, ct);
+  // A confirmed entry is in both chains and in the index (linked iff confirmed).
+  const NodeRef no = MakeNode(idx, Dir::kOriginal, TagOf(ho));
+  const NodeRef nr = MakeNode(idx, Dir::kReply, TagOf(hr));
+  const bool orig_found = Unlink(BucketOf(ho), no) && (!indexed_ || index_.Erase(ho, no));
+  const bool reply_found = Unlink(BucketOf(hr), nr) && (!indexed_ || index_.Erase(hr, nr));
+  CTRACK_DCHECK(orig_found && reply_found);
+  (void)orig_found;
+  (void)reply_found;
   FreeEntry(idx);
   DecCount();
 }

@@ -58,6 +58,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "core/conn.h"
@@ -281,6 +282,10 @@ class Table {
   void Link(uint32_t idx, uint64_t orig_hash);
   // Unlinks both nodes and frees the entry.
   void Delete(uint32_t idx);
+  // Delete() of each, in order (the observer hears them in that order), with the bucket heads
+  // and index groups of up to 32 entries fetched before the first of them is unlinked. For
+  // entries found by a walk (the GC), whose chains are otherwise each a cold miss.
+  void DeleteMany(std::span<const uint32_t> idx);
 
   void IncCount() {
     count_.store(local_count() + 1, std::memory_order_relaxed);
@@ -312,6 +317,18 @@ class Table {
     }
   }
 
+  // For walks in bucket order (the GC): prefetches the entry and link of node `depth` (0: the
+  // head) of bucket b's chain. Reaching node `depth` reads the links before it, so a walk calls
+  // this for each depth at decreasing distances ahead, each level's links fetched by the call
+  // before it.
+  void PrefetchChainNode(uint32_t b, uint32_t depth) const {
+    NodeRef n = heads_[b];
+    for (uint32_t i = 0; i < depth && n != kNil; ++i) n = links_[NodeIndex(n) * 2 + (n & 1)];
+    if (n == kNil) return;
+    PrefetchLine(&at(NodeIndex(n)));
+    PrefetchLine(&links_[NodeIndex(n) * 2 + (n & 1)]);
+  }
+
   // Chain statistics in nodes.
   uint32_t ChainLength(uint32_t b) const;
   size_t memory_bytes() const;
@@ -337,6 +354,8 @@ class Table {
     p->more = !p->found && g.overflow != 0;
     p->absent = !p->found && !p->more;
   }
+  // Delete() of a confirmed entry whose tuples hash to `ho` (original) and `hr` (reply).
+  void DeleteHashed(uint32_t idx, uint64_t ho, uint64_t hr);
   // False when `node` is not in bucket b's chain.
   bool Unlink(uint32_t b, NodeRef node);
   // Sets indexed_ for a table that may hold `entries` (0: no limit), and sizes the index: for

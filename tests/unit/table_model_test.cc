@@ -100,6 +100,22 @@ void RunModel(bool constant_hash, uint32_t seed, uint32_t buckets, bool indexed)
       table.Delete(idx);
       model.erase(it != model.end() ? it : rit);
     }
+    if (step % 500 == 499) {
+      // A group delete of 40 entries (more than one of DeleteMany's steps), one of them an
+      // unconfirmed entry that was never linked.
+      std::vector<uint32_t> group;
+      table.IncCount();
+      group.push_back(table.AllocEntry());
+      for (auto mit = model.begin(); mit != model.end() && group.size() < 40;) {
+        if (rng() % 2 == 0) {
+          group.push_back(mit->second);
+          mit = model.erase(mit);
+        } else {
+          ++mit;
+        }
+      }
+      table.DeleteMany(group);
+    }
     // Every entry is counted once and linked twice (original and reply node).
     ASSERT_EQ(table.count(), model.size());
     if (step % 97 == 0) {
