@@ -225,7 +225,7 @@ class Table {
     if (n == kNil) {
       p->absent = true;
     } else if (NodeTag(n) == p->tag) {
-      PrefetchLine(&at(NodeIndex(n)));
+      PrefetchEntry(NodeIndex(n));
       p->found = true;
     } else {
       PrefetchLine(&links_[NodeIndex(n) * 2 + (n & 1)]);
@@ -248,7 +248,7 @@ class Table {
     for (int i = 0; i < 7 && n != kNil; ++i) {
       n = links_[NodeIndex(n) * 2 + (n & 1)];
       if (n != kNil && NodeTag(n) == p->tag) {
-        PrefetchLine(&at(NodeIndex(n)));
+        PrefetchEntry(NodeIndex(n));
         p->found = true;
         return;
       }
@@ -345,12 +345,19 @@ class Table {
     void operator()(Conn* p) const { std::free(p); }
   };
 
+  // Both lines of an entry a probe found: the lookup compares the first, and the tracker that
+  // runs next reads its protocol's state in the second (Conn::l4).
+  void PrefetchEntry(uint32_t idx) const {
+    const Conn* c = &at(idx);
+    PrefetchLine(c);
+    PrefetchLine(reinterpret_cast<const char*>(c) + 64);
+  }
   // The index's part of ProbeHead/ProbeNext: group p->group.
   void ProbeGroup(uint64_t h, Probe* p) const {
     const TagIndex::Group& g = index_.group(p->group);
     const uint32_t m = TagIndex::Match(g, TagIndex::TagOf(h));
     p->found = m != 0;
-    if (p->found) PrefetchLine(&at(NodeIndex(g.ref[__builtin_ctz(m)])));
+    if (p->found) PrefetchEntry(NodeIndex(g.ref[__builtin_ctz(m)]));
     p->more = !p->found && g.overflow != 0;
     p->absent = !p->found && !p->more;
   }
