@@ -1,4 +1,5 @@
-// Google Benchmark microbenchmarks: hash, lookup hit/miss, insert, TCP window check, parse.
+// Google Benchmark microbenchmarks: hash, lookup hit/miss, insert, TCP window check, checksum,
+// parse.
 // Release builds only: cmake --preset release && build/release/bench/ctrack_bench
 #include <benchmark/benchmark.h>
 #include <ctrack/config.h>
@@ -11,6 +12,7 @@
 
 #include "core/table.h"
 #include "gen/traffic.h"
+#include "parse/checksum.h"
 #include "parse/l3.h"
 #include "parse/link.h"
 
@@ -142,6 +144,19 @@ void BM_TcpWindow(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * 2);
 }
 BENCHMARK(BM_TcpWindow);
+
+// The one's-complement sum of an L4 segment of state.range(0) bytes (what checksum
+// verification costs per packet beyond the pseudo-header).
+void BM_Checksum(benchmark::State& state) {
+  std::vector<uint8_t> seg(static_cast<size_t>(state.range(0)) + 1);
+  std::mt19937 rng(3);
+  for (uint8_t& b : seg) b = static_cast<uint8_t>(rng());
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(CsumPartial(seg.data() + 1, static_cast<uint32_t>(state.range(0)), 0));
+  }
+  state.SetBytesProcessed(state.iterations() * state.range(0));
+}
+BENCHMARK(BM_Checksum)->Arg(40)->Arg(120)->Arg(1020)->Arg(1480);
 
 void BM_ParseTuple(benchmark::State& state) {
   FrameSynth fs;

@@ -6,6 +6,10 @@
 #include <bit>
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "parse/bytes.h"
 
 namespace ctrack {
@@ -34,6 +38,27 @@ uint64_t CsumPartial(const uint8_t* data, uint32_t len, uint64_t sum) {
   // fold to 16 bits, then swap the two bytes to get the network-order sum.
   uint64_t a0 = 0, a1 = 0;
   uint32_t i = 0;
+#if defined(__SSE2__)
+  // 32 bytes a step: each 32-bit word is widened into a 64-bit lane (unpack with zero) and added
+  // there, four lanes in two accumulators; half the scalar loop's operations per byte.
+  if (len >= 64) {
+    const __m128i zero = _mm_setzero_si128();
+    __m128i v0 = zero, v1 = zero;
+    for (; i + 32 <= len; i += 32) {
+      const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(data + i));
+      const __m128i y = _mm_loadu_si128(reinterpret_cast<const __m128i*>(data + i + 16));
+      v0 = _mm_add_epi64(v0, _mm_unpacklo_epi32(x, zero));
+      v1 = _mm_add_epi64(v1, _mm_unpackhi_epi32(x, zero));
+      v0 = _mm_add_epi64(v0, _mm_unpacklo_epi32(y, zero));
+      v1 = _mm_add_epi64(v1, _mm_unpackhi_epi32(y, zero));
+    }
+    uint64_t lanes[4];
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(lanes), v0);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(lanes + 2), v1);
+    a0 = lanes[0] + lanes[1];
+    a1 = lanes[2] + lanes[3];
+  }
+#endif
   for (; i + 16 <= len; i += 16) {
     uint64_t w0, w1;
     std::memcpy(&w0, data + i, 8);

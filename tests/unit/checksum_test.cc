@@ -36,6 +36,13 @@ TEST(ChecksumTest, MatchesReferenceForAllLengthsAndAlignments) {
     }
     ASSERT_EQ(CsumFold(CsumPartial(buf.data() + 3, 4096, 7)),
               ReferenceFold(buf.data() + 3, 4096, 7));
+    // Segment sizes up to a jumbo frame, at every alignment.
+    for (uint32_t len = 301; len <= 4096; len += 1 + rng() % 61) {
+      const uint32_t off = rng() % 16;
+      ASSERT_EQ(CsumFold(CsumPartial(buf.data() + off, len, 0)),
+                ReferenceFold(buf.data() + off, len, 0))
+          << "off " << off << " len " << len;
+    }
   }
   EXPECT_EQ(checked, 4 * 8 * 301);
 }
