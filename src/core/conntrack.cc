@@ -310,6 +310,10 @@ void Conntrack::ProcessBatch(std::span<const DecodedFrame> frames, std::span<Pac
   m.RunBatch(
       frames.size(),
       [&](size_t i, Impl::Prepared* p) {
+        // As above: the decode was done elsewhere, often on another core, and the bytes it points
+        // at are as cold as the decode.
+        if (i + kFrameAhead < frames.size()) PrefetchLine(frames[i + kFrameAhead].facts.l3);
+        if (i + 2 * kFrameAhead < frames.size()) PrefetchLine(&frames[i + 2 * kFrameAhead]);
         p->f = &frames[i].facts;
         m.PrepareDecoded(zone, p);
       },

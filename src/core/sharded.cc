@@ -7,18 +7,29 @@
 namespace ctrack {
 namespace {
 
-// Folds an address to 64 bits (IPv6: the two halves xored).
-uint64_t Fold(const uint8_t* a, size_t n) {
-  uint64_t w[2] = {0, 0};
-  std::memcpy(w, a, n);
-  return w[0] ^ w[1];
+// Folds an address of N bytes (4 or 16) to 64 bits (IPv6: the two halves xored). N is a
+// constant so that the copy is a plain load: a copy of a variable length went through the stack
+// and stalled the load that read it back.
+template <size_t N>
+uint64_t Fold(const uint8_t* a) {
+  if constexpr (N == 4) {
+    uint32_t w;
+    std::memcpy(&w, a, 4);
+    return w;
+  } else {
+    static_assert(N == 16);
+    uint64_t w[2];
+    std::memcpy(w, a, 16);
+    return w[0] ^ w[1];
+  }
 }
 
 // Order-independent: the same for (a, b) and (b, a). The smaller folded address goes first, one
 // multiply mixes both; this runs for every packet on every core (the split), so it is kept cheap.
 // The shard is taken from the high bits by a multiply-shift (no division).
-unsigned PairShard(const uint8_t* a, const uint8_t* b, size_t n, size_t shards) {
-  uint64_t x = Fold(a, n), y = Fold(b, n);
+template <size_t N>
+unsigned PairShard(const uint8_t* a, const uint8_t* b, size_t shards) {
+  uint64_t x = Fold<N>(a), y = Fold<N>(b);
   uint64_t lo = x < y ? x : y, hi = x < y ? y : x;
   uint64_t h = (lo * 0x9e3779b97f4a7c15ull) ^ hi;
   h *= 0xff51afd7ed558ccdull;
@@ -65,11 +76,11 @@ unsigned ShardedConntrack::ShardOf(const FrameFacts& f) const {
   if (shards_.size() == 1) return 0;
   if (f.ip_version == 4 && f.l3_caplen >= 20) {
     const uint8_t* ip = f.icmp_inner_off != 0 ? f.l3 + f.icmp_inner_off : f.l3;
-    return PairShard(ip + 12, ip + 16, 4, shards_.size());
+    return PairShard<4>(ip + 12, ip + 16, shards_.size());
   }
   if (f.ip_version == 6 && f.l3_caplen >= 40) {
     const uint8_t* ip = f.icmp_inner_off != 0 ? f.l3 + f.icmp_inner_off : f.l3;
-    return PairShard(ip + 8, ip + 24, 16, shards_.size());
+    return PairShard<16>(ip + 8, ip + 24, shards_.size());
   }
   return 0;
 }
