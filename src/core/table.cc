@@ -347,8 +347,7 @@ void Table::DeleteMany(std::span<const uint32_t> idx) {
       if (at(e).confirmed()) {
         DeleteHashed(e, ho[i], hr[i]);
       } else {
-        FreeEntry(e);
-        DecCount();
+        Delete(e);  // not linked: nothing was fetched for it
       }
     }
   }

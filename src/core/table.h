@@ -282,9 +282,10 @@ class Table {
   void Link(uint32_t idx, uint64_t orig_hash);
   // Unlinks both nodes and frees the entry.
   void Delete(uint32_t idx);
-  // Delete() of each, in order (the observer hears them in that order), with the bucket heads
-  // and index groups of up to 32 entries fetched before the first of them is unlinked. For
-  // entries found by a walk (the GC), whose chains are otherwise each a cold miss.
+  // Delete() of each, in order (the observer hears them in that order). For up to 32 entries at
+  // a time, the bucket heads, the index groups and the first chain links before each node are
+  // fetched before the first of them is unlinked. For entries found by a walk (the GC), whose
+  // chains are otherwise each a cold miss.
   void DeleteMany(std::span<const uint32_t> idx);
 
   void IncCount() {
