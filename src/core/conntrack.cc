@@ -144,10 +144,11 @@ struct Conntrack::Impl {
                            Timestamp now, uint16_t zone, uint8_t notes);
   // resolve_normal_ct() and the tracker, for a packet whose tuple (hashed to `hash`) is known;
   // `fwd`: the IP stack lets the packet reach the confirm (a new entry is inserted only then);
-  // `notes`: the result's notes so far. (The result is built here, not passed in: a by-value
-  // result whose byte fields were just stored is copied with wide loads that stall.)
-  PacketResult Resolve(const ParsedPacket& pkt, const Tuple& tuple, uint64_t hash, Timestamp now,
-                       uint8_t notes, bool fwd);
+  // `notes`: the result's notes so far. The result is built in place at `r`, where the caller
+  // keeps it: a result returned by value had its byte fields stored one by one and was then
+  // copied out with wide loads, which cannot take their data from those stores and stalled.
+  void Resolve(const ParsedPacket& pkt, const Tuple& tuple, uint64_t hash, Timestamp now,
+               uint8_t notes, bool fwd, PacketResult* r);
   // Resolve's steps, split as resolve_normal_ct() / nf_conntrack_in() / nf_conntrack_confirm()
   // split them. AllocateNew: a fresh unconfirmed entry for `tuple`, making room by early drop
   // (false: the packet is refused and `r` says why). Refuse: the tracker said invalid or drop.
@@ -356,7 +357,7 @@ void Conntrack::Impl::RunBatch(size_t count, const PrepareFn& prepare, const Tim
       }
       Begin(t);
       defrag.Tick(t);  // what defrag.Process() does first on the slow path
-      out[base + i] = Resolve(f.pkt, prep[i].tuple, prep[i].hash, t, LinkNotes(f), prep[i].fwd);
+      Resolve(f.pkt, prep[i].tuple, prep[i].hash, t, LinkNotes(f), prep[i].fwd, &out[base + i]);
     }
   }
 }
@@ -453,25 +454,26 @@ PacketResult Conntrack::Impl::ConntrackIn(const uint8_t* data, uint32_t len,
     r.verdict = Verdict::kInvalid;
     return r;
   }
-  return Resolve(pkt, tuple, table.Hash(tuple), now, notes, fwd);
+  Resolve(pkt, tuple, table.Hash(tuple), now, notes, fwd, &r);
+  return r;
 }
 
-PacketResult Conntrack::Impl::Resolve(const ParsedPacket& pkt, const Tuple& tuple, uint64_t hash,
-                                      Timestamp now, uint8_t notes, bool fwd) {
-  PacketResult r;
-  r.notes = notes;
-  r.forwarded = fwd;
+void Conntrack::Impl::Resolve(const ParsedPacket& pkt, const Tuple& tuple, uint64_t hash,
+                              Timestamp now, uint8_t notes, bool fwd, PacketResult* r) {
+  *r = PacketResult{};
+  r->notes = notes;
+  r->forwarded = fwd;
   for (int attempt = 0; attempt < 2; ++attempt) {
     uint64_t reaped = 0;
     uint32_t first = kNoConn;
     NodeRef n = table.FindHashed(hash, tuple, now, &reaped, &first);
-    NoteExpired(reaped, first, &r);
+    NoteExpired(reaped, first, r);
     uint32_t idx;
     Dir dir;
     CtInfo info;
     const bool fresh = n == kNil;
     if (fresh) {
-      if (!AllocateNew(tuple, now, &r, &idx)) return r;
+      if (!AllocateNew(tuple, now, r, &idx)) return;
       dir = Dir::kOriginal;
       info = CtInfo::kNew;
     } else {
@@ -491,22 +493,21 @@ PacketResult Conntrack::Impl::Resolve(const ParsedPacket& pkt, const Tuple& tupl
     const L4Verdict v = HandlePacket(ct, pkt, ctx);
     if (v == L4Verdict::kRepeat) {
       // TCP re-open: the old entry goes and the packet is classified again on a fresh one.
-      DeleteFor(idx, DestroyReason::kReplaced, &r);
+      DeleteFor(idx, DestroyReason::kReplaced, r);
       ++ctr.deleted_other;
       continue;
     }
     if (v == L4Verdict::kInvalid || v == L4Verdict::kDrop) {
-      Refuse(idx, fresh, v == L4Verdict::kDrop, ctx, &r);
-      return r;
+      Refuse(idx, fresh, v == L4Verdict::kDrop, ctx, r);
+      return;
     }
-    ApplyAccepted(idx, ctx, pkt.len, &r);
-    Confirm(idx, hash, fresh, ctx, pkt.len, &r);
-    return r;
+    ApplyAccepted(idx, ctx, pkt.len, r);
+    Confirm(idx, hash, fresh, ctx, pkt.len, r);
+    return;
   }
   // A second re-open in one packet cannot happen: the fresh entry is new.
   ++stats.invalid;
-  r.verdict = Verdict::kInvalid;
-  return r;
+  r->verdict = Verdict::kInvalid;
 }
 
 bool Conntrack::Impl::AllocateNew(const Tuple& tuple, Timestamp now, PacketResult* r,

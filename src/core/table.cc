@@ -113,11 +113,17 @@ void Table::RebuildIndex(uint32_t groups, uint32_t skip) {
 
 uint64_t Table::Hash(const Tuple& t) const {
   if (constant_hash_) return 0;
-  uint64_t w[5];
-  static_assert(sizeof(w) == sizeof(Tuple));
-  std::memcpy(w, &t, sizeof(w));
-  uint64_t h = Mum(w[0] ^ key_[0], w[1] ^ key_[1]) ^ Mum(w[2] ^ key_[2], w[3] ^ key_[3]);
-  return Mum(h ^ key_[5], w[4] ^ key_[4]);
+  static_assert(sizeof(Tuple) == 5 * sizeof(uint64_t));
+  // Five separate 8-byte loads: copied into an array at once, the tuple went through the stack
+  // as two 16-byte halves and was read back in 8-byte pieces.
+  const auto word = [&t](int i) {
+    uint64_t v;
+    std::memcpy(&v, reinterpret_cast<const uint8_t*>(&t) + 8 * i, sizeof(v));
+    return v;
+  };
+  uint64_t h =
+      Mum(word(0) ^ key_[0], word(1) ^ key_[1]) ^ Mum(word(2) ^ key_[2], word(3) ^ key_[3]);
+  return Mum(h ^ key_[5], word(4) ^ key_[4]);
 }
 
 NodeRef Table::FindHashed(uint64_t h, const Tuple& t, Timestamp now, uint64_t* reaped,

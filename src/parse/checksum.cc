@@ -15,27 +15,14 @@
 namespace ctrack {
 namespace {
 
-uint64_t PseudoHeaderSum(const ParsedPacket& pkt, uint8_t proto) {
-  const uint32_t alen = pkt.l3num == kAfInet6 ? 16 : 4;
-  const uint32_t src_off = pkt.l3num == kAfInet6 ? 8 : 12;
-  uint64_t sum = CsumPartial(pkt.l3 + src_off, 2 * alen, 0);  // src and dst are adjacent
-  sum += pkt.l4_len();
-  sum += proto;
-  return sum;
-}
+constexpr bool kLittle = std::endian::native == std::endian::little;
 
-}  // namespace
-
-uint64_t CsumPartial(const uint8_t* data, uint32_t len, uint64_t sum) {
-  if constexpr (std::endian::native != std::endian::little) {
-    uint32_t i = 0;
-    for (; i + 1 < len; i += 2) sum += static_cast<uint32_t>(data[i] << 8 | data[i + 1]);
-    if (i < len) sum += static_cast<uint32_t>(data[i] << 8);
-    return sum;
-  }
-  // The one's-complement sum does not depend on byte order (RFC 1071 §2(B)): add native
-  // little-endian 32-bit words into 64-bit accumulators (no carry is lost before 2^32 words),
-  // fold to 16 bits, then swap the two bytes to get the network-order sum.
+// The one's-complement sum does not depend on byte order (RFC 1071 §2(B)): on a little-endian
+// machine the bytes are added as native 32-bit words into 64-bit accumulators (no carry is lost
+// before 2^32 words), and the result, folded to 16 bits, is the byte-swapped network-order sum.
+// NativeSum returns that accumulation unfolded; callers add further native-order terms to it and
+// fold once. Little-endian only.
+inline uint64_t NativeSum(const uint8_t* data, uint32_t len) {
   uint64_t a0 = 0, a1 = 0;
   uint32_t i = 0;
 #if defined(__SSE2__)
@@ -52,11 +39,9 @@ uint64_t CsumPartial(const uint8_t* data, uint32_t len, uint64_t sum) {
       v0 = _mm_add_epi64(v0, _mm_unpacklo_epi32(y, zero));
       v1 = _mm_add_epi64(v1, _mm_unpackhi_epi32(y, zero));
     }
-    uint64_t lanes[4];
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(lanes), v0);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(lanes + 2), v1);
-    a0 = lanes[0] + lanes[1];
-    a1 = lanes[2] + lanes[3];
+    const __m128i v = _mm_add_epi64(v0, v1);
+    a0 = static_cast<uint64_t>(_mm_cvtsi128_si64(v));
+    a1 = static_cast<uint64_t>(_mm_cvtsi128_si64(_mm_unpackhi_epi64(v, v)));
   }
 #endif
   for (; i + 16 <= len; i += 16) {
@@ -78,9 +63,36 @@ uint64_t CsumPartial(const uint8_t* data, uint32_t len, uint64_t sum) {
     i += 2;
   }
   if (i < len) a1 += data[i];  // a lone last byte is the high byte of its network-order word
-  uint64_t acc = a0 + a1;      // both are far below 2^63
+  return a0 + a1;              // both are far below 2^63
+}
+
+inline uint32_t Fold16(uint64_t acc) {
   while (acc >> 16) acc = (acc & 0xffff) + (acc >> 16);
-  return sum + (((acc & 0xff) << 8) | (acc >> 8));
+  return static_cast<uint32_t>(acc);
+}
+
+// A network-order 16-bit value as NativeSum would have added it from memory.
+inline uint64_t Native16(uint32_t v) { return ((v & 0xff) << 8) | ((v >> 8) & 0xff); }
+
+uint64_t PseudoHeaderSum(const ParsedPacket& pkt, uint8_t proto) {
+  const uint32_t alen = pkt.l3num == kAfInet6 ? 16 : 4;
+  const uint32_t src_off = pkt.l3num == kAfInet6 ? 8 : 12;
+  uint64_t sum = CsumPartial(pkt.l3 + src_off, 2 * alen, 0);  // src and dst are adjacent
+  sum += pkt.l4_len();
+  sum += proto;
+  return sum;
+}
+
+}  // namespace
+
+uint64_t CsumPartial(const uint8_t* data, uint32_t len, uint64_t sum) {
+  if constexpr (!kLittle) {
+    uint32_t i = 0;
+    for (; i + 1 < len; i += 2) sum += static_cast<uint32_t>(data[i] << 8 | data[i + 1]);
+    if (i < len) sum += static_cast<uint32_t>(data[i] << 8);
+    return sum;
+  }
+  return sum + Native16(Fold16(NativeSum(data, len)));
 }
 
 uint16_t CsumFold(uint64_t sum) {
@@ -89,6 +101,7 @@ uint16_t CsumFold(uint64_t sum) {
 }
 
 bool VerifyIpv4HeaderChecksum(const uint8_t* hdr, uint32_t ihl_bytes) {
+  if constexpr (kLittle) return Fold16(NativeSum(hdr, ihl_bytes)) == 0xffff;
   return CsumFold(CsumPartial(hdr, ihl_bytes, 0)) == 0;
 }
 
@@ -97,12 +110,28 @@ bool VerifyL4Checksum(const ParsedPacket& pkt, uint8_t proto, uint32_t cover) {
   if (cover > pkt.l4_len()) cover = pkt.l4_len();
   // IPv4 adds a pseudo-header only for TCP and UDP (UDP-Lite passes 17); ICMP has none.
   // IPv6 always has one.
-  uint64_t sum = 0;
-  if (pkt.l3num == kAfInet6 || proto == kProtoTcp || proto == kProtoUdp) {
-    sum = PseudoHeaderSum(pkt, proto);
-  }
+  const bool pseudo = pkt.l3num == kAfInet6 || proto == kProtoTcp || proto == kProtoUdp;
   // The kernel sums from the network header on, so a correct header (whose own sum is the
   // negative zero 0xffff) is included; that makes an all-zero segment with checksum 0 pass.
+  if constexpr (kLittle) {
+    // One accumulation in native order, folded once: the segment, the addresses, and the
+    // length (as two 16-bit words: IPv6's is 32 bits) and protocol as they would sit in memory.
+    uint64_t acc = NativeSum(pkt.l4(), cover) + 0xffff;
+    if (pseudo) {
+      const uint32_t l4_len = pkt.l4_len();
+      if (pkt.l3num == kAfInet6) {
+        acc += NativeSum(pkt.l3 + 8, 32);
+      } else {
+        uint32_t src, dst;
+        std::memcpy(&src, pkt.l3 + 12, 4);
+        std::memcpy(&dst, pkt.l3 + 16, 4);
+        acc += uint64_t{src} + dst;
+      }
+      acc += Native16(l4_len >> 16) + Native16(l4_len & 0xffff) + Native16(proto);
+    }
+    return Fold16(acc) == 0xffff;
+  }
+  uint64_t sum = pseudo ? PseudoHeaderSum(pkt, proto) : 0;
   sum += 0xffff;
   return CsumFold(CsumPartial(pkt.l4(), cover, sum)) == 0;
 }
