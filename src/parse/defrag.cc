@@ -23,6 +23,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -528,25 +529,39 @@ DefragStatus Defrag::Impl::ProcessV6(const uint8_t* data, uint32_t len, uint16_t
   return Whole(q) ? Reassemble6(key, q) : DefragStatus::kHeld;
 }
 
-Defrag::Defrag(const Config& cfg) : impl_(std::make_unique<Impl>(cfg)) {}
+Defrag::Defrag(const Config& cfg) : impl_(std::make_unique<Impl>(cfg)) { NoteNextTimer(); }
 Defrag::~Defrag() = default;
 
 DefragStatus Defrag::Process(const uint8_t* data, uint32_t len, uint16_t zone, Timestamp now,
                              uint32_t received_len) {
   impl_->Expire(now);
-  if (data == nullptr || len == 0) return DefragStatus::kNotFragment;
-  impl_->skb_len = std::max(len, received_len);
-  switch (data[0] >> 4) {
-    case 4:
-      return impl_->ProcessV4(data, len, zone, now);
-    case 6:
-      return impl_->ProcessV6(data, len, zone, now);
-    default:
-      return DefragStatus::kNotFragment;
+  DefragStatus st = DefragStatus::kNotFragment;
+  if (data != nullptr && len != 0) {
+    impl_->skb_len = std::max(len, received_len);
+    switch (data[0] >> 4) {
+      case 4:
+        st = impl_->ProcessV4(data, len, zone, now);
+        break;
+      case 6:
+        st = impl_->ProcessV6(data, len, zone, now);
+        break;
+      default:
+        break;
+    }
   }
+  NoteNextTimer();
+  return st;
 }
 
-void Defrag::Tick(Timestamp now) { impl_->Expire(now); }
+void Defrag::RunTimers(Timestamp now) {
+  impl_->Expire(now);
+  NoteNextTimer();
+}
+
+void Defrag::NoteNextTimer() {
+  next_timer_ =
+      impl_->timers.empty() ? std::numeric_limits<Timestamp>::max() : impl_->timers.begin()->first;
+}
 
 const uint8_t* Defrag::datagram() const { return impl_->out.data(); }
 uint32_t Defrag::datagram_len() const { return static_cast<uint32_t>(impl_->out.size()); }

@@ -36,8 +36,11 @@ class Defrag {
   // updated) stays valid until the next call.
   DefragStatus Process(const uint8_t* data, uint32_t len, uint16_t zone, Timestamp now,
                        uint32_t received_len = 0);
-  // Runs the queue timers up to `now` without a packet (what Process does first).
-  void Tick(Timestamp now);
+  // Runs the queue timers up to `now` without a packet (what Process does first). Inline and
+  // one compare while no queue is due: every tracked datagram calls it.
+  void Tick(Timestamp now) {
+    if (now >= next_timer_) RunTimers(now);
+  }
   const uint8_t* datagram() const;
   uint32_t datagram_len() const;
 
@@ -46,8 +49,14 @@ class Defrag {
   size_t queues() const;
 
  private:
+  void RunTimers(Timestamp now);
+  // The earliest queue timer, or the largest Timestamp while there is none; kept by every call
+  // that can add, move or remove a timer (Process, RunTimers).
+  void NoteNextTimer();
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
+  Timestamp next_timer_;
 };
 
 }  // namespace ctrack
