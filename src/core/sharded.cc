@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "parse/link.h"
+
 namespace ctrack {
 namespace {
 
@@ -69,6 +71,22 @@ uint32_t ShardedConntrack::count() const {
 
 unsigned ShardedConntrack::ShardOf(uint32_t linktype, const uint8_t* data, uint32_t caplen) const {
   if (shards_.size() == 1) return 0;
+  // The same answer as from the frame's full decode, from the link header and the IP addresses
+  // alone when the datagram cannot be an ICMP error (the only case in which the decode's
+  // answer depends on more): IPv4 whose protocol is not ICMP, IPv6 whose first next header is
+  // a transport protocol (no extension header that could lead to ICMPv6). A dispatcher, or
+  // each shard's own filter over a shared ring, then reads one line of most frames.
+  const LinkResult link = DecodeLink(linktype, data, caplen);
+  if (link.ip_version == 4 && link.len >= 20 && link.l3[9] != kProtoIcmp) {
+    return PairShard<4>(link.l3 + 12, link.l3 + 16, shards_.size());
+  }
+  if (link.ip_version == 6 && link.len >= 40) {
+    const uint8_t nh = link.l3[6];
+    if (nh == kProtoTcp || nh == kProtoUdp || nh == kProtoUdplite || nh == kProtoSctp ||
+        nh == kProtoGre) {
+      return PairShard<16>(link.l3 + 8, link.l3 + 24, shards_.size());
+    }
+  }
   return ShardOf(DecodeFrame(linktype, data, caplen, caplen));
 }
 

@@ -295,100 +295,51 @@ std::string ExportWorkload(const Workload& w, const std::string& dir) {
 
 namespace {
 
-// Waits until `counter` reaches `target`; spins, yielding when there are more threads than CPUs
-// (a chunk's work is a few hundred microseconds, a futex wake-up a noticeable part of it).
-void WaitFor(const std::atomic<uint64_t>& counter, uint64_t target) {
-  while (counter.load(std::memory_order_acquire) < target) std::this_thread::yield();
-}
-
-// Frames per chunk of the parallel split: small enough that a chunk's bytes are still in the
-// caches when its shard's thread tracks them, large enough that the hand-offs are cheap.
-constexpr size_t kSplitChunk = 4096;
-// Chunk lists in the ring, and how many chunks a thread decodes ahead of the one it tracks.
-// A thread that falls behind (a preempted vCPU) holds the others back only once they are
-// kRingSets - kLookahead chunks ahead, not at every chunk as a barrier would.
-constexpr size_t kRingSets = 6;
-constexpr size_t kLookahead = 2;
-// The split prefetches the header of the frame this many ahead of the one it decodes.
-constexpr size_t kDecodeAhead = 4;
+// Each thread prefetches the header of the frame this many ahead of the one it filters.
+constexpr size_t kFilterAhead = 8;
 
 }  // namespace
 
-// W1 on `threads` shards, one thread each, the split included. The capture goes by in chunks:
-// every thread decodes its slice of a chunk once (DecodeFrame) and files each frame under its
-// shard (ShardOf); once every slice of a chunk is filed, each thread tracks its shard's frames
-// of the chunk from every slice, slice by slice, which is capture order. The decode travels with
-// the frame (ProcessBatch over DecodedFrame), so no frame is decoded twice. Chunk c uses ring set
-// c % kRingSets; per set, `filed` counts slices filed and `done` shards that finished tracking,
-// both over the set's whole life, so chunk c is complete when filed reaches
-// threads * (c / kRingSets + 1), and its set may be refilled when done reaches the same.
+// W1 on `threads` shards, one thread each, the split included. Every thread reads the whole
+// capture, as cores reading one shared ring would: it picks its own frames by
+// ShardedConntrack::ShardOf(frame), which for most frames reads only the link header and the
+// addresses, and tracks them in batches, in capture order, with ProcessBatch, which decodes them
+// once. Nothing passes between the threads: an earlier design that decoded each frame once on
+// one thread and handed the decode to its shard's thread spent about a third more per tracked
+// frame than one thread alone (the decode and the bytes it points at arrived from the other
+// core's cache), and synchronised every chunk.
 double RunSharded(const Workload& w1, ShardedConntrack& sh, std::vector<uint64_t>* counts) {
   const unsigned threads = sh.shards();
   const std::vector<Frame>& frames = w1.timed.frames();
-  // Every field another thread writes sits on a line of its own: the list headers change with
-  // each frame filed, and sharing a line with another thread's lists or the counters would send
-  // it between the cores on every push_back.
-  struct alignas(64) List {
-    std::vector<DecodedFrame> frames;
-  };
-  struct RingSet {
-    std::vector<List> lists;  // [source thread * threads + shard]
-    alignas(64) std::atomic<uint64_t> filed{0};
-    alignas(64) std::atomic<uint64_t> done{0};
-  };
-  std::vector<RingSet> ring(kRingSets);
-  for (RingSet& set : ring) {
-    set.lists.resize(static_cast<size_t>(threads) * threads);
-    for (List& l : set.lists) l.frames.reserve(kSplitChunk / threads + 64);
-  }
   std::atomic<unsigned> ready{0};
   std::atomic<bool> go{false};
   std::vector<double> ends(threads);
   counts->assign(threads, 0);
   std::vector<std::thread> pool;
-  const size_t chunks = (frames.size() + kSplitChunk - 1) / kSplitChunk;
   for (unsigned t = 0; t < threads; ++t) {
     pool.emplace_back([&, t] {
+      std::vector<Frame> mine;
+      mine.reserve(w1.batch);
       std::vector<PacketResult> out(w1.batch);
       Conntrack& ct = sh.shard(t);
       ready.fetch_add(1);
       while (!go.load(std::memory_order_acquire)) {
       }
       uint64_t total = 0;
-      auto split = [&](size_t c) {
-        RingSet& set = ring[c % kRingSets];
-        WaitFor(set.done, threads * (c / kRingSets));  // chunk c - kRingSets is tracked
-        const size_t c0 = c * kSplitChunk, len = std::min(kSplitChunk, frames.size() - c0);
-        const size_t lo = c0 + len * t / threads, hi = c0 + len * (t + 1) / threads;
-        for (unsigned s = 0; s < threads; ++s) set.lists[t * threads + s].frames.clear();
-        for (size_t i = lo; i < hi; ++i) {
-          // The capture's bytes are cold; the decode starts with a load from them.
-          if (i + kDecodeAhead < hi) PrefetchLine(frames[i + kDecodeAhead].data);
-          DecodedFrame d;
-          DecodeFrame(w1.linktype, frames[i].data, frames[i].caplen, frames[i].wirelen, &d.facts);
-          d.ts = frames[i].ts;
-          set.lists[t * threads + sh.ShardOf(d.facts)].frames.push_back(d);
-        }
-        set.filed.fetch_add(1, std::memory_order_release);
+      auto flush = [&] {
+        ct.ProcessBatch(w1.linktype, mine, std::span<PacketResult>(out.data(), mine.size()));
+        total += mine.size();
+        mine.clear();
       };
-      auto track = [&](size_t c) {
-        RingSet& set = ring[c % kRingSets];
-        WaitFor(set.filed, threads * (c / kRingSets + 1));
-        for (unsigned src = 0; src < threads; ++src) {
-          const std::vector<DecodedFrame>& l = set.lists[src * threads + t].frames;
-          for (size_t i = 0; i < l.size(); i += w1.batch) {
-            const size_t n = std::min(w1.batch, l.size() - i);
-            ct.ProcessBatch(std::span<const DecodedFrame>(l.data() + i, n),
-                            std::span<PacketResult>(out.data(), n));
-            total += n;
-          }
-        }
-        set.done.fetch_add(1, std::memory_order_release);
-      };
-      for (size_t c = 0; c < chunks + kLookahead; ++c) {
-        if (c < chunks) split(c);
-        if (c >= kLookahead) track(c - kLookahead);
+      for (size_t i = 0; i < frames.size(); ++i) {
+        // The capture's bytes are cold; the filter starts with a load from them.
+        if (i + kFilterAhead < frames.size()) PrefetchLine(frames[i + kFilterAhead].data);
+        const Frame& f = frames[i];
+        if (sh.ShardOf(w1.linktype, f.data, f.caplen) != t) continue;
+        mine.push_back(f);
+        if (mine.size() == w1.batch) flush();
       }
+      if (!mine.empty()) flush();
       ends[t] = NowSec();
       (*counts)[t] = total;
     });
@@ -413,15 +364,14 @@ ThreadsResult RunThreads(const Workload& w1, unsigned threads, int repeat) {
       r.single_s.push_back(NowSec() - t0);
     }
     {
-      // The split's work alone, on one thread: decoding every frame and choosing its shard,
-      // which the threads share between them.
+      // The split's work alone, on one thread: choosing every frame's shard, which each thread
+      // does for the whole capture.
       ShardedConntrack probe(w1.cfg, threads);
       uint64_t sink = 0;
-      FrameFacts f;
       double t0 = NowSec();
-      for (const Frame& fr : frames) {
-        DecodeFrame(w1.linktype, fr.data, fr.caplen, fr.wirelen, &f);
-        sink += probe.ShardOf(f);
+      for (size_t i = 0; i < frames.size(); ++i) {
+        if (i + kFilterAhead < frames.size()) PrefetchLine(frames[i + kFilterAhead].data);
+        sink += probe.ShardOf(w1.linktype, frames[i].data, frames[i].caplen);
       }
       r.split_s.push_back(NowSec() - t0);
       if (sink == ~0ull) std::fputs("", stderr);  // keeps the loop
