@@ -4,6 +4,7 @@
 #include <ctrack/conntrack.h>
 #include <ctrack/decode.h>
 #include <ctrack/host.h>
+#include <ctrack/sharded.h>
 
 #include <string>
 #include <string_view>
@@ -30,6 +31,9 @@ int FuzzParse(const uint8_t* data, size_t size) {
   std::vector<uint8_t> frame(data + 1, data + size);
   const uint32_t n = static_cast<uint32_t>(frame.size());
   const FrameFacts f = DecodeFrame(lt, frame.data(), n, n);
+  // The shard read off the frame's headers must be the one its decode gives.
+  static const ShardedConntrack kThree(Config{}, 3);
+  if (kThree.ShardOf(lt, frame.data(), n) != kThree.ShardOf(f)) __builtin_trap();
   if (f.ip_version == 0) return 0;
   // The forwarding checks read the IPv4 options of whatever bytes the link layer handed on.
   if (f.ip_version == 4) (void)Ipv4Forwards(f.l3, f.l3_caplen);
