@@ -33,12 +33,16 @@ struct JValue {
   uint64_t u = 0;  // magnitude of an integer
   std::string s;
   std::vector<JValue> arr;
-  std::vector<std::pair<std::string, JValue>> obj;
+  // An object's members in input order: keys[i] names vals[i]. Two vectors, not one of pairs:
+  // a pair needs JValue complete, which it is not inside its own definition (GCC accepts it,
+  // clang does not), while a vector may hold an incomplete type.
+  std::vector<std::string> keys;
+  std::vector<JValue> vals;
 
   const JValue* Get(std::string_view key) const {
     if (type != kObject) return nullptr;
-    for (const auto& [k, v] : obj) {
-      if (k == key) return &v;
+    for (size_t i = 0; i < keys.size(); ++i) {
+      if (keys[i] == key) return &vals[i];
     }
     return nullptr;
   }
@@ -219,8 +223,9 @@ class JsonParser {
       if (pos_ >= in_.size() || in_[pos_] != ':') return Fail("expected ':'");
       ++pos_;
       SkipSpace();
-      v->obj.emplace_back(std::move(key), JValue{});
-      if (!Value(&v->obj.back().second, depth + 1)) return false;
+      v->keys.push_back(std::move(key));
+      v->vals.emplace_back();
+      if (!Value(&v->vals.back(), depth + 1)) return false;
       SkipSpace();
       if (pos_ >= in_.size()) return Fail("unterminated object");
       if (in_[pos_] == ',') {
@@ -422,7 +427,9 @@ std::string HeaderFromJson(const JValue& j, SnapshotHeader* h) {
   if (std::string e = GetInt(j, "count", &h->count, false); !e.empty()) return e;
   if (const JValue* s = j.Get("sysctls")) {
     if (s->type != JValue::kObject) return "\"sysctls\" is not an object";
-    for (const auto& [k, v] : s->obj) {
+    for (size_t i = 0; i < s->keys.size(); ++i) {
+      const std::string& k = s->keys[i];
+      const JValue& v = s->vals[i];
       if (v.type == JValue::kString) {
         h->sysctls.emplace_back(k, v.s);
       } else if (v.type == JValue::kInt) {

@@ -558,8 +558,10 @@ bool CheckRst(const Conn &ct, const Segment &seg, Dir dir, const Config &cfg, Tr
     // Not exact: keep the state so that a challenge ACK can still get through.
     t->new_state = t->old_state;
   }
-  // An RST answering a SYN or ACK that was ignored / let through earlier.
-  if (((ct.seen_reply() && tcp.last_index == kSynSet) ||
+  // An RST answering a SYN or ACK that was ignored / let through earlier. A SYN is answered
+  // only from the other side: without that check (kernel commit bed6e04be8e6, in 6.18), a SYN
+  // followed by the same side's RST with a stale ack would close any entry.
+  if (((ct.seen_reply() && tcp.last_index == kSynSet && tcp.last_dir != d) ||
        (!ct.assured() && tcp.last_index == kAckSet)) &&
       seg.ack_seq == tcp.last_end) {
     t->skip_window = true;
