@@ -303,12 +303,12 @@ std::vector<Case> AllCases() {
   // window check after a SYN only when it comes from the other side (kernel commit bed6e04be8e6).
   // The client's own RST after its ignored SYN goes through the window check: far out of window,
   // it is invalid.
-  cases.push_back(Seq("syn_on_established_then_own_rst_acking_it",
-                      {
-                          {Syn(70000), "established", "ESTABLISHED", kRAC, 432000},
-                          {C().Flags(kRst).Seq(300000).Ack(70001), "invalid", "ESTABLISHED", kRAC,
-                           432000},
-                      }));
+  cases.push_back(
+      Seq("syn_on_established_then_own_rst_acking_it",
+          {
+              {Syn(70000), "established", "ESTABLISHED", kRAC, 432000},
+              {C().Flags(kRst).Seq(300000).Ack(70001), "invalid", "ESTABLISHED", kRAC, 432000},
+          }));
   // A first SYN (last_end 0), a reply the window check ignores (it sets SEEN_REPLY only), then the
   // client's RST with ack field 0 beyond its window: ignored when the overshoot fits the server's
   // window, invalid when it does not; within the window it closes.
@@ -329,13 +329,14 @@ std::vector<Case> AllCases() {
                           {C().Flags(kRst).Seq(1030).Ack(0), "invalid", "SYN_SENT", kRC, 120},
                       },
                       false));
-  cases.push_back(Seq("syn_ignored_synack_then_own_rst_ack0",
-                      {
-                          {Syn(), "new", "SYN_SENT", kC, 120},
-                          {SynAck(5000, 1001 - 100000).Win(100), "established", "SYN_SENT", kRC, 120},
-                          {C().Flags(kRst).Seq(1030).Ack(0), "established", "SYN_SENT", kRC, 120},
-                      },
-                      false));
+  cases.push_back(
+      Seq("syn_ignored_synack_then_own_rst_ack0",
+          {
+              {Syn(), "new", "SYN_SENT", kC, 120},
+              {SynAck(5000, 1001 - 100000).Win(100), "established", "SYN_SENT", kRC, 120},
+              {C().Flags(kRst).Seq(1030).Ack(0), "established", "SYN_SENT", kRC, 120},
+          },
+          false));
 
   // nf_conntrack_tcp_packet(), the IGNORE and TIME_WAIT cases: LAST_ACK + SYN + the peer's
   // challenge ACK keeps LAST_ACK.
