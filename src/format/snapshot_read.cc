@@ -608,7 +608,8 @@ bool ParseCtime(std::string_view s, int64_t* out_ns) {
   if (end == nullptr || *end != '\0') return false;
   tm.tm_isdst = -1;
   time_t t = mktime(&tm);
-  if (t == static_cast<time_t>(-1)) return false;
+  // Before 1970 or past 2262 is no conntrack timestamp, and would overflow the ns count.
+  if (t < 0 || t > static_cast<time_t>(INT64_MAX / 1000000000)) return false;
   *out_ns = static_cast<int64_t>(t) * 1000000000;
   return true;
 }

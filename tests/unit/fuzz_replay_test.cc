@@ -23,7 +23,7 @@ namespace {
 namespace fs = std::filesystem;
 
 // Files in tests/fuzz/regressions/*/ (see tests/fuzz/regressions/README.md).
-constexpr int kRegressionFiles = 1;
+constexpr int kRegressionFiles = 2;
 
 std::vector<uint8_t> ReadAll(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -80,8 +80,10 @@ TEST(FuzzReplay, Regressions) {
   std::vector<int> counts = ReplayTree(root);
   int total = 0;
   for (int c : counts) total += c;
-  std::printf("fuzz regressions: %d files replayed (parse %d, track %d, pcap %d, set %d)\n", total,
-              counts[0], counts[1], counts[2], counts[3]);
+  std::printf(
+      "fuzz regressions: %d files replayed (parse %d, track %d, pcap %d, set %d, snapshot %d, "
+      "netlink %d)\n",
+      total, counts[0], counts[1], counts[2], counts[3], counts[4], counts[5]);
   EXPECT_EQ(total, kRegressionFiles) << "update kRegressionFiles when adding a reproducer";
 }
 

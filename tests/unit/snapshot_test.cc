@@ -251,6 +251,22 @@ TEST(Snapshot, ImportsConntrackExtendedWithIdAndTimestamp) {
   EXPECT_EQ(t.ci.id, 1642204323u);
 }
 
+// A [start=...] time before 1970 or past April 2262 is refused with the line's error; a year far
+// before 1970 used to overflow the nanosecond count (found by the snapshot fuzz target).
+TEST(Snapshot, RefusesTimestampOutOfRange) {
+  const std::string head =
+      "ipv4     2 udp      17 29 src=127.0.0.1 dst=127.0.0.1 sport=33724 dport=5000 [UNREPLIED] "
+      "src=127.0.0.1 dst=127.0.0.1 sport=5000 dport=33724 mark=0 ";
+  for (const char* year : {"0021", "1969", "2263", "9999"}) {
+    Snapshot s;
+    std::string e =
+        ReadSnapshotText(head + "[start=Tue Dec  1 19:35:42 " + year + "] use=1\n", "paste", &s);
+    EXPECT_NE(e.find("bad time"), std::string::npos) << year << ": " << e;
+  }
+  Snapshot ok;
+  EXPECT_EQ(ReadSnapshotText(head + "[start=Tue Dec  1 19:35:42 2261] use=1\n", "paste", &ok), "");
+}
+
 TEST(Snapshot, ImportsDefaultListingProcAndNat) {
   // `conntrack -L` without the l3 columns; /proc/net/nf_conntrack with full IPv6 and zone.
   const std::string text =
