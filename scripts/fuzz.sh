@@ -2,8 +2,8 @@
 # fuzz.sh [--time SECONDS] [--runs N] [--jobs J] [TARGET...]
 #
 # Builds the `fuzz` CMake preset (clang libFuzzer + ASan + UBSan) and runs each target (parse,
-# track, pcap, set, snapshot; all by default) from its seed corpus tests/fuzz/corpus/<target>, J targets at
-# a time (default 2). Each run stops after SECONDS (default 60) or N executions, whichever comes
+# track, pcap, set, snapshot, netlink; all by default) from its seed corpus
+# tests/fuzz/corpus/<target>, J targets at a time (default 2). Each run stops after SECONDS (default 60) or N executions, whichever comes
 # first. New corpus entries go to $FUZZ_WORK/<target> (default build/fuzz/work), crash
 # reproducers to $FUZZ_WORK/crashes/<target>/. Prints one line per target:
 #
@@ -26,11 +26,11 @@ while [[ $# -gt 0 ]]; do
     --runs) runs=$2; shift 2 ;;
     --jobs) jobs=$2; shift 2 ;;
     -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    parse|track|pcap|set|snapshot) targets+=("$1"); shift ;;
+    parse|track|pcap|set|snapshot|netlink) targets+=("$1"); shift ;;
     *) echo "fuzz.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
 done
-[[ ${#targets[@]} -gt 0 ]] || targets=(parse track pcap set snapshot)
+[[ ${#targets[@]} -gt 0 ]] || targets=(parse track pcap set snapshot netlink)
 
 build=${FUZZ_BUILD_DIR:-$root/build/fuzz}
 work=${FUZZ_WORK:-$build/work}
@@ -44,7 +44,7 @@ fi
 cmake --build "$build" -j"$(nproc)" --target "${targets[@]/#/ctrack_fuzz_}" >/dev/null
 
 # Longest input per target: a frame, a packet sequence, a small capture file, one --set value.
-declare -A max_len=([parse]=2048 [track]=4096 [pcap]=8192 [set]=256 [snapshot]=8192)
+declare -A max_len=([parse]=2048 [track]=4096 [pcap]=8192 [set]=256 [snapshot]=8192 [netlink]=8192)
 
 run_one() {
   local t=$1
