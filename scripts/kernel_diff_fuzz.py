@@ -1,0 +1,1307 @@
+#!/usr/bin/env python3
+"""Randomized differential fuzzer: ctrack versus the running kernel's nf_conntrack.
+
+Each case is a random but plausible packet sequence (1-4 TCP/UDP/ICMP flows, 5-60 packets,
+Ethernet pcap with µs timestamps), written to DIR/case_SEED_I.pcap.  The capture is replayed
+through the kernel oracle ($CTRACK_SHARED/oracle/kernel-ct, default ../shared next to the
+repository; --timing fast) and through
+`ctrack replay` with the kernel's clock (--times-from verdicts.tsv) and the same settings.
+Compared, as tests/parity/parity_test.cc does:
+  * per packet: verdict, dir, state, status, entry, fwd (verdicts.tsv columns 1-6);
+  * final table, keyed by the original tuple: reply tuple, state, status bits, assured,
+    unreplied, zone, mark, TCP window-scale/flags, and the timeout within TIMEOUT_SLACK s.
+
+A differing case is minimized (chunks, then single packets, are dropped while the same
+difference persists, re-running both sides), the kernel side of the minimized capture is run
+twice more to check it is deterministic, and the result is recorded in DIR/findings.jsonl
+(one object per differing case) with the minimized capture DIR/case_SEED_I.min.pcap and both
+outputs next to it (.min.kct/, .min.ct.tsv, .min.ct.table.jsonl).
+
+Usage:
+  python3 scripts/kernel_diff_fuzz.py --seed N --cases K [--out DIR] [--ctrack build/release/ctrack]
+                                      [--oracle PATH] [--keep]
+                                      [--only I] [--no-minimize] [--time-limit SECONDS]
+                                      [--plain] [--verbose]
+
+  --seed N        base seed; case I uses random.Random("N:I"), so a case can be regenerated
+                  alone with --seed N --only I
+  --cases K       number of cases (case indices 0..K-1)
+  --out DIR       output directory (default ./fuzzdiff)
+  --keep          keep the files of agreeing cases too (default: only differing ones are kept)
+  --only I        run case I only
+  --no-minimize   record divergences without minimizing them
+  --time-limit S  stop starting new cases after S seconds
+  --plain         first case is the fixed sanity sequence (handshake, data, FIN both ways)
+  --no-prefix     skip the after-packet checks (below); about twice as fast
+  --no-snapshot   use --ctrack in place (by default it is copied to DIR/ctrack.<sha256> at start,
+                  since the build tree may be rebuilt while the fuzzer runs)
+
+After-packet checks: for about PREFIX_PCT % of the packets (at most PREFIX_MAX per case, chosen
+by a hash of the packet bytes) ctrack also replays the capture up to that packet, and the entry
+the packet touched is compared with the kernel's packets.jsonl row: state, status, timeout
+(within TIMEOUT_SLACK) and the TCP window-scale/flags (e.g. DATA_UNACKNOWLEDGED, MAXACK_SET).
+
+Prints one line per case (OK / DIFF with the first differing rows); exit status 1 if any case
+differed, 2 on harness errors.  Run on one CPU, e.g. `taskset -c 0 python3 ...` (needs root for
+the oracle).
+"""
+import argparse
+import hashlib
+import json
+import os
+import random
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import time
+import zlib
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEFAULT_CTRACK = os.path.join(HERE, "..", "build", "release", "ctrack")
+DEFAULT_ORACLE = os.path.join(os.environ.get("CTRACK_SHARED", os.path.join(HERE, "..", "..", "shared")),
+                              "oracle", "kernel-ct")
+
+MAC_C = bytes.fromhex("020000000001")   # client side, as the oracle's examples
+MAC_S = bytes.fromhex("020000000002")   # server side
+M32 = 0xFFFFFFFF
+TIMEOUT_SLACK = 2                       # seconds, as tests/parity/parity_test.cc
+PREFIX_PCT = 20                         # % of packets whose entry is also checked right after them
+PREFIX_MAX = 10                         # ... at most this many per case
+ROW_FIELDS = ("verdict", "dir", "state", "status", "entry", "fwd")
+
+# TCP flag bits
+FIN, SYN, RST, PSH, ACK, URG, ECE, CWR = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80
+
+
+# --------------------------------------------------------------------------- packet bytes
+
+def inet_csum(data):
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return (~s) & 0xFFFF
+
+
+def a4(addr):
+    return socket.inet_aton(addr)
+
+
+def l4_csum(src, dst, proto, seg, length=None):
+    """TCP/UDP checksum with the IPv4 pseudo header (length defaults to len(seg))."""
+    ln = len(seg) if length is None else length
+    return inet_csum(a4(src) + a4(dst) + struct.pack("!BBH", 0, proto, ln) + seg)
+
+
+def ipv4(src, dst, proto, payload, ident=0, ttl=64, df=True, tos=0):
+    hdr = struct.pack("!BBHHHBBH4s4s", 0x45, tos, 20 + len(payload), ident & 0xFFFF,
+                      0x4000 if df else 0, ttl, proto, 0, a4(src), a4(dst))
+    hdr = hdr[:10] + struct.pack("!H", inet_csum(hdr)) + hdr[12:]
+    return hdr + payload
+
+
+def ether(src_mac, dst_mac, ip_packet, pad=False):
+    frame = dst_mac + src_mac + b"\x08\x00" + ip_packet
+    if pad and len(frame) < 60:          # Ethernet minimum frame: IP tot_len < frame length
+        frame += b"\0" * (60 - len(frame))
+    return frame
+
+
+def tcp_opts(items):
+    """items: list of (kind, value) -> option bytes padded to 4 with EOL."""
+    out = b""
+    for kind, val in items:
+        if kind == "mss":
+            out += struct.pack("!BBH", 2, 4, val)
+        elif kind == "ws":
+            out += struct.pack("!BBB", 3, 3, val)
+        elif kind == "sackok":
+            out += b"\x04\x02"
+        elif kind == "ts":
+            out += struct.pack("!BBII", 8, 10, val[0] & M32, val[1] & M32)
+        elif kind == "sack":        # val: list of (left, right)
+            out += struct.pack("!BB", 5, 2 + 8 * len(val))
+            for left, right in val:
+                out += struct.pack("!II", left & M32, right & M32)
+        elif kind == "nop":
+            out += b"\x01"
+        elif kind == "raw":
+            out += val
+    while len(out) % 4:
+        out += b"\0"
+    return out[:40]
+
+
+def tcp_segment(src, dst, sport, dport, seq, ack, flags, win, opts=b"", payload=b"", urg=0,
+                bad_csum=False, doff=None, cut=None, reserved=0):
+    doff = (20 + len(opts)) // 4 if doff is None else doff
+    hdr = struct.pack("!HHIIBBHHH", sport, dport, seq & M32, ack & M32,
+                      ((doff & 0xF) << 4) | (reserved & 0xF), flags & 0xFF, win & 0xFFFF, 0,
+                      urg & 0xFFFF) + opts
+    seg = hdr + payload
+    if cut is not None:
+        seg = seg[:cut]
+    if len(seg) >= 18:
+        c = l4_csum(src, dst, 6, seg)
+        if bad_csum:
+            c ^= 0x5A5A
+        seg = seg[:16] + struct.pack("!H", c) + seg[18:]
+    return seg
+
+
+def udp_datagram(src, dst, sport, dport, payload, csum="ok", length=None, cut=None,
+                 pseudo_len="udp"):
+    """csum: ok | zero | bad.  length: UDP length field (default correct).  pseudo_len:
+    'udp' = checksum over the UDP length (RFC 768), 'ip' = over the whole IP payload."""
+    ln = 8 + len(payload) if length is None else length
+    seg = struct.pack("!HHHH", sport, dport, ln & 0xFFFF, 0) + payload
+    if cut is not None:
+        seg = seg[:cut]
+    if len(seg) >= 8 and csum != "zero":
+        if pseudo_len == "udp" and ln <= len(seg):
+            c = l4_csum(src, dst, 17, seg[:ln], ln)
+        else:
+            c = l4_csum(src, dst, 17, seg)
+        if c == 0:
+            c = 0xFFFF
+        if csum == "bad":
+            c ^= 0x3C3C
+        seg = seg[:6] + struct.pack("!H", c) + seg[8:]
+    return seg
+
+
+def icmp_msg(typ, code, rest, payload=b"", bad_csum=False):
+    body = struct.pack("!BBH", typ, code, 0) + rest + payload
+    c = inet_csum(body)
+    if bad_csum:
+        c ^= 0x1111
+    return body[:2] + struct.pack("!H", c) + body[4:]
+
+
+def write_pcap(path, packets):
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        for p in packets:
+            sec, usec = divmod(p.ts_us, 1000000)
+            f.write(struct.pack("<IIII", sec, usec, len(p.frame), len(p.frame)) + p.frame)
+
+
+class Pkt:
+    def __init__(self, frame, label, ip_bytes=None):
+        self.frame = frame
+        self.label = label          # short human description
+        self.ip = ip_bytes          # the IP packet (for quoting in ICMP errors)
+        self.ts_us = 0
+
+
+# --------------------------------------------------------------------------- flows
+
+class Host:
+    def __init__(self, ip, port, mac):
+        self.ip, self.port, self.mac = ip, port, mac
+
+
+class Flow:
+    """Common helpers: IP framing for the two sides."""
+    proto = None
+
+    def __init__(self, rng, c, s):
+        self.rng, self.c, self.s = rng, c, s
+        self.ident = rng.randrange(1 << 16)
+        self.pkts = []
+        self.steps = []       # generator of actions, consumed by the interleaver
+
+    def ends(self, side):
+        return (self.c, self.s) if side == "c" else (self.s, self.c)
+
+    def emit(self, side, l4, label, proto):
+        a, b = self.ends(side)
+        self.ident += 1
+        ip = ipv4(a.ip, b.ip, proto, l4, ident=self.ident, ttl=self.rng.choice((64, 64, 63, 1, 255)))
+        p = Pkt(ether(a.mac, b.mac, ip, pad=self.rng.random() < 0.5), label, ip)
+        self.pkts.append(p)
+        self.last_side = side
+        return p
+
+
+class TcpEnd:
+    def __init__(self, rng):
+        # sometimes just below the 2^32 wrap, so that windows straddle it
+        self.isn = rng.randrange(1 << 32) if rng.random() < 0.85 else (1 << 32) - rng.randrange(1, 5000)
+        self.nxt = self.isn        # next sequence number to send
+        self.ackd = None           # last ack value sent (the peer's seq it expects)
+        self.wsopt = None          # window scale option sent in SYN (None: absent)
+        self.scale = 0             # effective shift once the handshake is complete
+        self.win = 65535           # raw window field to advertise
+        self.edge = None           # highest ack + window << scale advertised
+        self.sackok = False
+        self.ts = None
+        self.last = None           # last Pkt sent (retransmission)
+
+
+class TcpFlow(Flow):
+    proto = 6
+
+    def __init__(self, rng, c, s, cfg):
+        super().__init__(rng, c, s)
+        self.cfg = cfg
+        self.e = {"c": TcpEnd(rng), "s": TcpEnd(rng)}
+        self.phase = "closed"
+
+    # ----- one segment
+    def seg(self, side, flags, data=b"", seq=None, ack=None, win=None, opts=None, advance=None,
+            label=None, **kw):
+        me, peer = self.e[side], self.e["s" if side == "c" else "c"]
+        a, b = self.ends(side)
+        if seq is None:
+            seq = me.nxt
+            if advance is None:
+                advance = True
+        if ack is None:
+            ack = peer.nxt if flags & ACK else (self.rng.choice((0, 0, 0, peer.nxt)))
+        if win is None:
+            win = me.win
+        if opts is None:
+            items = []
+            if me.ts is not None and not (flags & SYN):
+                me.ts += self.rng.randrange(1, 50)
+                items = [("nop", 0), ("nop", 0), ("ts", (me.ts, peer.ts or 0))]
+            opts = tcp_opts(items)
+        urg = kw.pop("urg", self.rng.randrange(1, 200) if flags & URG else 0)
+        l4 = tcp_segment(a.ip, b.ip, a.port, b.port, seq, ack, flags, win, opts, data, urg=urg, **kw)
+        p = self.emit(side, l4, label or "tcp %s %s len=%d" % (side, flag_str(flags), len(data)), 6)
+        if advance:
+            me.nxt = (seq + len(data) + (1 if flags & SYN else 0) + (1 if flags & FIN else 0)) & M32
+        if flags & ACK:
+            me.ackd = ack
+            shift = 0 if flags & SYN else me.scale
+            e = (ack + (win << shift)) & M32
+            if me.edge is None or ((e - me.edge) & M32) < (1 << 31):
+                me.edge = e
+        me.last = p
+        return p
+
+    def syn_opts(self, side):
+        r, me = self.rng, self.e[side]
+        items = []
+        if r.random() < 0.85:
+            items.append(("mss", r.choice((1460, 536, 1400, 65495, 0))))
+        if r.random() < 0.6:
+            items.append(("nop", 0))
+            me.wsopt = r.choice((0, 1, 2, 7, 7, 8, 13, 14, 14, 15, r.randrange(256)))
+            items.append(("ws", me.wsopt))
+        else:
+            me.wsopt = None
+        if r.random() < 0.6:
+            items.append(("sackok", 0))
+            me.sackok = True
+        if r.random() < 0.4:
+            me.ts = r.randrange(1 << 32)
+            items.append(("ts", (me.ts, 0)))
+        if r.random() < 0.05:     # malformed option lengths
+            items.append(("raw", r.choice((b"\x03\x02\x07", b"\x03\x00", b"\x08\x01", b"\x03\x04\x05\x00",
+                                           b"\x03"))))
+        r.shuffle(items)
+        return tcp_opts(items)
+
+    def settle_scale(self):
+        c, s = self.e["c"], self.e["s"]
+        if c.wsopt is not None and s.wsopt is not None:
+            c.scale, s.scale = min(c.wsopt, 14), min(s.wsopt, 14)
+        else:
+            c.scale = s.scale = 0
+        for end in (c, s):
+            want = self.rng.choice((65535, 29200, 131072, 1 << 20, 4096, 1000))
+            end.win = min(0xFFFF, max(1, want >> end.scale))
+
+    # ----- openings
+    def open(self):
+        r = self.rng
+        kind = r.choices(["normal", "syn_retrans", "synack_retrans", "synack_badack", "refused",
+                          "simultaneous", "midstream", "syn_only", "challenge", "no_third_ack",
+                          "syn_data", "bad_third_ack", "synack_data", "rst_syn_sent"],
+                         [30, 6, 4, 6, 4, 5, 8, 3, 5, 4, 2, 4, 2, 3])[0]
+        c, s = self.e["c"], self.e["s"]
+        if kind == "midstream":
+            # first packet an ACK without SYN (nf_conntrack_tcp_loose)
+            side = r.choice("ccs")
+            c.win = r.choice((502, 65535, 2000))
+            s.win = r.choice((502, 65535, 2000))
+            self.seg(side, r.choice((ACK, ACK | PSH, ACK | FIN)), data=rand_data(r, 0, 300),
+                     label="midstream first")
+            self.phase = "est"
+            return
+        win = r.choice((64240, 65535, 29200, 1024, 0))
+        o = self.syn_opts("c")
+        data = rand_data(r, 1, 40) if kind == "syn_data" else b""
+        syn = self.seg("c", SYN | (r.choice((0, 0, ECE | CWR))), data=data, win=win, opts=o, label="SYN")
+        if kind == "syn_only":
+            for _ in range(r.randrange(0, 3)):
+                self.retrans("c")
+            self.phase = "syn_sent"
+            return
+        if kind == "syn_retrans":
+            for _ in range(r.randrange(1, 3)):
+                self.retrans("c")
+        if kind == "rst_syn_sent":
+            # RST from the server in SYN_SENT, with ack matching the SYN or not, seq 0 or not
+            ack = r.choice((c.nxt, c.nxt, (c.nxt + 1) & M32, c.isn, 0))
+            self.seg("s", RST | ACK if r.random() < 0.7 else RST, seq=r.choice((0, s.isn, r.randrange(1 << 32))),
+                     ack=ack, win=0, advance=False, label="RST in SYN_SENT")
+            if r.random() < 0.5:
+                self.retrans("c")
+            self.phase = "syn_sent"
+            return
+        if kind == "refused":
+            if r.random() < 0.7:
+                self.seg("s", RST | ACK, seq=0, ack=c.nxt, win=0, label="RST/ACK refused")
+            else:
+                self.seg("s", RST, seq=r.choice((0, s.isn)), ack=0, win=0, label="RST refused")
+            self.phase = "closed"
+            return
+        if kind == "challenge":
+            # server answers the SYN with a (challenge) ACK, client resets with seq = that ack
+            cack = r.choice((r.randrange(1 << 32), (c.isn - r.randrange(1, 100000)) & M32))
+            self.seg("s", ACK, seq=s.isn + r.randrange(1 << 20), ack=cack, win=r.randrange(65536),
+                     advance=False, label="challenge ACK")
+            self.seg("c", RST, seq=cack if r.random() < 0.8 else cack + 1, ack=0, win=0,
+                     advance=False, label="RST to challenge ACK")
+            if r.random() < 0.6:
+                c.nxt = c.isn
+                self.seg("c", SYN, win=win, opts=o, label="SYN again")
+                self.synack()
+                self.seg("c", ACK, label="ACK")
+                self.phase = "est"
+            else:
+                self.phase = "closed"
+            return
+        if kind == "simultaneous":
+            so = self.syn_opts("s")
+            self.seg("s", SYN, win=r.choice((65535, 29200)), opts=so, label="SYN (simultaneous)")
+            self.settle_scale()
+            if r.random() < 0.5:
+                self.seg("s", SYN | ACK, seq=s.isn, ack=c.nxt, opts=so, advance=False, label="SYN/ACK (s)")
+                self.seg("c", SYN | ACK, seq=c.isn, ack=s.nxt, opts=o, advance=False, label="SYN/ACK (c)")
+            else:
+                self.seg("c", SYN | ACK, seq=c.isn, ack=s.nxt, opts=o, advance=False, label="SYN/ACK (c)")
+                self.seg("s", SYN | ACK, seq=s.isn, ack=c.nxt, opts=so, advance=False, label="SYN/ACK (s)")
+            if r.random() < 0.7:
+                self.seg(r.choice("cs"), ACK, label="ACK")
+            self.phase = "est"
+            return
+        if kind == "synack_badack":
+            bad = r.choice(((c.nxt + 1) & M32, (c.nxt - 1) & M32, c.isn, r.randrange(1 << 32), 0))
+            so = self.syn_opts("s")
+            self.seg("s", SYN | ACK, ack=bad, win=65535, opts=so, advance=False, label="SYN/ACK wrong ack")
+            if r.random() < 0.5:
+                self.seg("c", RST, seq=bad, ack=0, win=0, advance=False, label="RST to bad SYN/ACK")
+        self.synack(data=rand_data(r, 1, 100) if kind == "synack_data" else b"")
+        if kind == "synack_retrans":
+            for _ in range(r.randrange(1, 3)):
+                self.retrans("s")
+        if kind == "bad_third_ack":
+            d = r.choice((1, -1, 2, 1 << 20, -(1 << 20)))
+            self.seg("c", ACK, ack=(s.nxt + d) & M32, label="third ACK with ack %+d" % d)
+            if r.random() < 0.5:
+                self.seg("c", ACK, label="ACK")
+        elif kind != "no_third_ack":
+            self.seg("c", ACK, label="ACK")
+        self.phase = "est"
+
+    def synack(self, data=b""):
+        r = self.rng
+        so = self.syn_opts("s")
+        flags = SYN | ACK | (ECE if r.random() < 0.1 else 0)
+        self.seg("s", flags, data=data, win=r.choice((65160, 65535, 28960, 1024, 0)), opts=so, label="SYN/ACK")
+        self.settle_scale()
+
+    def retrans(self, side):
+        last = self.e[side].last
+        if last is not None:
+            p = Pkt(last.frame, "retransmit: " + last.label, last.ip)
+            self.pkts.append(p)
+
+    # ----- established-phase actions
+    def act(self):
+        r = self.rng
+        side = r.choice("cs")
+        me, peer = self.e[side], self.e["s" if side == "c" else "c"]
+        a = r.choices(
+            ["data", "ack", "seq_edge", "seq_far", "seq_old", "ack_old", "ack_future", "zero_win",
+             "win_change", "retrans", "keepalive", "urg", "ecn", "bad_csum", "trunc", "bad_flags",
+             "syn_in_est", "rst", "fin", "sack", "icmp_err", "reserved", "close_reopen",
+             "retrans_burst", "old_synack", "ack_edge"],
+            [25, 10, 8, 3, 4, 4, 3, 3, 3, 6, 2, 2, 2, 3, 2, 4, 3, 6, 8, 3, 3, 1, 3, 2, 1, 4])[0]
+        if a == "data":
+            self.seg(side, ACK | r.choice((PSH, 0)), data=rand_data(r, 1, 1400), label="data")
+        elif a == "ack":
+            self.seg(side, ACK, label="ack")
+        elif a == "seq_edge":
+            # around the receiver's window edge (td_maxend) and below the left edge
+            base = peer.edge if peer.edge is not None else me.nxt
+            if r.random() < 0.7:
+                seq = (base + r.choice((-2, -1, 0, 1, 2, 100, -100))) & M32
+            else:
+                seq = (me.nxt - r.choice((peer.win << peer.scale, 66000, 65999, 66001, 1 << 20))) & M32
+            self.seg(side, ACK | PSH, data=rand_data(r, 1, 200), seq=seq, label="data near edge")
+        elif a == "seq_far":
+            self.seg(side, ACK | PSH, data=rand_data(r, 1, 100),
+                     seq=(me.nxt + r.choice((1 << 30, 1 << 31, 3000000, -(1 << 30)))) & M32,
+                     label="data far outside")
+        elif a == "seq_old":
+            self.seg(side, ACK | PSH, data=rand_data(r, 1, 100),
+                     seq=(me.nxt - r.randrange(1, 1500)) & M32, label="old data (overlap)")
+        elif a == "ack_old":
+            self.seg(side, ACK, ack=(peer.nxt - r.choice((1, 1000, 65999, 66000, 66001, 70000,
+                                                          1 << 20, 1 << 30))) & M32, label="old ack")
+        elif a == "ack_future":
+            self.seg(side, ACK, ack=(peer.nxt + r.choice((1, 2, 1000, 1 << 20, 1 << 30))) & M32,
+                     label="ack of unsent data")
+        elif a == "zero_win":
+            self.seg(side, ACK, win=0, label="zero window")
+            if r.random() < 0.7:
+                self.seg("s" if side == "c" else "c", ACK | PSH, data=rand_data(r, 1, 300),
+                         label="data into zero window")
+            if r.random() < 0.5:
+                self.seg(side, ACK, label="window update")
+        elif a == "win_change":
+            me.win = r.choice((0, 1, 100, 502, 8192, 65535, r.randrange(65536)))
+            self.seg(side, ACK, label="window change")
+        elif a == "retrans":
+            self.retrans(side)
+            if r.random() < 0.3:
+                self.retrans(side)
+        elif a == "keepalive":
+            self.seg(side, ACK, data=r.choice((b"", b"\0")), seq=(me.nxt - 1) & M32, label="keepalive")
+        elif a == "urg":
+            self.seg(side, ACK | URG | PSH, data=rand_data(r, 1, 50), label="urgent data")
+        elif a == "ecn":
+            self.seg(side, ACK | r.choice((ECE, CWR, ECE | CWR)), data=rand_data(r, 0, 100), label="ECE/CWR")
+        elif a == "bad_csum":
+            self.seg(side, ACK | PSH, data=rand_data(r, 1, 200), bad_csum=True, advance=False,
+                     seq=me.nxt, label="bad checksum")
+        elif a == "trunc":
+            how = r.choice(("doff_big", "doff_small", "short"))
+            if how == "doff_big":
+                self.seg(side, ACK, doff=r.choice((6, 8, 15)), advance=False, seq=me.nxt,
+                         label="data offset > length")
+            elif how == "doff_small":
+                self.seg(side, ACK, doff=r.choice((0, 3, 4)), advance=False, seq=me.nxt,
+                         label="data offset < 5")
+            else:
+                self.seg(side, ACK, cut=r.choice((4, 8, 12, 19)), advance=False, seq=me.nxt,
+                         label="tcp header cut")
+        elif a == "bad_flags":
+            fl = r.choice((SYN | FIN, SYN | RST, 0, 0xFF, FIN, PSH, URG, SYN | FIN | ACK, RST | FIN,
+                           RST | ACK | PSH, FIN | PSH | URG, SYN | ACK | RST, r.randrange(256)))
+            self.seg(side, fl, data=rand_data(r, 0, 20), advance=False, seq=me.nxt, label="odd flags")
+        elif a == "syn_in_est":
+            # SYN inside an established connection: challenge ACK, RST, or SYN/ACK (restart)
+            cl, sv = self.e["c"], self.e["s"]
+            new_isn = r.choice(((cl.nxt + r.randrange(1, 1 << 20)) & M32, r.randrange(1 << 32), cl.nxt))
+            self.seg("c", SYN, seq=new_isn, ack=0, win=64240, opts=self.syn_opts("c"), advance=False,
+                     label="SYN in established")
+            k = r.choice(("challenge", "challenge", "synack", "none"))
+            if k == "challenge":
+                self.seg("s", ACK, label="challenge ACK")
+                if r.random() < 0.7:
+                    self.seg("c", RST, seq=sv.ackd if sv.ackd is not None else cl.nxt, ack=0, win=0,
+                             advance=False, label="RST after challenge ACK")
+                    self.phase = "closed"
+            elif k == "synack":
+                cl.isn, cl.nxt = new_isn, (new_isn + 1) & M32
+                sv.isn = sv.nxt = r.randrange(1 << 32)
+                self.seg("s", SYN | ACK, ack=cl.nxt, opts=self.syn_opts("s"), win=65535, label="SYN/ACK to new SYN")
+                self.settle_scale()
+                if r.random() < 0.8:
+                    self.seg("c", ACK, label="ACK")
+        elif a == "rst":
+            self.rst(side)
+        elif a == "fin":
+            self.fin(side)
+        elif a == "sack":
+            if peer.nxt is not None:
+                left = (peer.nxt + r.randrange(1, 3000)) & M32
+                right = (left + r.choice((1, 100, 1000, 1 << 20, peer.edge and 70000 or 70000))) & M32
+                opts = tcp_opts([("nop", 0), ("nop", 0), ("sack", [(left, right)])])
+                self.seg(side, ACK, opts=opts, label="ack with SACK")
+        elif a == "icmp_err":
+            self.pending_icmp = (side, me.last)
+        elif a == "reserved":
+            self.seg(side, ACK | PSH, data=rand_data(r, 1, 10), reserved=r.randrange(1, 16), label="reserved bits")
+        elif a == "close_reopen":
+            self.fin_exchange(side)
+            self.reopen(r.choice("ccs"))
+        elif a == "retrans_burst":      # reaches nf_conntrack_tcp_max_retrans
+            if me.last is None or r.random() < 0.5:
+                self.seg(side, ACK | PSH, data=rand_data(r, 1, 500), label="data (to be retransmitted)")
+            for _ in range(r.randrange(3, 6)):
+                self.retrans(side)
+        elif a == "old_synack":
+            self.seg("s", SYN | ACK, seq=self.e["s"].isn, ack=(self.e["c"].isn + 1) & M32,
+                     opts=self.syn_opts("s"), advance=False, label="old SYN/ACK in established")
+        elif a == "ack_edge":
+            # ack / SACK right at the upper bound (the peer's td_end) and around 66000 below it
+            d = r.choice((-1, 0, 1, 2, -66000, -65999, -66001))
+            if r.random() < 0.6:
+                self.seg(side, ACK, ack=(peer.nxt + d) & M32, label="ack edge %+d" % d)
+            else:
+                left = (peer.nxt - r.randrange(0, 3000)) & M32
+                opts = tcp_opts([("nop", 0), ("nop", 0), ("sack", [(left, (peer.nxt + d) & M32)])])
+                self.seg(side, ACK, opts=opts, label="SACK edge %+d" % d)
+        return a
+
+    def rst(self, side):
+        r = self.rng
+        me, peer = self.e[side], self.e["s" if side == "c" else "c"]
+        wnd = peer.win << peer.scale
+        mode = r.choice(("exact", "exact", "inwin", "outwin", "below", "zero", "train", "acked"))
+        if mode == "exact":
+            seq = me.nxt
+        elif mode == "inwin":
+            seq = me.nxt + r.randrange(1, max(2, min(wnd, 1 << 30)))
+        elif mode == "outwin":
+            seq = me.nxt + wnd + r.choice((1, 2, 1000, 1 << 24))
+        elif mode == "below":
+            seq = me.nxt - r.choice((1, 10, 1000, 70000))
+        elif mode == "zero":
+            seq = 0
+        elif mode == "acked":
+            seq = peer.ackd if peer.ackd is not None else me.nxt
+        else:   # data then RST at its end
+            self.seg(side, ACK | PSH, data=rand_data(r, 1, 100), label="data before RST")
+            seq = me.nxt
+        flags = RST | (ACK if r.random() < 0.5 else 0)
+        self.seg(side, flags, seq=seq & M32, ack=peer.nxt if flags & ACK else r.choice((0, peer.nxt)),
+                 win=0, advance=False, label="RST %s" % mode)
+        if r.random() < 0.3:
+            self.retrans(side)
+        self.phase = "closed"
+
+    def fin(self, side):
+        r = self.rng
+        other = "s" if side == "c" else "c"
+        flags = FIN | ACK if r.random() < 0.9 else FIN      # FIN alone is an invalid combination
+        self.seg(side, flags | (PSH if r.random() < 0.2 else 0), data=rand_data(r, 0, 100),
+                 advance=bool(flags & ACK), seq=self.e[side].nxt, label="FIN")
+        if not flags & ACK:
+            self.seg(side, FIN | ACK, label="FIN (again, with ACK)")
+        if r.random() < 0.7:
+            self.seg(other, ACK, label="ACK of FIN")
+        if r.random() < 0.6:
+            self.seg(other, FIN | ACK, label="FIN (peer)")
+            if r.random() < 0.8:
+                self.seg(side, ACK, label="last ACK")
+            self.phase = "closed"
+
+    def fin_exchange(self, side):
+        other = "s" if side == "c" else "c"
+        self.seg(side, FIN | ACK, label="FIN")
+        if self.rng.random() < 0.5:
+            self.seg(other, FIN | ACK, label="FIN/ACK")
+        else:
+            self.seg(other, ACK, label="ACK")
+            self.seg(other, FIN | ACK, label="FIN")
+        self.seg(side, ACK, label="last ACK")
+        self.phase = "closed"
+
+    def reopen(self, side="c"):
+        """New SYN on the same tuple (TIME_WAIT / CLOSE reopen), usually from the client; from
+        the server (reply direction) it cannot reopen the entry."""
+        r = self.rng
+        c, s = self.e[side], self.e["s" if side == "c" else "c"]
+        c.isn = r.choice(((c.nxt + r.randrange(1, 1 << 24)) & M32, (c.nxt - r.randrange(1, 1 << 24)) & M32,
+                          r.randrange(1 << 32)))
+        c.nxt = c.isn
+        s.isn = s.nxt = r.randrange(1 << 32)
+        c.edge = s.edge = None
+        self.seg(side, SYN, win=64240, opts=self.syn_opts(side), label="SYN (reopen)")
+        if side == "c" and r.random() < 0.8:
+            self.synack()
+            self.seg("c", ACK, label="ACK")
+        self.phase = "est"
+
+    def script(self, budget):
+        """Yields after each step so flows can be interleaved."""
+        self.pending_icmp = None
+        self.open()
+        yield
+        while len(self.pkts) < budget:
+            if self.phase == "closed" and self.rng.random() < 0.35:
+                self.reopen(self.rng.choice("cccs"))
+            elif self.phase == "syn_sent" and self.rng.random() < 0.5:
+                self.synack()
+                self.seg("c", ACK, label="ACK")
+                self.phase = "est"
+            else:
+                self.act()
+            yield
+
+
+def flag_str(f):
+    return "".join(ch for bit, ch in ((SYN, "S"), (FIN, "F"), (RST, "R"), (PSH, "P"), (ACK, "A"),
+                                      (URG, "U"), (ECE, "E"), (CWR, "C")) if f & bit) or "none"
+
+
+def rand_data(r, lo, hi):
+    n = r.randrange(lo, hi + 1)
+    return bytes(r.randrange(256) for _ in range(n)) if n < 64 else bytes([r.randrange(256)]) * n
+
+
+class UdpFlow(Flow):
+    proto = 17
+
+    def script(self, budget):
+        r = self.rng
+        self.pending_icmp = None
+        two_way = r.random() < 0.6
+        while len(self.pkts) < budget:
+            side = "c" if (not two_way or r.random() < 0.55) else "s"
+            a, b = self.ends(side)
+            kind = r.choices(["ok", "bad_csum", "zero_csum", "trunc", "len_big", "len_small",
+                              "len_lt8", "icmp_err"], [40, 5, 6, 3, 3, 4, 2, 5])[0]
+            pl = rand_data(r, 0, 300)
+            if kind == "ok":
+                l4 = udp_datagram(a.ip, b.ip, a.port, b.port, pl)
+            elif kind == "bad_csum":
+                l4 = udp_datagram(a.ip, b.ip, a.port, b.port, pl, csum="bad")
+            elif kind == "zero_csum":
+                l4 = udp_datagram(a.ip, b.ip, a.port, b.port, pl, csum="zero")
+            elif kind == "trunc":
+                l4 = udp_datagram(a.ip, b.ip, a.port, b.port, pl, cut=r.randrange(1, 8))
+            elif kind == "len_big":
+                l4 = udp_datagram(a.ip, b.ip, a.port, b.port, pl, length=8 + len(pl) + r.choice((1, 2, 100)),
+                                  csum=r.choice(("ok", "zero")))
+            elif kind == "len_small":
+                pl = pl or b"xx"
+                l4 = udp_datagram(a.ip, b.ip, a.port, b.port, pl, length=8 + r.randrange(len(pl)),
+                                  csum=r.choice(("ok", "zero", "ok")), pseudo_len=r.choice(("udp", "ip")))
+            elif kind == "len_lt8":
+                l4 = udp_datagram(a.ip, b.ip, a.port, b.port, pl, length=r.randrange(8), csum=r.choice(("ok", "zero")))
+            else:
+                if self.pkts:
+                    self.pending_icmp = (self.last_side, self.pkts[-1])
+                yield
+                continue
+            self.emit(side, l4, "udp %s %s len=%d" % (side, kind, len(pl)), 17)
+            yield
+
+
+class IcmpFlow(Flow):
+    """ICMP echo (and timestamp) request/reply with matching and non-matching ids."""
+    proto = 1
+
+    def script(self, budget):
+        r = self.rng
+        self.pending_icmp = None
+        ident = r.randrange(1 << 16)
+        seq = r.randrange(1 << 16)
+        req, rep = r.choice(((8, 0), (8, 0), (8, 0), (13, 14), (15, 16), (17, 18)))
+        while len(self.pkts) < budget:
+            kind = r.choices(["request", "reply", "reply_wrong_id", "reply_first", "request_new_id",
+                              "bad_csum", "odd_type", "request_from_server", "short"],
+                             [30, 30, 6, 3, 5, 4, 3, 3, 2])[0]
+            if kind == "request":
+                seq += 1
+                self.emit("c", icmp_msg(req, 0, struct.pack("!HH", ident, seq), rand_data(r, 0, 56)), "echo req", 1)
+            elif kind == "reply":
+                self.emit("s", icmp_msg(rep, 0, struct.pack("!HH", ident, seq), rand_data(r, 0, 56)), "echo reply", 1)
+            elif kind == "reply_wrong_id":
+                self.emit("s", icmp_msg(rep, 0, struct.pack("!HH", (ident + r.randrange(1, 1000)) & 0xFFFF, seq)),
+                          "echo reply wrong id", 1)
+            elif kind == "reply_first":
+                self.emit("c", icmp_msg(rep, 0, struct.pack("!HH", r.randrange(1 << 16), 1)), "reply without request", 1)
+            elif kind == "request_new_id":
+                ident = r.randrange(1 << 16)
+                self.emit("c", icmp_msg(req, 0, struct.pack("!HH", ident, seq)), "echo req new id", 1)
+            elif kind == "bad_csum":
+                self.emit(r.choice("cs"), icmp_msg(r.choice((req, rep)), 0, struct.pack("!HH", ident, seq),
+                                                   bad_csum=True), "icmp bad checksum", 1)
+            elif kind == "odd_type":
+                t = r.choice((9, 10, 42, 5, 255, 8))
+                self.emit("c", icmp_msg(t, r.choice((0, 1, 5)), struct.pack("!HH", ident, seq)), "icmp type %d" % t, 1)
+            elif kind == "request_from_server":
+                self.emit("s", icmp_msg(req, 0, struct.pack("!HH", ident, seq)), "echo req from server", 1)
+            else:
+                self.emit("c", icmp_msg(req, 0, struct.pack("!HH", ident, seq))[:r.randrange(1, 8)], "icmp short", 1)
+            yield
+
+
+def icmp_error_for(rng, flow, side, quoted, router):
+    """An ICMP error about `quoted` (an IP packet sent by `side`), sent back towards that side
+    by the peer or by a router; sometimes with a wrong inner tuple or about an unknown flow."""
+    me, peer = flow.ends(side)
+    inner = bytearray(quoted.ip)
+    variant = rng.choices(["exact", "wrong_port", "wrong_addr", "swapped", "short", "full", "bad_csum",
+                           "inner_bad_ipcsum"], [30, 6, 4, 5, 4, 6, 3, 3])[0]
+    ihl = (inner[0] & 0xF) * 4
+    if variant == "wrong_port" and len(inner) >= ihl + 4:
+        struct.pack_into("!H", inner, ihl, (struct.unpack_from("!H", inner, ihl)[0] + 1) & 0xFFFF)
+    elif variant == "wrong_addr":
+        inner[15] ^= 0x40
+    elif variant == "swapped" and len(inner) >= ihl + 4:
+        inner[12:16], inner[16:20] = inner[16:20], inner[12:16]
+        inner[ihl:ihl + 2], inner[ihl + 2:ihl + 4] = inner[ihl + 2:ihl + 4], inner[ihl:ihl + 2]
+    elif variant == "inner_bad_ipcsum":
+        inner[10] ^= 0xFF
+    if variant == "full":
+        q = bytes(inner)
+    elif variant == "short":
+        q = bytes(inner[:ihl + rng.randrange(0, 8)])
+    else:
+        q = bytes(inner[:ihl + 8])
+    typ, code = rng.choice(((3, 3), (3, 1), (3, 4), (3, 13), (11, 0), (11, 1), (12, 0), (4, 0), (5, 1)))
+    rest = struct.pack("!HH", 0, 1280 if (typ, code) == (3, 4) else 0) if typ != 12 else b"\x14\0\0\0"
+    src = router if rng.random() < 0.4 else peer.ip
+    l4 = icmp_msg(typ, code, rest, q, bad_csum=(variant == "bad_csum"))
+    ip = ipv4(src, me.ip, 1, l4, ident=rng.randrange(1 << 16))
+    mac_from = peer.mac
+    return Pkt(ether(mac_from, me.mac, ip), "icmp err %d/%d (%s) for %s" % (typ, code, variant, quoted.label), ip)
+
+
+def icmp_error_unknown(rng):
+    """ICMP error quoting a flow nobody saw."""
+    c, s = "10.0.0.%d" % rng.randrange(100, 200), "10.0.1.%d" % rng.randrange(100, 200)
+    proto = rng.choice((6, 17, 1))
+    if proto == 6:
+        l4 = tcp_segment(c, s, rng.randrange(1024, 65536), 80, rng.randrange(1 << 32), 0, SYN, 1024)
+    elif proto == 17:
+        l4 = udp_datagram(c, s, rng.randrange(1024, 65536), 53, b"q")
+    else:
+        l4 = icmp_msg(8, 0, struct.pack("!HH", rng.randrange(1 << 16), 1))
+    q = ipv4(c, s, proto, l4)[:28]
+    l4o = icmp_msg(3, rng.choice((1, 3)), b"\0\0\0\0", q)
+    ip = ipv4(s, c, 1, l4o)
+    return Pkt(ether(MAC_S, MAC_C, ip), "icmp err for unknown flow", ip)
+
+
+# --------------------------------------------------------------------------- cases
+
+SERVER_PORTS = (80, 443, 22, 53, 8080, 25, 5000)
+
+
+def gen_settings(rng):
+    """Mostly defaults; about 30 % of the cases vary one or two settings."""
+    s = {}
+    if rng.random() < 0.3:
+        for _ in range(rng.randrange(1, 3)):
+            k = rng.choice(("loose", "liberal", "checksum", "max_retrans", "ignore_invalid_rst", "timeouts"))
+            if k == "loose":
+                s["nf_conntrack_tcp_loose"] = 0
+            elif k == "liberal":
+                s["nf_conntrack_tcp_be_liberal"] = 1
+            elif k == "checksum":
+                s["nf_conntrack_checksum"] = 0
+            elif k == "max_retrans":
+                s["nf_conntrack_tcp_max_retrans"] = rng.choice((0, 1, 2))
+            elif k == "ignore_invalid_rst":
+                s["nf_conntrack_tcp_ignore_invalid_rst"] = 1
+            else:
+                # distinct values so that a wrong timeout class shows in the final table
+                s["nf_conntrack_tcp_timeout_max_retrans"] = 250
+                s["nf_conntrack_tcp_timeout_unacknowledged"] = 200
+                s["nf_conntrack_tcp_timeout_syn_sent"] = 110
+                s["nf_conntrack_tcp_timeout_time_wait"] = 100
+                s["nf_conntrack_tcp_timeout_fin_wait"] = 90
+                s["nf_conntrack_udp_timeout"] = 25
+                s["nf_conntrack_icmp_timeout"] = 20
+    return s
+
+
+def gen_case(seed, index):
+    rng = random.Random("%d:%d" % (seed, index))
+    nflows = rng.choice((1, 1, 2, 2, 3, 4))
+    total = rng.randrange(5, 61)
+    flows = []
+    used = set()
+    for f in range(nflows):
+        kind = rng.choices(["tcp", "udp", "icmp"], [65, 20, 15])[0]
+        while True:
+            c = Host("10.0.0.%d" % rng.randrange(1, 21), rng.randrange(1024, 65536), MAC_C)
+            s = Host("10.0.1.%d" % rng.randrange(1, 21), rng.choice(SERVER_PORTS), MAC_S)
+            key = (kind, c.ip, c.port, s.ip, s.port)
+            if key not in used:
+                used.add(key)
+                break
+        if kind == "tcp":
+            flows.append(TcpFlow(rng, c, s, None))
+        elif kind == "udp":
+            flows.append(UdpFlow(rng, c, s))
+        else:
+            flows.append(IcmpFlow(rng, c, s))
+    budget = max(3, total // nflows)
+    gens = [fl.script(budget + rng.randrange(0, 4)) for fl in flows]
+    out = []
+    emitted = [0] * nflows
+    live = list(range(nflows))
+    router = "10.0.2.%d" % rng.randrange(1, 255)
+    while live and len(out) < 60:
+        k = rng.choice(live)
+        fl = flows[k]
+        try:
+            next(gens[k])
+        except StopIteration:
+            live.remove(k)
+        # move the packets this step produced into the capture
+        for p in fl.pkts[emitted[k]:]:
+            out.append(p)
+        emitted[k] = len(fl.pkts)
+        pend = getattr(fl, "pending_icmp", None)
+        if pend and pend[1] is not None:
+            out.append(icmp_error_for(rng, fl, pend[0], pend[1], router))
+            fl.pending_icmp = None
+        if rng.random() < 0.02:
+            out.append(icmp_error_unknown(rng))
+    out = out[:60]
+    t = 1700000000 * 1000000 + rng.randrange(10 ** 6)
+    for p in out:
+        t += rng.choice((50, 200, 1000, 1000, 3000, 10000))
+        p.ts_us = t
+    return out, gen_settings(rng)
+
+
+def plain_case():
+    """The sanity case: handshake, data both ways, FIN from both sides."""
+    rng = random.Random(0)
+    fl = TcpFlow(rng, Host("10.0.0.1", 40000, MAC_C), Host("10.0.1.1", 80, MAC_S), None)
+    o = tcp_opts([("mss", 1460), ("nop", 0), ("ws", 7), ("sackok", 0)])
+    fl.seg("c", SYN, win=64240, opts=o)
+    fl.seg("s", SYN | ACK, win=65160, opts=o)
+    fl.e["c"].scale = fl.e["s"].scale = 7
+    fl.e["c"].win = fl.e["s"].win = 502
+    fl.seg("c", ACK)
+    fl.seg("c", ACK | PSH, data=b"G" * 100)
+    fl.seg("s", ACK)
+    fl.seg("s", ACK | PSH, data=b"H" * 200)
+    fl.seg("c", ACK)
+    fl.seg("c", FIN | ACK)
+    fl.seg("s", ACK)
+    fl.seg("s", FIN | ACK)
+    fl.seg("c", ACK)
+    t = 1700000000 * 1000000
+    for p in fl.pkts:
+        t += 1000
+        p.ts_us = t
+    return fl.pkts, {}
+
+
+# --------------------------------------------------------------------------- running both sides
+
+def snapshot_binary(path, outdir):
+    """Copies the ctrack binary into outdir (the build tree may be rebuilt during a run)."""
+    for attempt in range(30):
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+            break
+        except OSError:
+            time.sleep(2)
+    else:
+        raise RuntimeError("cannot read %s" % path)
+    digest = hashlib.sha256(data).hexdigest()
+    dst = os.path.join(outdir, "ctrack.%s" % digest[:12])
+    if not os.path.exists(dst):
+        with open(dst + ".tmp", "wb") as f:
+            f.write(data)
+        os.chmod(dst + ".tmp", 0o755)
+        os.rename(dst + ".tmp", dst)
+    return dst, digest
+
+
+class Runner:
+    def __init__(self, args):
+        self.ctrack = os.path.abspath(args.ctrack)
+        if not args.no_snapshot:
+            self.ctrack, digest = snapshot_binary(self.ctrack, args.out)
+            print("ctrack %s (sha256 %s) -> %s" % (os.path.abspath(args.ctrack), digest, self.ctrack))
+        self.oracle = args.oracle
+        self.out = args.out
+        self.verbose = args.verbose
+        self.prefix = not args.no_prefix
+        self.runs = 0
+
+    def kernel(self, pcap, settings, kct):
+        cmd = [self.oracle, "--timing", "fast"]
+        for k, v in sorted(settings.items()):
+            if k == "nf_conntrack_tcp_loose":
+                cmd += ["--loose", str(v)]
+            elif k == "nf_conntrack_tcp_be_liberal":
+                cmd += ["--liberal", str(v)]
+            elif k == "nf_conntrack_checksum":
+                cmd += ["--checksum", str(v)]
+            else:
+                cmd += ["--sysctl", "%s=%s" % (k, v)]
+        if os.path.isdir(kct):
+            shutil.rmtree(kct)
+        cmd += ["--out", kct, pcap]
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.runs += 1
+        if p.returncode != 0:
+            raise RuntimeError("kernel-ct failed (%d): %s\n%s" % (p.returncode, " ".join(cmd), p.stdout[-2000:]))
+
+    def ctrack_run(self, pcap, settings, kct, tsv, table):
+        cmd = [self.ctrack, "replay", pcap, "--times-from", os.path.join(kct, "verdicts.tsv"),
+               "--verdicts", tsv, "-o", "json", "-q"]
+        for k, v in sorted(settings.items()):
+            cmd += ["--set", "%s=%s" % (k, v)]
+        with open(table, "w") as f:
+            p = subprocess.run(cmd, stdout=f, stderr=subprocess.PIPE, text=True)
+        if p.returncode != 0:
+            raise RuntimeError("ctrack failed (%d): %s\n%s" % (p.returncode, " ".join(cmd), p.stderr[-2000:]))
+
+    def run(self, base, packets, settings):
+        """Writes base.pcap, runs both sides; returns (diffs, kernel_rows, ctrack_rows)."""
+        pcap = base + ".pcap"
+        write_pcap(pcap, packets)
+        kct, tsv, table = base + ".kct", base + ".ct.tsv", base + ".ct.table.jsonl"
+        self.kernel(pcap, settings, kct)
+        self.ctrack_run(pcap, settings, kct, tsv, table)
+        krows = read_tsv(os.path.join(kct, "verdicts.tsv"))
+        crows = read_tsv(tsv)
+        ktab = read_jsonl(os.path.join(kct, "table.jsonl"))
+        ctab = read_jsonl(table)
+        diffs = compare(krows, crows, ktab, ctab)
+        if self.prefix:
+            diffs += self.prefix_checks(base, packets, settings, kct, krows)
+        return diffs, krows, crows, ktab
+
+    def prefix_checks(self, base, packets, settings, kct, krows):
+        """The entry a packet touched, right after that packet: the kernel's packets.jsonl
+        (timeout, TCP window-scale/flags, state, status) against ctrack's table after replaying
+        the capture up to that packet.  Checked packets are picked by a hash of their bytes, so
+        that minimization keeps checking the same packets."""
+        kpk = read_jsonl(os.path.join(kct, "packets.jsonl"))
+        tuples = {}
+        for ev in read_jsonl(os.path.join(kct, "events.jsonl")):
+            if ev.get("event") == "new":
+                tuples[ev["entry"]] = "%s %s" % (ev.get("l3"), tuple_key(ev["orig"]))
+        picks = [i for i, p in enumerate(packets[:-1])
+                 if i < len(kpk) and kpk[i].get("in_table") and kpk[i].get("entry") in tuples
+                 and zlib.crc32(p.frame) % 100 < PREFIX_PCT][:PREFIX_MAX]
+        diffs = []
+        pre = base + ".prefix"
+        for i in picks:
+            write_pcap(pre + ".pcap", packets[:i + 1])
+            self.ctrack_run(pre + ".pcap", settings, kct, pre + ".tsv", pre + ".table.jsonl")
+            cm = table_map(read_jsonl(pre + ".table.jsonl"))
+            k = kpk[i]
+            key = tuples[k["entry"]]
+            ce = cm.get(key)
+            kind = summary_kind(krows[i][8]) if i < len(krows) else "?"
+            if ce is None:
+                diffs.append(Diff("prefix", "after-packet %s K-state=%s missing-in-ctrack" % (kind, k.get("state")),
+                                  "after #%d %s: entry %s missing in ctrack" % (i, krows[i][8], key), i))
+                continue
+            bad = []
+            for fld in ("state", "status", "tcp"):
+                kv, cv = k.get(fld), ce.get(fld)
+                if fld == "status":
+                    kv, cv = sorted(kv or []), sorted(cv or [])
+                if fld == "state" and kv is None:
+                    continue
+                if kv != cv:
+                    bad.append((fld, kv, cv))
+            if abs(k.get("timeout", 0) - ce.get("timeout", 0)) > TIMEOUT_SLACK:
+                bad.append(("timeout", k.get("timeout"), ce.get("timeout")))
+            if bad:
+                sig = "after-packet %s K-state=%s %s" % (kind, k.get("state"), " ".join(
+                    "%s:%s/%s" % (f, rnd_to(kv), rnd_to(cv)) if f == "timeout" else
+                    "%s:%s/%s" % (f, json.dumps(kv, sort_keys=True), json.dumps(cv, sort_keys=True))
+                    for f, kv, cv in bad))
+                diffs.append(Diff("prefix", sig, "after #%d %s (entry %s)\n      differs: %s" % (
+                    i, krows[i][8], k["entry"], ", ".join("%s kernel=%s ctrack=%s" % b for b in bad)), i))
+        for ext in (".pcap", ".tsv", ".table.jsonl"):
+            if os.path.exists(pre + ext):
+                os.remove(pre + ext)
+        return diffs
+
+
+def read_tsv(path):
+    rows = []
+    with open(path) as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if line and not line.startswith("#"):
+                rows.append(line.split("\t"))
+    return rows
+
+
+def read_jsonl(path):
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def tuple_key(t):
+    if "icmp_type" in t:
+        ids = "type=%s code=%s id=%s" % (t["icmp_type"], t["icmp_code"], t["icmp_id"])
+    elif "sport" in t:
+        ids = "%s:%s" % (t["sport"], t["dport"])
+    else:
+        ids = ""
+    return "%s %s>%s %s" % (t.get("protonum"), t.get("src"), t.get("dst"), ids)
+
+
+def table_map(entries):
+    m = {}
+    for e in entries:
+        m["%s %s" % (e.get("l3"), tuple_key(e["orig"]))] = e
+    return m
+
+
+def summary_kind(summary):
+    """'tcp [SA]' / 'udp' / 'icmp type=3 code=3' from a verdicts.tsv summary cell."""
+    parts = summary.split()
+    if not parts:
+        return "?"
+    kind = parts[0]
+    if kind == "tcp" and "[" in summary:
+        kind += " " + summary[summary.index("["):summary.index("]") + 1]
+    elif kind == "icmp":
+        kind += " " + " ".join(p for p in parts if p.startswith("type="))
+    return kind
+
+
+class Diff:
+    def __init__(self, kind, sig, text, index=None):
+        self.kind, self.sig, self.text, self.index = kind, sig, text, index
+
+
+def compare(krows, crows, ktab, ctab):
+    diffs = []
+    if len(krows) != len(crows):
+        diffs.append(Diff("rows", "row count", "row count kernel=%d ctrack=%d" % (len(krows), len(crows))))
+    for i, (k, c) in enumerate(zip(krows, crows)):
+        kf, cf = k[1:7], c[1:7]
+        if kf != cf:
+            names = [ROW_FIELDS[j] for j in range(6) if kf[j] != cf[j]]
+            # signature without entry numbers (they shift when packets are dropped)
+            kv = [kf[j] if ROW_FIELDS[j] != "entry" else ("-" if kf[j] == "-" else "N") for j in range(6)]
+            cv = [cf[j] if ROW_FIELDS[j] != "entry" else ("-" if cf[j] == "-" else "N") for j in range(6)]
+            if kv == cv:     # only the entry number differs
+                sig = "row entry-number %s %s" % (summary_kind(k[8]), kf[2])
+            else:
+                sig = "row %s | K=%s | C=%s" % (summary_kind(k[8]), " ".join(kv), " ".join(cv))
+            text = ("#%d %s\n      kernel: %s note=%s\n      ctrack: %s  (differs: %s)"
+                    % (i, k[8], " ".join(kf), k[7], " ".join(cf), ",".join(names)))
+            diffs.append(Diff("row", sig, text, i))
+    km, cm = table_map(ktab), table_map(ctab)
+    for key in sorted(set(km) | set(cm)):
+        ke, ce = km.get(key), cm.get(key)
+        proto = key.split()[1]
+        if ce is None:
+            diffs.append(Diff("table", "table missing-in-ctrack proto=%s state=%s" % (proto, ke.get("state")),
+                              "table: missing in ctrack: %s %s" % (key, brief(ke))))
+            continue
+        if ke is None:
+            diffs.append(Diff("table", "table extra-in-ctrack proto=%s state=%s" % (proto, ce.get("state")),
+                              "table: extra in ctrack: %s %s" % (key, brief(ce))))
+            continue
+        bad = []
+        for fld in ("reply", "state", "status", "assured", "unreplied", "zone", "mark", "tcp"):
+            kv, cv = ke.get(fld), ce.get(fld)
+            if fld == "reply":
+                kv, cv = tuple_key(kv), tuple_key(cv)
+            if fld == "status":
+                kv, cv = sorted(kv or []), sorted(cv or [])
+            if kv != cv:
+                bad.append((fld, kv, cv))
+        kt, ct = ke.get("timeout", 0), ce.get("timeout", 0)
+        if abs(kt - ct) > TIMEOUT_SLACK:
+            bad.append(("timeout", kt, ct))
+        if bad:
+            sig = "table proto=%s state=%s %s" % (proto, ke.get("state"), " ".join(
+                "%s:%s/%s" % (f, rnd_to(kv) if f == "timeout" else kv, rnd_to(cv) if f == "timeout" else cv)
+                for f, kv, cv in bad))
+            diffs.append(Diff("table", sig, "table: %s\n      kernel: %s\n      ctrack: %s\n      differs: %s"
+                              % (key, brief(ke), brief(ce), ", ".join("%s %s vs %s" % b for b in bad))))
+    return diffs
+
+
+def rnd_to(v):
+    return int(round(v / 10.0) * 10) if isinstance(v, int) else v
+
+
+def brief(e):
+    return "state=%s status=%s timeout=%s tcp=%s reply=%s" % (
+        e.get("state"), ",".join(e.get("status") or []), e.get("timeout"), json.dumps(e.get("tcp")),
+        tuple_key(e["reply"]))
+
+
+def kernel_fingerprint(kct):
+    """What must be equal between two kernel runs: rows (cols 1-6) and the table without ids
+    and with timeouts rounded."""
+    rows = [tuple(r[1:7]) for r in read_tsv(os.path.join(kct, "verdicts.tsv"))]
+    tab = []
+    for e in read_jsonl(os.path.join(kct, "table.jsonl")):
+        e = dict(e)
+        e.pop("id", None)
+        e.pop("use", None)
+        e["timeout"] = rnd_to(e.get("timeout", 0))
+        tab.append(json.dumps(e, sort_keys=True))
+    return rows, sorted(tab)
+
+
+# --------------------------------------------------------------------------- minimization
+
+def minimize(runner, base, packets, settings, sig, max_runs=160):
+    """Drops chunks, then single packets, while a difference with signature `sig` persists."""
+    work = base + ".try"
+    runs = 0
+
+    def still(cand):
+        nonlocal runs
+        runs += 1
+        try:
+            diffs, _, _, _ = runner.run(work, cand, settings)
+        except RuntimeError:
+            return False
+        return any(d.sig == sig for d in diffs)
+
+    cur = list(packets)
+    n = 2
+    while len(cur) >= 2 and runs < max_runs:      # chunk phase (ddmin-like)
+        chunk = max(1, len(cur) // n)
+        progress = False
+        i = 0
+        while i < len(cur) and runs < max_runs:
+            cand = cur[:i] + cur[i + chunk:]
+            if cand and still(cand):
+                cur = cand
+                progress = True
+            else:
+                i += chunk
+        if not progress:
+            if chunk == 1:
+                break
+            n = min(len(cur), n * 2)
+    changed = True
+    while changed and runs < max_runs:             # single-packet phase until a fixpoint
+        changed = False
+        i = 0
+        while i < len(cur) and runs < max_runs:
+            cand = cur[:i] + cur[i + 1:]
+            if cand and still(cand):
+                cur = cand
+                changed = True
+            else:
+                i += 1
+    for ext in (".pcap", ".ct.tsv", ".ct.table.jsonl"):
+        if os.path.exists(work + ext):
+            os.remove(work + ext)
+    if os.path.isdir(work + ".kct"):
+        shutil.rmtree(work + ".kct")
+    return cur, runs
+
+
+# --------------------------------------------------------------------------- main
+
+def remove_case_files(base):
+    for ext in (".pcap", ".ct.tsv", ".ct.table.jsonl", ".settings.json"):
+        if os.path.exists(base + ext):
+            os.remove(base + ext)
+    if os.path.isdir(base + ".kct"):
+        shutil.rmtree(base + ".kct")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seed", type=int, required=True)
+    ap.add_argument("--cases", type=int, default=10)
+    ap.add_argument("--out", default="fuzzdiff")
+    ap.add_argument("--ctrack", default=DEFAULT_CTRACK)
+    ap.add_argument("--oracle", default=DEFAULT_ORACLE)
+    ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--only", type=int)
+    ap.add_argument("--no-minimize", action="store_true")
+    ap.add_argument("--time-limit", type=float, default=0)
+    ap.add_argument("--plain", action="store_true")
+    ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--no-snapshot", action="store_true",
+                    help="run --ctrack in place instead of a copy taken at start")
+    ap.add_argument("--no-prefix", action="store_true",
+                    help="skip the per-packet timeout/TCP-flag checks (faster)")
+    args = ap.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    runner = Runner(args)
+    findings_path = os.path.join(args.out, "findings.jsonl")
+    known = {}      # signature -> minimized case base name (this run and earlier runs)
+    if os.path.exists(findings_path):
+        for f in read_jsonl(findings_path):
+            if f.get("minimized_sig"):
+                known.setdefault(f["minimized_sig"], f["case"])
+    t0 = time.time()
+    ndiff = nok = 0
+    indices = [args.only] if args.only is not None else range(args.cases)
+    for i in indices:
+        if args.time_limit and time.time() - t0 > args.time_limit:
+            print("time limit reached after %d cases" % (nok + ndiff))
+            break
+        if args.plain and i == 0:
+            packets, settings = plain_case()
+        else:
+            packets, settings = gen_case(args.seed, i)
+        name = "case_%d_%d" % (args.seed, i)
+        base = os.path.join(args.out, name)
+        with open(base + ".settings.json", "w") as f:
+            json.dump(settings, f)
+        try:
+            diffs, krows, crows, _ = runner.run(base, packets, settings)
+        except RuntimeError as e:
+            print("%s ERROR %s" % (name, e))
+            sys.exit(2)
+        sets = " ".join("%s=%s" % (k.replace("nf_conntrack_", ""), v) for k, v in sorted(settings.items()))
+        if not diffs:
+            nok += 1
+            print("%s OK   %2d packets %s" % (name, len(packets), sets), flush=True)
+            if not args.keep:
+                remove_case_files(base)
+            continue
+        ndiff += 1
+        print("%s DIFF %2d packets %s (%d differences)" % (name, len(packets), sets, len(diffs)))
+        for d in diffs[:3]:
+            print("  " + d.text)
+        rec = {"case": name, "seed": args.seed, "index": i, "settings": settings, "packets": len(packets),
+               "signatures": sorted(set(d.sig for d in diffs)),
+               "first": [d.text for d in diffs[:5]],
+               "labels": [p.label for p in packets]}
+        target = diffs[0].sig
+        if target in known:
+            rec["duplicate_of"] = known[target]
+            print("  (same signature as %s)" % known[target])
+        elif not args.no_minimize:
+            mini, nruns = minimize(runner, base, packets, settings, target)
+            mbase = base + ".min"
+            mdiffs, mk, mc, _ = runner.run(mbase, mini, settings)
+            fp = kernel_fingerprint(mbase + ".kct")
+            deterministic = True
+            for rep in range(2):
+                rb = "%s.rerun%d" % (mbase, rep)
+                rdiffs, _, _, _ = runner.run(rb, mini, settings)
+                if kernel_fingerprint(rb + ".kct") != fp or not any(d.sig == target for d in rdiffs):
+                    deterministic = False
+                remove_case_files(rb)
+            known[target] = name
+            rec.update({"minimized_sig": target, "minimized_packets": len(mini), "minimize_runs": nruns,
+                        "min_pcap": mbase + ".pcap", "deterministic": deterministic,
+                        "min_labels": [p.label for p in mini],
+                        "min_diffs": [d.text for d in mdiffs],
+                        "min_kernel_rows": ["\t".join(r[:9]) for r in mk],
+                        "min_ctrack_rows": ["\t".join(r[:8]) for r in mc]})
+            print("  minimized to %d packets (%d runs)%s: %s" % (
+                len(mini), nruns, "" if deterministic else " KERNEL NOT DETERMINISTIC", mbase + ".pcap"))
+            for d in mdiffs[:3]:
+                print("    " + d.text.replace("\n", "\n  "))
+        with open(findings_path, "a") as f:
+            f.write(json.dumps(rec) + "\n")
+        sys.stdout.flush()
+    print("%d cases: %d OK, %d DIFF, %d oracle runs, %.0f s" % (nok + ndiff, nok, ndiff, runner.runs,
+                                                                   time.time() - t0))
+    sys.exit(1 if ndiff else 0)
+
+
+if __name__ == "__main__":
+    main()
