@@ -304,10 +304,10 @@ constexpr size_t kFilterAhead = 8;
 // capture, as cores reading one shared ring would: it picks its own frames by
 // ShardedConntrack::ShardOf(frame), which for most frames reads only the link header and the
 // addresses, and tracks them in batches, in capture order, with ProcessBatch, which decodes them
-// once. Nothing passes between the threads: an earlier design that decoded each frame once on
-// one thread and handed the decode to its shard's thread spent about a third more per tracked
-// frame than one thread alone (the decode and the bytes it points at arrived from the other
-// core's cache), and synchronised every chunk.
+// once. Nothing passes between the threads, so neither waits for the other. An earlier design
+// decoded each frame once, on either thread, and handed the decode to its shard's thread through
+// a ring of chunks; it was no faster (docs/performance.md) and a slow thread held the other back
+// whenever the ring was full.
 double RunSharded(const Workload& w1, ShardedConntrack& sh, std::vector<uint64_t>* counts) {
   const unsigned threads = sh.shards();
   const std::vector<Frame>& frames = w1.timed.frames();

@@ -70,8 +70,9 @@ void Compare(const std::string& name, const LoadedCapture& cap, const Config& cf
   }
 }
 
-// The threaded W1 run (RunSharded: each thread decodes a slice of every chunk, then tracks its
-// own shard's frames) against the same shards fed one frame at a time in capture order.
+// The threaded W1 run (RunSharded: each thread picks its own shard's frames out of the whole
+// capture by their headers and tracks them) against the same shards fed one decoded frame at a
+// time in capture order.
 TEST(BatchTest, ThreadedShardsSameAsSequential) {
   bench::WorkloadOptions opt;
   opt.conns = 5000;
