@@ -1,6 +1,8 @@
 #include "gen/workload.h"
 
 #include <ctrack/sharded.h>
+#include <pthread.h>
+#include <sched.h>
 
 #include <algorithm>
 #include <atomic>
@@ -298,6 +300,29 @@ namespace {
 // Each thread prefetches the header of the frame this many ahead of the one it filters.
 constexpr size_t kFilterAhead = 8;
 
+// The CPUs this process may run on, in order.
+std::vector<int> AllowedCpus() {
+  std::vector<int> cpus;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return cpus;
+  for (int c = 0; c < CPU_SETSIZE; ++c) {
+    if (CPU_ISSET(c, &set)) cpus.push_back(c);
+  }
+  return cpus;
+}
+
+// Thread t runs on the t-th allowed CPU (modulo their number), as a data plane gives each
+// shard a core, so that the scheduler cannot move a worker onto the other's CPU. A failure
+// leaves the thread unpinned.
+void PinToCpu(const std::vector<int>& cpus, unsigned t) {
+  if (cpus.size() < 2) return;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpus[t % cpus.size()], &set);
+  pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+}
+
 }  // namespace
 
 // W1 on `threads` shards, one thread each, the split included. Every thread reads the whole
@@ -315,6 +340,7 @@ double RunSharded(const Workload& w1, ShardedConntrack& sh, std::vector<uint64_t
   std::atomic<bool> go{false};
   std::vector<double> ends(threads);
   counts->assign(threads, 0);
+  const std::vector<int> allowed = AllowedCpus();
   std::vector<std::thread> pool;
   for (unsigned t = 0; t < threads; ++t) {
     pool.emplace_back([&, t] {
@@ -322,6 +348,7 @@ double RunSharded(const Workload& w1, ShardedConntrack& sh, std::vector<uint64_t
       mine.reserve(w1.batch);
       std::vector<PacketResult> out(w1.batch);
       Conntrack& ct = sh.shard(t);
+      PinToCpu(allowed, t);
       ready.fetch_add(1);
       while (!go.load(std::memory_order_acquire)) {
       }
