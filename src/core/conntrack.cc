@@ -330,8 +330,9 @@ void Conntrack::Impl::RunBatch(size_t count, const PrepareFn& prepare, const Tim
   // groups to the entry (or, for a likely new connection, prefetch what confirmation will read
   // and write: Table::PrefetchNew); then track in order. The first three passes only read; all
   // state changes happen in the last, in packet order, so the results are exactly those of
-  // calling Process() on each frame.
-  constexpr size_t kGroup = 16;
+  // calling Process() on each frame. A group is a whole default batch of 32 (groups of 16 cost
+  // 2-5 % more per packet in lookup1m, w1 and new in alternating runs).
+  constexpr size_t kGroup = 32;
   Prepared prep[kGroup];
   Table::Probe probe[kGroup];
   for (size_t base = 0; base < count; base += kGroup) {
