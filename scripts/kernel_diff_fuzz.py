@@ -2,13 +2,20 @@
 """Randomized differential fuzzer: ctrack versus the running kernel's nf_conntrack.
 
 Each case is a random but plausible packet sequence (1-4 TCP/UDP/ICMP flows, 5-60 packets,
-Ethernet pcap with µs timestamps), written to DIR/case_SEED_I.pcap.  The capture is replayed
-through the kernel oracle ($CTRACK_SHARED/oracle/kernel-ct, default ../shared next to the
-repository; --timing fast) and through
-`ctrack replay` with the kernel's clock (--times-from verdicts.tsv) and the same settings.
+Ethernet pcap with µs timestamps), written to DIR/case_SEED_I.pcap.  About --ipv6-pct % of the
+flows (default 30) are IPv6 (ethertype 0x86DD, documentation prefix 2001:db8::/32: clients
+2001:db8::N, servers 2001:db8:0:1::N, routers 2001:db8:0:2::N): TCP and UDP over IPv6 and
+ICMPv6 echo / node-information request/reply, with IPv6 pseudo-header checksums; ICMPv6 errors
+(destination unreachable, packet too big, time exceeded) quote a flow's packets.  A flow is
+either IPv4 or IPv6; a case may mix both.  Both families get the same damage now and then (bad
+TCP/UDP/ICMP checksums, cut L4 headers, bad lengths, wrong or cut quoted packets in errors).
+The capture is replayed through the kernel oracle ($CTRACK_SHARED/oracle/kernel-ct, default
+../shared next to the repository; --timing fast) and through `ctrack replay` with the kernel's
+clock (--times-from verdicts.tsv) and the same settings.
 Compared, as tests/parity/parity_test.cc does:
   * per packet: verdict, dir, state, status, entry, fwd (verdicts.tsv columns 1-6);
-  * final table, keyed by the original tuple: reply tuple, state, status bits, assured,
+  * final table, keyed by l3 and the original tuple (IPv6 addresses normalized to the RFC 5952
+    spelling on both sides): reply tuple, state, status bits, assured,
     unreplied, zone, mark, TCP window-scale/flags, and the timeout within TIMEOUT_SLACK s.
 
 A differing case is minimized (chunks, then single packets, are dropped while the same
@@ -21,10 +28,10 @@ Usage:
   python3 scripts/kernel_diff_fuzz.py --seed N --cases K [--out DIR] [--ctrack build/release/ctrack]
                                       [--oracle PATH] [--keep]
                                       [--only I] [--no-minimize] [--time-limit SECONDS]
-                                      [--plain] [--verbose]
+                                      [--plain] [--verbose] [--ipv6-pct P]
 
   --seed N        base seed; case I uses random.Random("N:I"), so a case can be regenerated
-                  alone with --seed N --only I
+                  alone with --seed N --only I (and the same --ipv6-pct)
   --cases K       number of cases (case indices 0..K-1)
   --out DIR       output directory (default ./fuzzdiff)
   --keep          keep the files of agreeing cases too (default: only differing ones are kept)
@@ -33,6 +40,8 @@ Usage:
   --time-limit S  stop starting new cases after S seconds
   --plain         first case is the fixed sanity sequence (handshake, data, FIN both ways)
   --no-prefix     skip the after-packet checks (below); about twice as fast
+  --ipv6-pct P    percentage of the flows that are IPv6 (default 30); 0 gives IPv4-only cases,
+                  generated exactly as before IPv6 support was added
   --no-snapshot   use --ctrack in place (by default it is copied to DIR/ctrack.<sha256> at start,
                   since the build tree may be rebuilt while the fuzzer runs)
 
@@ -47,6 +56,7 @@ the oracle).
 """
 import argparse
 import hashlib
+import ipaddress
 import json
 import os
 import random
@@ -90,9 +100,21 @@ def a4(addr):
     return socket.inet_aton(addr)
 
 
+def a6(addr):
+    return socket.inet_pton(socket.AF_INET6, addr)
+
+
+def is_v6(addr):
+    return ":" in addr
+
+
 def l4_csum(src, dst, proto, seg, length=None):
-    """TCP/UDP checksum with the IPv4 pseudo header (length defaults to len(seg))."""
+    """TCP/UDP/ICMPv6 checksum with the IPv4 or (for IPv6 addresses) the IPv6 pseudo header
+    (RFC 8200 8.1: 32-bit upper-layer length, 3 zero bytes, next header); length defaults to
+    len(seg)."""
     ln = len(seg) if length is None else length
+    if is_v6(src):
+        return inet_csum(a6(src) + a6(dst) + struct.pack("!I3xB", ln, proto) + seg)
     return inet_csum(a4(src) + a4(dst) + struct.pack("!BBH", 0, proto, ln) + seg)
 
 
@@ -103,8 +125,15 @@ def ipv4(src, dst, proto, payload, ident=0, ttl=64, df=True, tos=0):
     return hdr + payload
 
 
+def ipv6(src, dst, nh, payload, hlim=64, tclass=0, flowlabel=0):
+    hdr = struct.pack("!IHBB16s16s", (6 << 28) | ((tclass & 0xFF) << 20) | (flowlabel & 0xFFFFF),
+                      len(payload) & 0xFFFF, nh, hlim, a6(src), a6(dst))
+    return hdr + payload
+
+
 def ether(src_mac, dst_mac, ip_packet, pad=False):
-    frame = dst_mac + src_mac + b"\x08\x00" + ip_packet
+    etype = b"\x86\xdd" if ip_packet[0] >> 4 == 6 else b"\x08\x00"
+    frame = dst_mac + src_mac + etype + ip_packet
     if pad and len(frame) < 60:          # Ethernet minimum frame: IP tot_len < frame length
         frame += b"\0" * (60 - len(frame))
     return frame
@@ -181,6 +210,15 @@ def icmp_msg(typ, code, rest, payload=b"", bad_csum=False):
     return body[:2] + struct.pack("!H", c) + body[4:]
 
 
+def icmp6_msg(src, dst, typ, code, rest, payload=b"", bad_csum=False):
+    """ICMPv6 message; unlike ICMPv4 its checksum covers the IPv6 pseudo header."""
+    body = struct.pack("!BBH", typ, code, 0) + rest + payload
+    c = l4_csum(src, dst, 58, body)
+    if bad_csum:
+        c ^= 0x1111
+    return body[:2] + struct.pack("!H", c) + body[4:]
+
+
 def write_pcap(path, packets):
     with open(path, "wb") as f:
         f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
@@ -210,6 +248,7 @@ class Flow:
 
     def __init__(self, rng, c, s):
         self.rng, self.c, self.s = rng, c, s
+        self.v6 = is_v6(c.ip)  # IPv6 flow (both ends IPv6); the IPv4 id doubles as flow label
         self.ident = rng.randrange(1 << 16)
         self.pkts = []
         self.steps = []       # generator of actions, consumed by the interleaver
@@ -220,7 +259,12 @@ class Flow:
     def emit(self, side, l4, label, proto):
         a, b = self.ends(side)
         self.ident += 1
-        ip = ipv4(a.ip, b.ip, proto, l4, ident=self.ident, ttl=self.rng.choice((64, 64, 63, 1, 255)))
+        ttl = self.rng.choice((64, 64, 63, 1, 255))
+        if self.v6:
+            ip = ipv6(a.ip, b.ip, proto, l4, hlim=ttl, flowlabel=self.ident * 7919)
+            label = "v6 " + label
+        else:
+            ip = ipv4(a.ip, b.ip, proto, l4, ident=self.ident, ttl=ttl)
         p = Pkt(ether(a.mac, b.mac, ip, pad=self.rng.random() < 0.5), label, ip)
         self.pkts.append(p)
         self.last_side = side
@@ -730,6 +774,112 @@ class IcmpFlow(Flow):
             yield
 
 
+class Icmp6Flow(Flow):
+    """ICMPv6 echo (and node information query) request/reply with matching and non-matching
+    ids, odd/untracked types (MLD, neighbour discovery), and errors about the flow's own
+    requests."""
+    proto = 58
+
+    def msg(self, side, typ, code, rest, payload=b"", bad_csum=False):
+        a, b = self.ends(side)
+        return icmp6_msg(a.ip, b.ip, typ, code, rest, payload, bad_csum=bad_csum)
+
+    def script(self, budget):
+        r = self.rng
+        self.pending_icmp = None
+        ident = r.randrange(1 << 16)
+        seq = r.randrange(1 << 16)
+        req, rep = r.choice(((128, 129), (128, 129), (128, 129), (139, 140)))
+        while len(self.pkts) < budget:
+            kind = r.choices(["request", "reply", "reply_wrong_id", "reply_first", "request_new_id",
+                              "bad_csum", "odd_type", "request_from_server", "short", "icmp_err"],
+                             [30, 30, 6, 3, 5, 4, 4, 3, 2, 3])[0]
+            if kind == "request":
+                seq += 1
+                self.emit("c", self.msg("c", req, 0, struct.pack("!HH", ident, seq), rand_data(r, 0, 56)),
+                          "echo6 req", 58)
+            elif kind == "reply":
+                self.emit("s", self.msg("s", rep, 0, struct.pack("!HH", ident, seq), rand_data(r, 0, 56)),
+                          "echo6 reply", 58)
+            elif kind == "reply_wrong_id":
+                self.emit("s", self.msg("s", rep, 0, struct.pack("!HH", (ident + r.randrange(1, 1000)) & 0xFFFF, seq)),
+                          "echo6 reply wrong id", 58)
+            elif kind == "reply_first":
+                self.emit("c", self.msg("c", rep, 0, struct.pack("!HH", r.randrange(1 << 16), 1)),
+                          "echo6 reply without request", 58)
+            elif kind == "request_new_id":
+                ident = r.randrange(1 << 16)
+                self.emit("c", self.msg("c", req, 0, struct.pack("!HH", ident, seq)), "echo6 req new id", 58)
+            elif kind == "bad_csum":
+                side = r.choice("cs")
+                self.emit(side, self.msg(side, r.choice((req, rep)), 0, struct.pack("!HH", ident, seq),
+                                         bad_csum=True), "icmp6 bad checksum", 58)
+            elif kind == "odd_type":
+                # errors without a quoted packet, MLD/ND (untracked), node info, unknown types
+                t = r.choice((1, 3, 4, 100, 130, 131, 133, 135, 136, 137, 143, 139, 140, 200, 255, 128))
+                self.emit("c", self.msg("c", t, r.choice((0, 1, 5)), struct.pack("!HH", ident, seq)),
+                          "icmp6 type %d" % t, 58)
+            elif kind == "request_from_server":
+                self.emit("s", self.msg("s", req, 0, struct.pack("!HH", ident, seq)), "echo6 req from server", 58)
+            elif kind == "short":
+                self.emit("c", self.msg("c", req, 0, struct.pack("!HH", ident, seq))[:r.randrange(1, 8)],
+                          "icmp6 short", 58)
+            elif self.pkts:
+                self.pending_icmp = (self.last_side, self.pkts[-1])
+            yield
+
+
+def icmp6_error_for(rng, flow, side, quoted, router):
+    """An ICMPv6 error (destination unreachable, packet too big, time exceeded) about `quoted`
+    (an IPv6 packet sent by `side`), sent back towards that side by the peer or by a router;
+    sometimes with a wrong inner tuple, a cut inner header or about an unknown flow."""
+    me, peer = flow.ends(side)
+    inner = bytearray(quoted.ip)
+    variant = rng.choices(["exact", "wrong_port", "wrong_addr", "swapped", "short", "full", "bad_csum",
+                           "inner_nexthdr", "inner_cut_ip"], [30, 6, 4, 5, 4, 6, 3, 2, 2])[0]
+    h = 40
+    if variant == "wrong_port" and len(inner) >= h + 4:
+        struct.pack_into("!H", inner, h, (struct.unpack_from("!H", inner, h)[0] + 1) & 0xFFFF)
+    elif variant == "wrong_addr":
+        inner[39] ^= 0x40
+    elif variant == "swapped" and len(inner) >= h + 4:
+        inner[8:24], inner[24:40] = inner[24:40], inner[8:24]
+        inner[h:h + 2], inner[h + 2:h + 4] = inner[h + 2:h + 4], inner[h:h + 2]
+    elif variant == "inner_nexthdr":
+        inner[6] = rng.choice((0, 59, 60, 43, 44, 58, 17 if inner[6] == 6 else 6))
+    if variant == "full":
+        q = bytes(inner)
+    elif variant == "short":
+        q = bytes(inner[:h + rng.randrange(0, 8)])
+    elif variant == "inner_cut_ip":
+        q = bytes(inner[:rng.randrange(4, h)])
+    else:
+        q = bytes(inner[:h + 8])
+    typ, code = rng.choice(((1, 0), (1, 1), (1, 3), (1, 4), (1, 4), (1, 5), (2, 0), (2, 0), (3, 0), (3, 1)))
+    rest = struct.pack("!I", rng.choice((1280, 1280, 1500, 0)) if typ == 2 else 0)
+    src = router if rng.random() < 0.4 else peer.ip
+    l4 = icmp6_msg(src, me.ip, typ, code, rest, q, bad_csum=(variant == "bad_csum"))
+    ip = ipv6(src, me.ip, 58, l4, hlim=rng.choice((64, 255, 1)))
+    return Pkt(ether(peer.mac, me.mac, ip), "icmp6 err %d/%d (%s) for %s" % (typ, code, variant, quoted.label), ip)
+
+
+def icmp6_error_unknown(rng):
+    """ICMPv6 error quoting an IPv6 flow nobody saw."""
+    c, s = "2001:db8::%x" % rng.randrange(0x100, 0x200), "2001:db8:0:1::%x" % rng.randrange(0x100, 0x200)
+    proto = rng.choice((6, 17, 58))
+    if proto == 6:
+        l4 = tcp_segment(c, s, rng.randrange(1024, 65536), 80, rng.randrange(1 << 32), 0, SYN, 1024)
+    elif proto == 17:
+        l4 = udp_datagram(c, s, rng.randrange(1024, 65536), 53, b"q")
+    else:
+        l4 = icmp6_msg(c, s, 128, 0, struct.pack("!HH", rng.randrange(1 << 16), 1))
+    q = ipv6(c, s, proto, l4)[:48]
+    typ, code = rng.choice(((1, 1), (1, 3), (1, 4), (2, 0), (3, 0)))
+    l4o = icmp6_msg(s, c, typ, code, struct.pack("!I", 1280 if typ == 2 else 0), q)
+    ip = ipv6(s, c, 58, l4o)
+    return Pkt(ether(MAC_S, MAC_C, ip), "icmp6 err for unknown flow", ip)
+
+
 def icmp_error_for(rng, flow, side, quoted, router):
     """An ICMP error about `quoted` (an IP packet sent by `side`), sent back towards that side
     by the peer or by a router; sometimes with a wrong inner tuple or about an unknown flow."""
@@ -811,7 +961,10 @@ def gen_settings(rng):
     return s
 
 
-def gen_case(seed, index):
+def gen_case(seed, index, ipv6_pct=30):
+    """ipv6_pct: % of the flows that are IPv6 (each flow is one family; a case may mix them).
+    With ipv6_pct=0 no random number is drawn for the family, so the cases are the IPv4-only
+    ones of earlier versions."""
     rng = random.Random("%d:%d" % (seed, index))
     nflows = rng.choice((1, 1, 2, 2, 3, 4))
     total = rng.randrange(5, 61)
@@ -819,9 +972,14 @@ def gen_case(seed, index):
     used = set()
     for f in range(nflows):
         kind = rng.choices(["tcp", "udp", "icmp"], [65, 20, 15])[0]
+        v6 = ipv6_pct > 0 and rng.random() * 100 < ipv6_pct
         while True:
-            c = Host("10.0.0.%d" % rng.randrange(1, 21), rng.randrange(1024, 65536), MAC_C)
-            s = Host("10.0.1.%d" % rng.randrange(1, 21), rng.choice(SERVER_PORTS), MAC_S)
+            if v6:
+                c = Host("2001:db8::%x" % rng.randrange(1, 21), rng.randrange(1024, 65536), MAC_C)
+                s = Host("2001:db8:0:1::%x" % rng.randrange(1, 21), rng.choice(SERVER_PORTS), MAC_S)
+            else:
+                c = Host("10.0.0.%d" % rng.randrange(1, 21), rng.randrange(1024, 65536), MAC_C)
+                s = Host("10.0.1.%d" % rng.randrange(1, 21), rng.choice(SERVER_PORTS), MAC_S)
             key = (kind, c.ip, c.port, s.ip, s.port)
             if key not in used:
                 used.add(key)
@@ -830,14 +988,19 @@ def gen_case(seed, index):
             flows.append(TcpFlow(rng, c, s, None))
         elif kind == "udp":
             flows.append(UdpFlow(rng, c, s))
+        elif v6:
+            flows.append(Icmp6Flow(rng, c, s))
         else:
             flows.append(IcmpFlow(rng, c, s))
+    has_v6 = any(fl.v6 for fl in flows)
+    has_v4 = not all(fl.v6 for fl in flows)
     budget = max(3, total // nflows)
     gens = [fl.script(budget + rng.randrange(0, 4)) for fl in flows]
     out = []
     emitted = [0] * nflows
     live = list(range(nflows))
     router = "10.0.2.%d" % rng.randrange(1, 255)
+    router6 = "2001:db8:0:2::%x" % rng.randrange(1, 255) if has_v6 else None
     while live and len(out) < 60:
         k = rng.choice(live)
         fl = flows[k]
@@ -851,10 +1014,16 @@ def gen_case(seed, index):
         emitted[k] = len(fl.pkts)
         pend = getattr(fl, "pending_icmp", None)
         if pend and pend[1] is not None:
-            out.append(icmp_error_for(rng, fl, pend[0], pend[1], router))
+            if fl.v6:
+                out.append(icmp6_error_for(rng, fl, pend[0], pend[1], router6))
+            else:
+                out.append(icmp_error_for(rng, fl, pend[0], pend[1], router))
             fl.pending_icmp = None
         if rng.random() < 0.02:
-            out.append(icmp_error_unknown(rng))
+            if has_v6 and (not has_v4 or rng.random() < 0.5):
+                out.append(icmp6_error_unknown(rng))
+            else:
+                out.append(icmp_error_unknown(rng))
     out = out[:60]
     t = 1700000000 * 1000000 + rng.randrange(10 ** 6)
     for p in out:
@@ -1034,6 +1203,17 @@ def read_jsonl(path):
         return [json.loads(line) for line in f if line.strip()]
 
 
+def norm_addr(a):
+    """Canonical spelling of an address (IPv6: RFC 5952 compressed, as inet_ntop), so that the
+    kernel's and ctrack's JSON key the same entry identically."""
+    if isinstance(a, str) and ":" in a:
+        try:
+            return ipaddress.ip_address(a).compressed
+        except ValueError:
+            return a
+    return a
+
+
 def tuple_key(t):
     if "icmp_type" in t:
         ids = "type=%s code=%s id=%s" % (t["icmp_type"], t["icmp_code"], t["icmp_id"])
@@ -1041,7 +1221,7 @@ def tuple_key(t):
         ids = "%s:%s" % (t["sport"], t["dport"])
     else:
         ids = ""
-    return "%s %s>%s %s" % (t.get("protonum"), t.get("src"), t.get("dst"), ids)
+    return "%s %s>%s %s" % (t.get("protonum"), norm_addr(t.get("src")), norm_addr(t.get("dst")), ids)
 
 
 def table_map(entries):
@@ -1057,9 +1237,10 @@ def summary_kind(summary):
     if not parts:
         return "?"
     kind = parts[0]
-    if kind == "tcp" and "[" in summary:
-        kind += " " + summary[summary.index("["):summary.index("]") + 1]
-    elif kind == "icmp":
+    rest = " ".join(parts[2:])     # after the addresses (IPv6 ones are in brackets too)
+    if kind == "tcp" and "[" in rest:
+        kind += " " + rest[rest.index("["):rest.index("]") + 1]
+    elif kind in ("icmp", "icmpv6"):
         kind += " " + " ".join(p for p in parts if p.startswith("type="))
     return kind
 
@@ -1224,7 +1405,11 @@ def main():
                     help="run --ctrack in place instead of a copy taken at start")
     ap.add_argument("--no-prefix", action="store_true",
                     help="skip the per-packet timeout/TCP-flag checks (faster)")
+    ap.add_argument("--ipv6-pct", type=float, default=30, metavar="N",
+                    help="percentage of the flows that are IPv6 (default 30; 0 = IPv4 only)")
     args = ap.parse_args()
+    if not 0 <= args.ipv6_pct <= 100:
+        ap.error("--ipv6-pct must be between 0 and 100")
     os.makedirs(args.out, exist_ok=True)
     runner = Runner(args)
     findings_path = os.path.join(args.out, "findings.jsonl")
@@ -1243,7 +1428,7 @@ def main():
         if args.plain and i == 0:
             packets, settings = plain_case()
         else:
-            packets, settings = gen_case(args.seed, i)
+            packets, settings = gen_case(args.seed, i, args.ipv6_pct)
         name = "case_%d_%d" % (args.seed, i)
         base = os.path.join(args.out, name)
         with open(base + ".settings.json", "w") as f:
@@ -1264,7 +1449,8 @@ def main():
         print("%s DIFF %2d packets %s (%d differences)" % (name, len(packets), sets, len(diffs)))
         for d in diffs[:3]:
             print("  " + d.text)
-        rec = {"case": name, "seed": args.seed, "index": i, "settings": settings, "packets": len(packets),
+        rec = {"case": name, "seed": args.seed, "index": i, "ipv6_pct": args.ipv6_pct,
+               "settings": settings, "packets": len(packets),
                "signatures": sorted(set(d.sig for d in diffs)),
                "first": [d.text for d in diffs[:5]],
                "labels": [p.label for p in packets]}
