@@ -387,6 +387,11 @@ PacketResult Conntrack::Impl::ProcessL3(const FrameFacts& f, Timestamp now, uint
       ++ctr.frag_dropped;
       r.notes |= kNoteFragHeld;
       return r;
+    case DefragStatus::kCutFragmentHeader:
+      ++ctr.frag_dropped;
+      r.verdict = Verdict::kDrop;
+      r.forwarded = false;
+      return r;
     case DefragStatus::kComplete: {
       ++ctr.frag_reassembled;
       // A new datagram (the first fragment's header, rewritten): parsed anew.

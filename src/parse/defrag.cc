@@ -473,7 +473,7 @@ DefragStatus Defrag::Impl::ProcessV6(const uint8_t* data, uint32_t len, uint16_t
   uint8_t prev_nhoff = 0;
   if (!FindFragmentHeader(data, len, &fhoff, &prev_nhoff)) return DefragStatus::kNotFragment;
   if (UpperHeaderTruncated(data, len, fhoff)) return DefragStatus::kNotFragment;
-  if (fhoff + 8 > len) return DefragStatus::kDropped;
+  if (fhoff + 8 > len) return DefragStatus::kCutFragmentHeader;
 
   const uint8_t* fh = data + fhoff;
   QueueKey key{};

@@ -20,6 +20,10 @@ enum class DefragStatus : uint8_t {
   kHeld,         // fragment queued (verdict none)
   kComplete,     // the datagram is whole: use Defrag::datagram()
   kDropped,      // fragment rejected (malformed, overlap, over memory budget): verdict none
+  // IPv6 whose extension headers lead to a fragment header that the datagram ends before:
+  // nf_ct_frag6_gather() cannot pull it and the hook drops the packet (verdict drop; kernel-ct
+  // sees no fragment in such bytes either, so it reports a drop, not a held fragment).
+  kCutFragmentHeader,
 };
 
 class Defrag {

@@ -317,11 +317,14 @@ class CounterRun {
         next_sample_ += step_;
       }
     }
-    uint64_t invalid_before = ct_.stats().invalid;
+    const uint64_t invalid_before = ct_.stats().invalid, drop_before = ct_.stats().drop;
     PacketResult r = ct_.ProcessFrame(lt, f.data, f.caplen, f.wirelen, now);
     now_end_ = now;
     ++c_.packets;
-    bool full_drop = r.verdict == Verdict::kDrop && ct_.stats().invalid == invalid_before;
+    // Dropped for lack of room (or by a policy): the drop counter moved and the packet was not
+    // invalid (an L4 drop counts both; a defragmenter's drop neither).
+    bool full_drop = r.verdict == Verdict::kDrop && ct_.stats().drop != drop_before &&
+                     ct_.stats().invalid == invalid_before;
     NoteEntry(r, now);
     // An overload policy may reclaim an expired entry (counted as early drop by the engine): that
     // is not an eviction.

@@ -3,6 +3,8 @@
 // ../shared/golden (fragment files) also agree packet for packet.
 #include "parse/defrag.h"
 
+#include <ctrack/config.h>
+#include <ctrack/conntrack.h>
 #include <gtest/gtest.h>
 
 #include "parse/checksum.h"
@@ -51,6 +53,15 @@ Bytes Frag6(uint32_t id, uint16_t offset, size_t n, bool more) {
       .Build();
 }
 
+// IPv6 with an 8-byte routing header whose next header is a fragment header, and nothing after.
+Bytes CutFragmentHeader6() {
+  return PacketBuilder()
+      .Ipv6("2001:db8::1", "2001:db8::2")
+      .Ipv6ExtHeader(43, {0, 0, 0, 0, 0, 0})
+      .Proto(44)
+      .Build();
+}
+
 struct Step {
   Bytes pkt;
   S want;
@@ -71,6 +82,7 @@ TEST(DefragTest, SequencesV4) {
   const Bytes d = Dgram4(1);                         // 20 + 8 + 40: data [0,48)
   const auto f = testing::FragmentIpv4(d, 20 + 16);  // [0,16) [16,32) [32,48)
   ASSERT_EQ(f.size(), 3u);
+  const Bytes cut_fh = CutFragmentHeader6();
   struct Case {
     const char* name;
     std::vector<Step> steps;
@@ -215,6 +227,7 @@ TEST(DefragTest, SequencesV6) {
                            .Ipv6ExtHeader(44, {0, 0, 0, 0, 0, 9})
                            .Proto(59)
                            .Build();
+  const Bytes cut_fh = CutFragmentHeader6();
   struct Case {
     const char* name;
     std::vector<Step> steps;
@@ -241,6 +254,10 @@ TEST(DefragTest, SequencesV6) {
       {"atomic", {{atomic, S::kComplete}}, 0},
       // [oracle] ... unless it carries nothing.
       {"atomic empty", {{atomic_empty, S::kDropped}}, 1},
+      // A routing header that ends where the datagram ends but names a fragment header next:
+      // nf_ct_frag6_gather() cannot pull the fragment header and the packet is dropped
+      // (kernel-ct: verdict drop, checked with the differential fuzzer's case).
+      {"fragment header cut off", {{cut_fh, S::kCutFragmentHeader}}, 0},
       {"timeout 60 s",
        {{f[0], S::kHeld}, {f[1], S::kHeld, 59 * kSec}, {f[2], S::kHeld, 60 * kSec}},
        1},
@@ -250,6 +267,20 @@ TEST(DefragTest, SequencesV6) {
     Defrag defrag{Config()};
     RunSteps(c.steps, defrag, c.queues);
   }
+}
+
+// The engine reports that packet as dropped, not as a fragment held by the defragmenter, and
+// counts no table-full drop.
+TEST(DefragTest, CutFragmentHeaderIsADrop) {
+  const Bytes p = CutFragmentHeader6();
+  ASSERT_EQ(p.size(), 48u);
+  Conntrack ct{Config()};
+  PacketResult r = ct.ProcessIp(p.data(), static_cast<uint32_t>(p.size()), 0);
+  EXPECT_EQ(r.verdict, Verdict::kDrop);
+  EXPECT_FALSE(r.forwarded);
+  EXPECT_EQ(r.notes & kNoteFragHeld, 0);
+  EXPECT_EQ(ct.stats().drop, 0u);
+  EXPECT_EQ(ct.count(), 0u);
 }
 
 TEST(DefragTest, ReassembledV6DropsFragmentHeader) {
