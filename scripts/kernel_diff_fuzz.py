@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Randomized differential fuzzer: ctrack versus the running kernel's nf_conntrack.
 
-Each case is a random but plausible packet sequence (1-4 TCP/UDP/ICMP flows, 5-60 packets,
+Each case is a random but plausible packet sequence (1-4 TCP/UDP/ICMP/SCTP/GRE flows, 5-60 packets,
 Ethernet pcap with µs timestamps), written to DIR/case_SEED_I.pcap.  About --ipv6-pct % of the
 flows (default 30) are IPv6 (ethertype 0x86DD, documentation prefix 2001:db8::/32: clients
 2001:db8::N, servers 2001:db8:0:1::N, routers 2001:db8:0:2::N): TCP and UDP over IPv6 and
@@ -9,6 +9,21 @@ ICMPv6 echo / node-information request/reply, with IPv6 pseudo-header checksums;
 (destination unreachable, packet too big, time exceeded) quote a flow's packets.  A flow is
 either IPv4 or IPv6; a case may mix both.  Both families get the same damage now and then (bad
 TCP/UDP/ICMP checksums, cut L4 headers, bad lengths, wrong or cut quoted packets in errors).
+Besides TCP/UDP/ICMP (--kinds) there are SCTP associations (INIT / INIT_ACK / COOKIE_ECHO /
+COOKIE_ACK, DATA / SACK, HEARTBEAT / HEARTBEAT_ACK, SHUTDOWN / SHUTDOWN_ACK / SHUTDOWN_COMPLETE,
+ABORT, restarts and INIT collisions; CRC32c checksums and verification tags mostly right, now and
+then wrong; bundled, unknown, cut or badly sized chunks) and GRE flows both ways (version 0 with
+optional checksum/key/sequence, PPTP-style version 1 with call ids, sequence and ack numbers;
+sometimes a wrong protocol type, version or call id, or a cut header).  About --frag-pct % of all
+datagrams (default 4; any flow, IPv4 and IPv6) are sent as 1-4 IP fragments (in order, reversed,
+shuffled, last first, a duplicate, overlapping, a missing last or middle fragment, a tiny first
+fragment splitting the L4 header, a non-last fragment not a multiple of 8, an atomic fragment,
+DF on fragments, an offset near the 64 KiB limit, and rarely a reused fragment id); the kernel
+reassembles them (nf_defrag_ipv4/ipv6) before conntrack.  About --ext6-pct % of the IPv6 packets
+(default 6) carry extension headers before the L4 header: hop-by-hop (PadN, Pad1, router alert,
+unknown options), routing (type 0 with segments left 0, or a type 4 SRH), destination options,
+in combinations, sometimes malformed (bad length, overrunning TLV, discard-action option, hop-by-hop
+not first); fragmented IPv6 datagrams keep hop-by-hop/routing headers in the unfragmentable part.
 The capture is replayed through the kernel oracle ($CTRACK_SHARED/oracle/kernel-ct, default
 ../shared next to the repository; --timing fast) and through `ctrack replay` with the kernel's
 clock (--times-from verdicts.tsv) and the same settings.
@@ -29,9 +44,11 @@ Usage:
                                       [--oracle PATH] [--keep]
                                       [--only I] [--no-minimize] [--time-limit SECONDS]
                                       [--plain] [--verbose] [--ipv6-pct P]
+                                      [--kinds tcp,udp,icmp,sctp,gre] [--frag-pct N] [--ext6-pct N]
 
   --seed N        base seed; case I uses random.Random("N:I"), so a case can be regenerated
-                  alone with --seed N --only I (and the same --ipv6-pct)
+                  alone with --seed N --only I (and the same --ipv6-pct, --kinds, --frag-pct,
+                  --ext6-pct)
   --cases K       number of cases (case indices 0..K-1)
   --out DIR       output directory (default ./fuzzdiff)
   --keep          keep the files of agreeing cases too (default: only differing ones are kept)
@@ -42,6 +59,12 @@ Usage:
   --no-prefix     skip the after-packet checks (below); about twice as fast
   --ipv6-pct P    percentage of the flows that are IPv6 (default 30); 0 gives IPv4-only cases,
                   generated exactly as before IPv6 support was added
+  --kinds LIST    flow kinds to draw from (default tcp,udp,icmp,sctp,gre; relative shares
+                  65:20:15:14:7)
+  --frag-pct N    percentage of the datagrams sent as IP fragments (default 4; 0 = never)
+  --ext6-pct N    percentage of the IPv6 packets with extension headers (default 6; 0 = never)
+                  --kinds tcp,udp,icmp --frag-pct 0 --ext6-pct 0 generates exactly the cases of
+                  the version before these were added (same seed, same --ipv6-pct)
   --no-snapshot   use --ctrack in place (by default it is copied to DIR/ctrack.<sha256> at start,
                   since the build tree may be rebuilt while the fuzzer runs)
 
@@ -219,6 +242,210 @@ def icmp6_msg(src, dst, typ, code, rest, payload=b"", bad_csum=False):
     return body[:2] + struct.pack("!H", c) + body[4:]
 
 
+# --------------------------------------------------------------------------- IPv6 extension headers, fragmentation
+
+def _crc32c_table():
+    t = []
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+        t.append(c)
+    return t
+
+
+CRC32C_TABLE = _crc32c_table()
+
+
+def crc32c(data):
+    c = 0xFFFFFFFF
+    for b in data:
+        c = CRC32C_TABLE[(c ^ b) & 0xFF] ^ (c >> 8)
+    return c ^ 0xFFFFFFFF
+
+
+def ext_chain(exts, final_nh):
+    """exts: list of (type, body) where body is the header without its first (next header)
+    byte -> (first next-header value, chain bytes)."""
+    out = b""
+    for i, (t, body) in enumerate(exts):
+        nxt = exts[i + 1][0] if i + 1 < len(exts) else final_nh
+        out += bytes([nxt]) + body
+    return (exts[0][0] if exts else final_nh), out
+
+
+def tlv_opts_body(rng, bad=False):
+    """Body (hdr ext len + options) of a hop-by-hop / destination options header: PadN, Pad1,
+    router alert, unknown options with the 'skip' action; `bad`: an unknown option whose action
+    bits say discard (0x80/0xC0), a TLV overrunning the header, or a wrong length."""
+    opts = b""
+    for _ in range(rng.randrange(0, 3)):
+        k = rng.choice(("padn", "pad1", "ra", "unk"))
+        if k == "padn":
+            opts += bytes([1, rng.randrange(0, 4)])
+            opts += b"\0" * opts[-1]
+        elif k == "pad1":
+            opts += b"\0"
+        elif k == "ra":
+            opts += b"\x05\x02\x00\x00"
+        else:
+            opts += bytes([rng.choice((0x1E, 0x3E, 0x07)), 2, rng.randrange(256), rng.randrange(256)])
+    if bad:
+        how = rng.choice(("discard", "overrun", "len"))
+        if how == "discard":
+            opts += bytes([rng.choice((0x80 | 0x1E, 0xC0 | 0x1E, 0x40 | 0x1E)), 2, 0, 0])
+        elif how == "overrun":
+            opts += bytes([0x1E, 40, 0, 0])
+    total = 2 + len(opts)
+    pad = (-total) % 8
+    if pad == 1:
+        opts += b"\0"
+    elif pad:
+        opts += bytes([1, pad - 2]) + b"\0" * (pad - 2)
+    hlen = (2 + len(opts)) // 8 - 1
+    if bad and how == "len":
+        hlen += rng.choice((1, 3, 30))
+    return bytes([hlen & 0xFF]) + opts
+
+
+def routing_body(rng, bad=False):
+    """Routing header: type 0 with segments left 0 (one address), or an SRH (type 4, segments
+    left 0, 1-2 segments); `bad`: wrong length."""
+    if rng.random() < 0.7:
+        n, rtype, extra = 1, 0, b"\0\0\0\0"
+    else:
+        n, rtype = rng.choice((1, 2)), 4
+        extra = bytes([n - 1, 0]) + b"\0\0"          # last entry, flags, tag
+    segs = b"".join(a6("2001:db8:0:3::%x" % rng.randrange(1, 100)) for _ in range(n))
+    hlen = 2 * n
+    if bad:
+        hlen = rng.choice((hlen + 1, hlen + 2, 40, 1))
+    return bytes([hlen & 0xFF, rtype, 0]) + extra + segs
+
+
+def gen_exts(rng):
+    """A random chain of IPv6 extension headers: hop-by-hop (first), destination options,
+    routing; mostly in RFC 8200 order, now and then malformed or out of order."""
+    bad = rng.random() < 0.15
+    combo = rng.choice(((0,), (60,), (43,), (0, 60), (0, 43), (60, 43), (0, 60, 43), (43, 60),
+                        (0, 43, 60), (60, 43, 60)))
+    if rng.random() < 0.05:
+        combo = rng.choice(((60, 0), (0, 0), (43, 0)))         # hop-by-hop not first
+    exts = []
+    bad_at = rng.randrange(len(combo)) if bad else -1
+    for i, t in enumerate(combo):
+        if t == 43:
+            exts.append((43, routing_body(rng, bad=i == bad_at)))
+        else:
+            exts.append((t, tlv_opts_body(rng, bad=i == bad_at)))
+    return exts
+
+
+FRAG_VARIANTS = ["inorder", "reverse", "shuffle", "dup", "overlap", "missing_last", "missing_mid",
+                 "tiny_first", "odd_size", "last_first", "atomic", "df", "oversize"]
+FRAG_WEIGHTS = [30, 8, 8, 7, 5, 5, 3, 8, 3, 5, 3, 4, 2]
+
+
+def plan_fragments(rng, total, v6):
+    """Pieces (start, end, more) of a fragmentable part of `total` bytes, in sending order, and
+    the variant name; None if it is too short to fragment."""
+    variant = rng.choices(FRAG_VARIANTS, FRAG_WEIGHTS)[0]
+    if variant == "atomic":
+        return "atomic", [(0, total, False)]
+    if total < 9:
+        return None
+    cuts_all = list(range(8, total, 8))
+    n = min(rng.choice((2, 2, 3, 4)), len(cuts_all) + 1)
+    if variant == "tiny_first":
+        cuts = [8] + sorted(rng.sample(cuts_all[1:], min(n - 2, len(cuts_all) - 1))) if n > 1 else []
+    else:
+        cuts = sorted(rng.sample(cuts_all, n - 1))
+    bounds = [0] + cuts + [total]
+    pieces = [[bounds[i], bounds[i + 1], i + 1 < len(bounds) - 1] for i in range(len(bounds) - 1)]
+    if variant == "odd_size" and len(pieces) >= 2:
+        k = rng.randrange(len(pieces) - 1)
+        if pieces[k][1] - pieces[k][0] > 1:
+            pieces[k][1] -= rng.randrange(1, 8)          # non-last fragment not a multiple of 8 (leaves a hole)
+    elif variant == "overlap" and len(pieces) >= 2:
+        k = rng.randrange(1, len(pieces))
+        pieces[k][0] = max(0, pieces[k][0] - 8 * rng.choice((1, 1, 2)))
+    elif variant == "oversize":
+        last = pieces[-1]
+        base = 65528 - 8 * rng.randrange(0, 4)
+        last[0], last[1] = base, base + (last[1] - last[0])   # data kept; offset pushed near the limit
+        last.append(True)                                      # marker: relocated
+    out = [tuple(p) for p in pieces]
+    if variant == "reverse":
+        out.reverse()
+    elif variant == "shuffle":
+        rng.shuffle(out)
+    elif variant == "last_first":
+        out = out[-1:] + out[:-1]
+    elif variant == "dup":
+        k = rng.randrange(len(out))
+        out.insert(rng.randrange(k + 1, len(out) + 1), out[k])
+    elif variant == "missing_last":
+        out = out[:-1]
+    elif variant == "missing_mid" and len(out) >= 3:
+        del out[rng.randrange(1, len(out) - 1)]
+    return variant, out
+
+
+def fragment_ipv4(rng, ip, df=False):
+    """IPv4 fragments of the datagram `ip` (20-byte header) -> (variant, [fragment bytes])."""
+    payload = ip[20:]
+    plan = plan_fragments(rng, len(payload), False)
+    if plan is None:
+        return None
+    variant, pieces = plan
+    frags = []
+    for pc in pieces:
+        start, end, more = pc[0], pc[1], pc[2]
+        data = payload[start:end] if len(pc) == 3 else payload[-(end - start):]
+        fo = (start // 8) & 0x1FFF
+        if variant == "atomic":
+            fo, more = 0, rng.random() < 0.5             # a whole datagram with MF, or DF+MF
+            if more:
+                fo |= 0x2000
+            if rng.random() < 0.5:
+                fo |= 0x4000
+        else:
+            fo |= 0x2000 if more else 0
+            if variant == "df" or (df and rng.random() < 0.3):
+                fo |= 0x4000
+        hdr = bytearray(ip[:20])
+        struct.pack_into("!HHH", hdr, 2, 20 + len(data), struct.unpack_from("!H", ip, 4)[0], fo)
+        hdr[10:12] = b"\0\0"
+        struct.pack_into("!H", hdr, 10, inet_csum(bytes(hdr)))
+        frags.append((bytes(hdr) + data, "off=%d%s%s" % ((fo & 0x1FFF) * 8, ",MF" if fo & 0x2000 else "",
+                                                          ",DF" if fo & 0x4000 else "")))
+    return variant, frags
+
+
+def fragment_ipv6(rng, src, dst, exts, proto, l4, ident, hlim, flowlabel):
+    """IPv6 fragments (Fragment header, next header 44) of a datagram with extension headers
+    `exts` and upper layer `proto`/`l4`: the headers up to the last hop-by-hop/routing one form
+    the unfragmentable part -> (variant, [fragment bytes])."""
+    idx = max([i for i, (t, _) in enumerate(exts) if t in (0, 43)] or [-1])
+    unfrag, fragpart = exts[:idx + 1], exts[idx + 1:]
+    fnh, fbytes = ext_chain(fragpart, proto)
+    body = fbytes + l4
+    plan = plan_fragments(rng, len(body), True)
+    if plan is None:
+        return None
+    variant, pieces = plan
+    frags = []
+    for pc in pieces:
+        start, end, more = pc[0], pc[1], pc[2]
+        data = body[start:end] if len(pc) == 3 else body[-(end - start):]
+        fo = (start & 0xFFF8) if start < 65536 else 0xFFF8
+        fh = struct.pack("!BBHI", fnh, 0, fo | (1 if more else 0), ident & M32)
+        first, ubytes = ext_chain(unfrag + [(44, fh[1:])], fnh)
+        frags.append((ipv6(src, dst, first, ubytes + data, hlim=hlim, flowlabel=flowlabel),
+                      "off=%d%s" % (fo, ",M" if more else "")))
+    return variant, frags
+
+
 def write_pcap(path, packets):
     with open(path, "wb") as f:
         f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
@@ -231,8 +458,10 @@ class Pkt:
     def __init__(self, frame, label, ip_bytes=None):
         self.frame = frame
         self.label = label          # short human description
-        self.ip = ip_bytes          # the IP packet (for quoting in ICMP errors)
+        self.ip = ip_bytes          # the IP packet (for quoting in ICMP errors; whole datagram for fragments)
         self.ts_us = 0
+        self.l4off = None           # offset of the L4 header in ip (after IPv6 extension headers)
+        self.parts = None           # for a datagram sent as fragments: the fragment Pkts
 
 
 # --------------------------------------------------------------------------- flows
@@ -252,6 +481,10 @@ class Flow:
         self.ident = rng.randrange(1 << 16)
         self.pkts = []
         self.steps = []       # generator of actions, consumed by the interleaver
+        self.frag_pct = 0     # % of the datagrams sent as fragments (set by gen_case)
+        self.ext_pct = 0      # % of the IPv6 packets with extension headers (set by gen_case)
+        self.frag_id6 = None  # IPv6 Fragment header identification (per flow, incremented)
+        self.frag_id4 = None  # identification of the last fragmented datagram (for id reuse)
 
     def ends(self, side):
         return (self.c, self.s) if side == "c" else (self.s, self.c)
@@ -260,13 +493,53 @@ class Flow:
         a, b = self.ends(side)
         self.ident += 1
         ttl = self.rng.choice((64, 64, 63, 1, 255))
+        r = self.rng
+        exts = []
         if self.v6:
-            ip = ipv6(a.ip, b.ip, proto, l4, hlim=ttl, flowlabel=self.ident * 7919)
+            if self.ext_pct and r.random() * 100 < self.ext_pct:
+                exts = gen_exts(r)
+                label += " ext(%s)" % ",".join(str(t) for t, _ in exts)
+            first, chain = ext_chain(exts, proto)
+            ip = ipv6(a.ip, b.ip, first, chain + l4, hlim=ttl, flowlabel=self.ident * 7919)
+            l4off = 40 + len(chain)
             label = "v6 " + label
         else:
             ip = ipv4(a.ip, b.ip, proto, l4, ident=self.ident, ttl=ttl)
-        p = Pkt(ether(a.mac, b.mac, ip, pad=self.rng.random() < 0.5), label, ip)
-        self.pkts.append(p)
+            l4off = 20
+        frags = None
+        if self.frag_pct and r.random() * 100 < self.frag_pct:
+            # identification unique per flow (IPv4: the flow's incrementing id); about 8 % of the
+            # fragmented datagrams deliberately reuse the previous fragmented datagram's id
+            reuse = self.frag_id4 is not None and r.random() < 0.08
+            if self.v6:
+                if self.frag_id6 is None:
+                    self.frag_id6 = r.randrange(1 << 32)
+                if not reuse:
+                    self.frag_id6 = (self.frag_id6 + 1) & M32
+                frags = fragment_ipv6(r, a.ip, b.ip, exts, proto, l4, self.frag_id6, ttl, self.ident * 7919)
+                self.frag_id4 = self.frag_id6
+            else:
+                if reuse:
+                    ip = ipv4(a.ip, b.ip, proto, l4, ident=self.frag_id4, ttl=ttl)
+                frags = fragment_ipv4(r, ip, df=True)
+                self.frag_id4 = struct.unpack_from("!H", ip, 4)[0]
+            if frags and reuse:
+                frags = (frags[0] + "+id_reuse", frags[1])
+        if frags:
+            variant, fl = frags
+            p = Pkt(None, label + " (as %d fragments, %s)" % (len(fl), variant), ip)
+            p.l4off = l4off
+            p.parts = []
+            for k, (fip, desc) in enumerate(fl):
+                q = Pkt(ether(a.mac, b.mac, fip, pad=r.random() < 0.3),
+                        "%s [frag %d/%d %s %s]" % (label, k + 1, len(fl), variant, desc), ip)
+                q.l4off = l4off
+                p.parts.append(q)
+                self.pkts.append(q)
+        else:
+            p = Pkt(ether(a.mac, b.mac, ip, pad=r.random() < 0.5), label, ip)
+            p.l4off = l4off
+            self.pkts.append(p)
         self.last_side = side
         return p
 
@@ -465,8 +738,10 @@ class TcpFlow(Flow):
     def retrans(self, side):
         last = self.e[side].last
         if last is not None:
-            p = Pkt(last.frame, "retransmit: " + last.label, last.ip)
-            self.pkts.append(p)
+            for q in last.parts or [last]:      # a fragmented segment: all its fragments again
+                p = Pkt(q.frame, "retransmit: " + q.label, q.ip)
+                p.l4off = q.l4off
+                self.pkts.append(p)
 
     # ----- established-phase actions
     def act(self):
@@ -829,6 +1104,317 @@ class Icmp6Flow(Flow):
             yield
 
 
+def sctp_chunk(typ, flags, value=b"", length=None):
+    ln = 4 + len(value) if length is None else length
+    ch = struct.pack("!BBH", typ, flags, ln & 0xFFFF) + value
+    return ch + b"\0" * ((-len(ch)) % 4)
+
+
+def sctp_packet(sport, dport, vtag, chunks, bad_csum=False, csum_zero=False):
+    """SCTP common header (RFC 9260 3.1) + chunks, with the CRC32c checksum (little-endian on
+    the wire, as the kernel's sctp_compute_cksum)."""
+    pkt = struct.pack("!HHII", sport, dport, vtag & M32, 0) + b"".join(chunks)
+    if csum_zero:
+        return pkt
+    c = crc32c(pkt)
+    if bad_csum:
+        c ^= 0x00A5A500
+    return pkt[:8] + struct.pack("<I", c) + pkt[12:]
+
+
+SCTP_DATA, SCTP_INIT, SCTP_INIT_ACK, SCTP_SACK, SCTP_HB, SCTP_HB_ACK, SCTP_ABORT = 0, 1, 2, 3, 4, 5, 6
+SCTP_SHUTDOWN, SCTP_SHUTDOWN_ACK, SCTP_ERROR, SCTP_COOKIE_ECHO, SCTP_COOKIE_ACK = 7, 8, 9, 10, 11
+SCTP_SHUTDOWN_COMPLETE = 14
+
+
+class SctpFlow(Flow):
+    """SCTP association: INIT / INIT_ACK / COOKIE_ECHO / COOKIE_ACK, DATA / SACK, HEARTBEAT,
+    SHUTDOWN sequence, ABORT, restarts; mostly correct verification tags and CRC32c, now and
+    then wrong ones, bundled chunks, odd or cut chunks."""
+    proto = 132
+
+    def __init__(self, rng, c, s):
+        super().__init__(rng, c, s)
+        self.tag = {"c": 0, "s": 0}          # each end's own initiate tag (the peer puts it in vtag)
+        self.tsn = {"c": rng.randrange(1 << 32), "s": rng.randrange(1 << 32)}
+        self.phase = "closed"
+
+    def other(self, side):
+        return "s" if side == "c" else "c"
+
+    def send(self, side, chunks, label, vtag=None, bad_csum=False, **kw):
+        r = self.rng
+        if vtag is None:
+            vtag = self.tag[self.other(side)]
+        wrong = ""
+        if not bad_csum and r.random() < 0.04:
+            bad_csum, wrong = True, " BADCSUM"
+        if r.random() < 0.04:
+            vtag = r.choice((vtag ^ (1 << r.randrange(32)), 0, self.tag[side], r.randrange(1 << 32)))
+            wrong += " WRONGVTAG"
+        a, b = self.ends(side)
+        l4 = sctp_packet(a.port, b.port, vtag, chunks, bad_csum=bad_csum, **kw)
+        return self.emit(side, l4, "sctp %s %s%s" % (side, label, wrong), 132)
+
+    def init_chunk(self, side, typ=SCTP_INIT, cookie=b"", keep_tag=False):
+        r = self.rng
+        if not keep_tag:
+            self.tag[side] = r.randrange(1, 1 << 32) if r.random() < 0.97 else 0
+        params = b""
+        if typ == SCTP_INIT_ACK:
+            cookie = cookie or rand_data(r, 8, 40)
+            params += struct.pack("!HH", 7, 4 + len(cookie)) + cookie + b"\0" * ((-len(cookie)) % 4)
+        if r.random() < 0.3:
+            params += struct.pack("!HH", 0x8000, 4)          # ECN capable
+        if r.random() < 0.2:
+            params += struct.pack("!HH4s", 5, 8, a4("10.9.9.9"))   # IPv4 address parameter
+        val = struct.pack("!IIHHI", self.tag[side], r.choice((65535, 106496, 1500, 0)),
+                          r.choice((10, 1, 65535)), r.choice((10, 1, 65535)), self.tsn[side]) + params
+        return sctp_chunk(typ, 0, val)
+
+    def data_chunk(self, side):
+        r = self.rng
+        self.tsn[side] = (self.tsn[side] + 1) & M32
+        return sctp_chunk(SCTP_DATA, r.choice((3, 3, 1, 2, 7)),
+                          struct.pack("!IHHI", self.tsn[side], r.randrange(4), r.randrange(1 << 16), 0)
+                          + rand_data(r, 1, 200))
+
+    def sack_chunk(self, side):
+        peer = self.other(side)
+        return sctp_chunk(SCTP_SACK, 0, struct.pack("!IIHH", self.tsn[peer], 106496, 0, 0))
+
+    def hb_chunk(self, typ=SCTP_HB):
+        info = rand_data(self.rng, 4, 40)
+        return sctp_chunk(typ, 0, struct.pack("!HH", 1, 4 + len(info)) + info + b"\0" * ((-len(info)) % 4))
+
+    def handshake(self, side="c"):
+        r, o = self.rng, self.other(side)
+        cookie = rand_data(r, 8, 40)
+        kind = r.choices(["normal", "init_retrans", "init_only", "collision", "abort", "no_cookie_ack",
+                          "initack_only", "bundled", "init_vtag"], [40, 8, 5, 5, 5, 5, 4, 8, 3])[0]
+        init = self.init_chunk(side)
+        self.send(side, [init], "INIT", vtag=0 if kind != "init_vtag" else r.randrange(1 << 32))
+        if kind == "init_retrans":
+            for _ in range(r.randrange(1, 3)):
+                if r.random() < 0.3:
+                    init = self.init_chunk(side)          # a new INIT (new initiate tag)
+                self.send(side, [init], "INIT (retransmit)", vtag=0)
+        if kind == "init_only":
+            return "cookie_wait"
+        if kind == "collision":
+            self.send(o, [self.init_chunk(o)], "INIT (collision)", vtag=0)
+        if kind == "abort":
+            self.send(o, [sctp_chunk(SCTP_ABORT, 1)], "ABORT(T) to INIT", vtag=self.tag[side])
+            return "closed"
+        # after an INIT collision the INIT_ACK normally repeats the initiate tag of the endpoint's
+        # own INIT (RFC 9260 5.2.1), sometimes not
+        keep = kind == "collision" and r.random() < 0.75
+        self.send(o, [self.init_chunk(o, SCTP_INIT_ACK, cookie, keep_tag=keep)],
+                  "INIT_ACK" + (" (same tag as its INIT)" if keep else ""))
+        if kind == "initack_only":
+            return "cookie_wait"
+        chunks = [sctp_chunk(SCTP_COOKIE_ECHO, 0, cookie)]
+        if kind == "bundled" or r.random() < 0.2:
+            chunks.append(self.data_chunk(side))
+        self.send(side, chunks, "COOKIE_ECHO" + (" +DATA" if len(chunks) > 1 else ""))
+        if kind == "no_cookie_ack":
+            return "cookie_echoed"
+        chunks = [sctp_chunk(SCTP_COOKIE_ACK, 0)]
+        if len(chunks) > 1 or kind == "bundled" or r.random() < 0.2:
+            chunks.append(self.sack_chunk(o))
+        self.send(o, chunks, "COOKIE_ACK" + (" +SACK" if len(chunks) > 1 else ""))
+        return "est"
+
+    def act(self):
+        r = self.rng
+        side = r.choice("cs")
+        o = self.other(side)
+        a = r.choices(["data", "sack", "data_sack", "heartbeat", "shutdown", "abort", "restart", "bad_csum",
+                       "wrong_vtag", "unknown_chunk", "bad_len", "cut", "error", "shutdown_bad",
+                       "zero_csum", "cookie_echo_again", "many_chunks"],
+                      [30, 12, 8, 10, 7, 4, 3, 3, 3, 2, 2, 2, 2, 2, 1, 2, 3])[0]
+        if a == "data":
+            self.send(side, [self.data_chunk(side)], "DATA")
+            if r.random() < 0.7:
+                self.send(o, [self.sack_chunk(o)], "SACK")
+        elif a == "sack":
+            self.send(side, [self.sack_chunk(side)], "SACK")
+        elif a == "data_sack":
+            self.send(side, [self.sack_chunk(side), self.data_chunk(side)], "SACK+DATA")
+        elif a == "heartbeat":
+            self.send(side, [self.hb_chunk()], "HEARTBEAT")
+            if r.random() < 0.8:
+                self.send(o, [self.hb_chunk(SCTP_HB_ACK)], "HEARTBEAT_ACK")
+        elif a == "shutdown":
+            self.send(side, [sctp_chunk(SCTP_SHUTDOWN, 0, struct.pack("!I", self.tsn[o]))], "SHUTDOWN")
+            if r.random() < 0.9:
+                self.send(o, [sctp_chunk(SCTP_SHUTDOWN_ACK, 0)], "SHUTDOWN_ACK")
+                if r.random() < 0.85:
+                    t = r.random() < 0.3
+                    self.send(side, [sctp_chunk(SCTP_SHUTDOWN_COMPLETE, 1 if t else 0)],
+                              "SHUTDOWN_COMPLETE%s" % ("(T)" if t else ""), vtag=self.tag[side] if t else None)
+                    self.phase = "closed"
+        elif a == "abort":
+            t = r.random() < 0.3
+            self.send(side, [sctp_chunk(SCTP_ABORT, 1 if t else 0)], "ABORT%s" % ("(T)" if t else ""),
+                      vtag=self.tag[side] if t else None)
+            self.phase = "closed"
+        elif a == "restart":
+            self.phase = self.handshake(r.choice("ccs"))
+        elif a == "bad_csum":
+            self.send(side, [self.data_chunk(side)], "DATA bad checksum", bad_csum=True)
+        elif a == "wrong_vtag":
+            self.send(side, [self.data_chunk(side)], "DATA wrong vtag",
+                      vtag=r.choice((self.tag[side], 0, r.randrange(1 << 32))))
+        elif a == "unknown_chunk":
+            t = r.choice((0x40, 0x80, 0xC0, 15, 63, 0x82, 0xC1, 130))
+            self.send(side, [sctp_chunk(t, 0, rand_data(r, 0, 12))], "chunk type %d" % t)
+        elif a == "bad_len":
+            ch = r.choice((SCTP_DATA, SCTP_SACK, SCTP_HB, SCTP_COOKIE_ACK))
+            self.send(side, [sctp_chunk(ch, 0, rand_data(r, 4, 20), length=r.choice((0, 1, 3, 200, 2)))],
+                      "chunk %d bad length" % ch)
+        elif a == "cut":
+            l4 = sctp_packet(self.ends(side)[0].port, self.ends(side)[1].port, self.tag[o],
+                             [self.data_chunk(side)])
+            self.emit(side, l4[:r.choice((4, 8, 11, 12, 14))], "sctp %s cut" % side, 132)
+        elif a == "error":
+            self.send(side, [sctp_chunk(SCTP_ERROR, 0, struct.pack("!HH", 1, 8) + b"\0\x01\0\0")], "ERROR")
+        elif a == "shutdown_bad":
+            # SHUTDOWN_ACK / SHUTDOWN_COMPLETE out of order
+            ch = r.choice((SCTP_SHUTDOWN_ACK, SCTP_SHUTDOWN_COMPLETE, SCTP_COOKIE_ACK, SCTP_INIT_ACK))
+            self.send(side, [sctp_chunk(ch, 0, b"" if ch != SCTP_INIT_ACK else self.init_chunk(side, SCTP_INIT_ACK)[4:])],
+                      "chunk %d out of order" % ch)
+        elif a == "zero_csum":
+            self.send(side, [self.data_chunk(side)], "DATA zero checksum", csum_zero=True)
+        elif a == "cookie_echo_again":
+            self.send(side, [sctp_chunk(SCTP_COOKIE_ECHO, 0, rand_data(r, 8, 30))], "COOKIE_ECHO again")
+            if r.random() < 0.6:
+                self.send(o, [sctp_chunk(SCTP_COOKIE_ACK, 0)], "COOKIE_ACK again")
+        elif a == "many_chunks":
+            kinds = [self.data_chunk(side), self.sack_chunk(side), self.hb_chunk()]
+            if r.random() < 0.2:
+                kinds.append(sctp_chunk(SCTP_SHUTDOWN, 0, struct.pack("!I", self.tsn[o])))
+            if r.random() < 0.1:
+                kinds.append(sctp_chunk(SCTP_ABORT, 0))
+            if r.random() < 0.1:
+                kinds.insert(0, self.init_chunk(side))        # INIT bundled: not allowed
+            r.shuffle(kinds)
+            self.send(side, kinds[:r.randrange(2, len(kinds) + 1)], "bundle of %d chunks" % len(kinds))
+        return a
+
+    def script(self, budget):
+        r = self.rng
+        self.pending_icmp = None
+        if r.random() < 0.08:
+            # midstream: the capture starts inside an association
+            self.tag = {"c": r.randrange(1 << 32), "s": r.randrange(1 << 32)}
+            self.phase = "est"
+        else:
+            self.phase = self.handshake()
+        yield
+        while len(self.pkts) < budget:
+            if self.phase == "closed" and r.random() < 0.5:
+                self.phase = self.handshake(r.choice("cccs"))
+            elif self.phase in ("cookie_wait", "cookie_echoed") and r.random() < 0.5:
+                self.phase = self.handshake()
+            elif r.random() < 0.04 and self.pkts:
+                self.pending_icmp = (self.last_side, self.pkts[-1])
+            else:
+                self.act()
+            yield
+
+
+class GreFlow(Flow):
+    """GRE both ways: version 0 (RFC 2784/2890, optional checksum/key/sequence) or PPTP-style
+    version 1 (RFC 2637: key = payload length + call id, optional sequence/ack), with now and
+    then a wrong protocol type, an unknown version, a wrong call id or a cut header."""
+    proto = 47
+
+    def __init__(self, rng, c, s):
+        super().__init__(rng, c, s)
+        self.version = 1 if rng.random() < 0.5 else 0
+        self.call = {"c": rng.randrange(1 << 16), "s": rng.randrange(1 << 16)}
+        if rng.random() < 0.15:
+            self.call = {"c": 0, "s": 0}
+        self.key = rng.choice((None, rng.randrange(1 << 32)))
+        self.seq = {"c": rng.randrange(1 << 32), "s": rng.randrange(1 << 32)}
+
+    def gre(self, side, version=None, proto=None, payload=b"", ack=False, key=None, with_seq=True,
+            csum=False):
+        r = self.rng
+        v = self.version if version is None else version
+        if v == 1:
+            flags = 0x2000 | (0x1000 if with_seq else 0) | (0x0080 if ack else 0) | 1
+            hdr = struct.pack("!HHHH", flags, 0x880B if proto is None else proto, len(payload),
+                              self.call[self.other(side)] if key is None else key)
+            if with_seq:
+                self.seq[side] = (self.seq[side] + 1) & M32
+                hdr += struct.pack("!I", self.seq[side])
+            if ack:
+                hdr += struct.pack("!I", self.seq[self.other(side)])
+            return hdr + payload
+        k = self.key if key is None else key
+        flags = (0x8000 if csum else 0) | (0x2000 if k is not None else 0) | (0x1000 if with_seq else 0) | (v & 7)
+        hdr = struct.pack("!HH", flags, 0x0800 if proto is None else proto)
+        opt = b""
+        if csum:
+            opt += b"\0\0\0\0"
+        if k is not None:
+            opt += struct.pack("!I", k & M32)
+        if with_seq:
+            self.seq[side] = (self.seq[side] + 1) & M32
+            opt += struct.pack("!I", self.seq[side])
+        pkt = hdr + opt + payload
+        if csum:
+            c = inet_csum(pkt)
+            pkt = pkt[:4] + struct.pack("!H", c) + pkt[6:]
+        return pkt
+
+    def other(self, side):
+        return "s" if side == "c" else "c"
+
+    def inner(self):
+        r = self.rng
+        if self.version == 1:                                      # PPP (HDLC address/control, IP)
+            return b"\xff\x03\x00\x21" + ipv4("192.168.%d.1" % r.randrange(256), "192.168.%d.2" % r.randrange(256),
+                                                17, udp_datagram("192.168.0.1", "192.168.0.2", 1000, 2000,
+                                                                 rand_data(r, 0, 60)))
+        return ipv4("192.168.%d.1" % r.randrange(256), "192.168.%d.2" % r.randrange(256), 17,
+                    udp_datagram("192.168.0.1", "192.168.0.2", 1000, 2000, rand_data(r, 0, 60)))
+
+    def script(self, budget):
+        r = self.rng
+        self.pending_icmp = None
+        two_way = r.random() < 0.8
+        while len(self.pkts) < budget:
+            side = "c" if (not two_way or r.random() < 0.55) else "s"
+            kind = r.choices(["ok", "ack_only", "wrong_proto", "bad_version", "wrong_key", "cut",
+                              "other_version", "csum", "icmp_err"], [50, 8, 3, 3, 4, 3, 3, 4, 3])[0]
+            if kind == "ok":
+                l4 = self.gre(side, payload=self.inner(), ack=self.version == 1 and r.random() < 0.3)
+            elif kind == "ack_only":
+                l4 = self.gre(side, ack=self.version == 1, with_seq=self.version == 0)
+            elif kind == "wrong_proto":
+                l4 = self.gre(side, proto=r.choice((0x0800, 0x880B, 0x86DD, 0x6558, 0)), payload=self.inner())
+            elif kind == "bad_version":
+                l4 = self.gre(side, version=r.choice((2, 3, 7)), payload=self.inner())
+            elif kind == "wrong_key":
+                l4 = self.gre(side, key=r.choice((0, r.randrange(1 << 16), self.call[side])), payload=self.inner())
+            elif kind == "cut":
+                l4 = self.gre(side, payload=self.inner())[:r.choice((1, 2, 3, 4, 6, 7))]
+            elif kind == "other_version":
+                l4 = self.gre(side, version=1 - self.version, payload=self.inner())
+            elif kind == "csum":
+                l4 = self.gre(side, version=0, payload=self.inner(), csum=True)
+            else:
+                if self.pkts:
+                    self.pending_icmp = (self.last_side, self.pkts[-1])
+                yield
+                continue
+            self.emit(side, l4, "gre v%d %s %s" % (self.version, side, kind), 47)
+            yield
+
+
 def icmp6_error_for(rng, flow, side, quoted, router):
     """An ICMPv6 error (destination unreachable, packet too big, time exceeded) about `quoted`
     (an IPv6 packet sent by `side`), sent back towards that side by the peer or by a router;
@@ -837,7 +1423,7 @@ def icmp6_error_for(rng, flow, side, quoted, router):
     inner = bytearray(quoted.ip)
     variant = rng.choices(["exact", "wrong_port", "wrong_addr", "swapped", "short", "full", "bad_csum",
                            "inner_nexthdr", "inner_cut_ip"], [30, 6, 4, 5, 4, 6, 3, 2, 2])[0]
-    h = 40
+    h = quoted.l4off or 40      # after the quoted packet's extension headers
     if variant == "wrong_port" and len(inner) >= h + 4:
         struct.pack_into("!H", inner, h, (struct.unpack_from("!H", inner, h)[0] + 1) & 0xFFFF)
     elif variant == "wrong_addr":
@@ -961,17 +1547,29 @@ def gen_settings(rng):
     return s
 
 
-def gen_case(seed, index, ipv6_pct=30):
+KIND_WEIGHTS = (("tcp", 65), ("udp", 20), ("icmp", 15), ("sctp", 14), ("gre", 7))
+OLD_KINDS = ("tcp", "udp", "icmp")
+DEFAULT_KINDS = "tcp,udp,icmp,sctp,gre"
+DEFAULT_FRAG_PCT = 4
+DEFAULT_EXT6_PCT = 6
+
+
+def gen_case(seed, index, ipv6_pct=30, kinds=OLD_KINDS, frag_pct=0, ext6_pct=0):
     """ipv6_pct: % of the flows that are IPv6 (each flow is one family; a case may mix them).
     With ipv6_pct=0 no random number is drawn for the family, so the cases are the IPv4-only
-    ones of earlier versions."""
+    ones of earlier versions.  kinds: the flow kinds drawn from (KIND_WEIGHTS); frag_pct: % of
+    the datagrams sent as IP fragments; ext6_pct: % of the IPv6 packets carrying extension
+    headers.  With kinds tcp,udp,icmp and both percentages 0 the cases are exactly those of the
+    versions before SCTP/GRE/fragments/extension headers were added."""
     rng = random.Random("%d:%d" % (seed, index))
     nflows = rng.choice((1, 1, 2, 2, 3, 4))
     total = rng.randrange(5, 61)
     flows = []
     used = set()
+    knames = [k for k, _ in KIND_WEIGHTS if k in kinds]
+    kweights = [w for k, w in KIND_WEIGHTS if k in kinds]
     for f in range(nflows):
-        kind = rng.choices(["tcp", "udp", "icmp"], [65, 20, 15])[0]
+        kind = rng.choices(knames, kweights)[0]
         v6 = ipv6_pct > 0 and rng.random() * 100 < ipv6_pct
         while True:
             if v6:
@@ -988,10 +1586,16 @@ def gen_case(seed, index, ipv6_pct=30):
             flows.append(TcpFlow(rng, c, s, None))
         elif kind == "udp":
             flows.append(UdpFlow(rng, c, s))
+        elif kind == "sctp":
+            flows.append(SctpFlow(rng, c, s))
+        elif kind == "gre":
+            flows.append(GreFlow(rng, c, s))
         elif v6:
             flows.append(Icmp6Flow(rng, c, s))
         else:
             flows.append(IcmpFlow(rng, c, s))
+    for fl in flows:
+        fl.frag_pct, fl.ext_pct = frag_pct, ext6_pct
     has_v6 = any(fl.v6 for fl in flows)
     has_v4 = not all(fl.v6 for fl in flows)
     budget = max(3, total // nflows)
@@ -1029,7 +1633,16 @@ def gen_case(seed, index, ipv6_pct=30):
     for p in out:
         t += rng.choice((50, 200, 1000, 1000, 3000, 10000))
         p.ts_us = t
-    return out, gen_settings(rng)
+    settings = gen_settings(rng)
+    if "nf_conntrack_udp_timeout" in settings:      # the distinct-timeouts group (gen_settings)
+        if "sctp" in kinds:
+            settings.update({"nf_conntrack_sctp_timeout_established": 150,
+                             "nf_conntrack_sctp_timeout_cookie_wait": 4,
+                             "nf_conntrack_sctp_timeout_shutdown_sent": 2,
+                             "nf_conntrack_sctp_timeout_closed": 8})
+        if "gre" in kinds:
+            settings.update({"nf_conntrack_gre_timeout": 21, "nf_conntrack_gre_timeout_stream": 170})
+    return out, settings
 
 
 def plain_case():
@@ -1407,9 +2020,27 @@ def main():
                     help="skip the per-packet timeout/TCP-flag checks (faster)")
     ap.add_argument("--ipv6-pct", type=float, default=30, metavar="N",
                     help="percentage of the flows that are IPv6 (default 30; 0 = IPv4 only)")
+    ap.add_argument("--kinds", default=DEFAULT_KINDS, metavar="LIST",
+                    help="comma-separated flow kinds to generate, from %s (default %s; "
+                         "tcp,udp,icmp with --frag-pct 0 --ext6-pct 0 gives the cases of earlier versions)"
+                         % (",".join(k for k, _ in KIND_WEIGHTS), DEFAULT_KINDS))
+    ap.add_argument("--frag-pct", type=float, default=DEFAULT_FRAG_PCT, metavar="N",
+                    help="percentage of the datagrams (any flow, IPv4 and IPv6) sent as 1-4 IP fragments "
+                         "(default %d; 0 = none)" % DEFAULT_FRAG_PCT)
+    ap.add_argument("--ext6-pct", type=float, default=DEFAULT_EXT6_PCT, metavar="N",
+                    help="percentage of the IPv6 packets with extension headers (hop-by-hop, routing, "
+                         "destination options) before the L4 header (default %d; 0 = none)" % DEFAULT_EXT6_PCT)
     args = ap.parse_args()
     if not 0 <= args.ipv6_pct <= 100:
         ap.error("--ipv6-pct must be between 0 and 100")
+    for name in ("frag_pct", "ext6_pct"):
+        if not 0 <= getattr(args, name) <= 100:
+            ap.error("--%s must be between 0 and 100" % name.replace("_", "-"))
+    kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
+    bad = [k for k in kinds if k not in dict(KIND_WEIGHTS)]
+    if bad or not kinds:
+        ap.error("--kinds: unknown kind(s) %s (known: %s)" % (",".join(bad) or "(none)",
+                                                             ",".join(k for k, _ in KIND_WEIGHTS)))
     os.makedirs(args.out, exist_ok=True)
     runner = Runner(args)
     findings_path = os.path.join(args.out, "findings.jsonl")
@@ -1428,7 +2059,7 @@ def main():
         if args.plain and i == 0:
             packets, settings = plain_case()
         else:
-            packets, settings = gen_case(args.seed, i, args.ipv6_pct)
+            packets, settings = gen_case(args.seed, i, args.ipv6_pct, kinds, args.frag_pct, args.ext6_pct)
         name = "case_%d_%d" % (args.seed, i)
         base = os.path.join(args.out, name)
         with open(base + ".settings.json", "w") as f:
@@ -1450,6 +2081,7 @@ def main():
         for d in diffs[:3]:
             print("  " + d.text)
         rec = {"case": name, "seed": args.seed, "index": i, "ipv6_pct": args.ipv6_pct,
+               "kinds": ",".join(kinds), "frag_pct": args.frag_pct, "ext6_pct": args.ext6_pct,
                "settings": settings, "packets": len(packets),
                "signatures": sorted(set(d.sig for d in diffs)),
                "first": [d.text for d in diffs[:5]],
