@@ -340,8 +340,14 @@ bool LearnInitTag(ChunkWalk& w, uint32_t off, uint8_t type, uint8_t old_state) {
   const uint32_t init_tag = Load32(w.l4 + off + kChunkHeaderLen);
   SctpData& sd = w.sd;
   if (type == kInit) {
-    if (sd.init[w.dir] && sd.init[w.odir]) sd.init[w.odir] = 0;
-    sd.init[w.dir] = 1;
+    // An INIT carrying the tag already expected from this side (retransmitted, or stale after
+    // the INIT_ACK) says nothing new and leaves the collision flags alone (kernel commit
+    // 576a5d2bad48, in 6.18), except on the entry's first chunk, whose reply tag sctp_new()
+    // has just set from this very INIT.
+    if (old_state == sNO || sd.vtag[w.odir] != init_tag) {
+      if (sd.init[w.dir] && sd.init[w.odir]) sd.init[w.odir] = 0;
+      sd.init[w.dir] = 1;
+    }
     sd.vtag[w.odir] = init_tag;
     // A retransmitted INIT must not keep a stale entry (or its NAT binding) alive.
     if (w.new_state == sCL && old_state == sCL && w.ct.confirmed()) w.ignore = true;

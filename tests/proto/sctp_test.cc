@@ -158,6 +158,24 @@ std::vector<Case> Cases() {
                },
                0,
                0});
+  // An INIT collision, then the client's INIT again: its tag is the one already expected from the
+  // client, so it leaves the collision flags alone (kernel commit 576a5d2bad48) and the server's
+  // INIT_ACK must still carry the tag of the server's own INIT. Found by the differential fuzzer;
+  // every row matches the kernel.
+  v.push_back({"sctp_init_collision_then_init_retransmit",
+               {},
+               {
+                   New(C2S(3100, 0, kInit, InitBody(kTagC)), 0.0, kConf, 10, 0, "CLOSED"),
+                   Est(S2C(3100, 0, kInit, InitBody(kTagS)), 1.0, Dir::kReply, kSeen | kConf, 9, 0,
+                       "CLOSED"),
+                   Est(C2S(3100, 0, kInit, InitBody(kTagC)), 2.0, Dir::kOriginal, kSeen | kConf, 8,
+                       0, "CLOSED"),
+                   Inv(S2C(3100, kTagC, kInitAck, InitBody(0x33333333)), 3.0),
+                   Est(S2C(3100, kTagC, kInitAck, InitBody(kTagS)), 4.0, Dir::kReply, kSeen | kConf,
+                       3, 0, "COOKIE_WAIT"),
+               },
+               1,
+               0});
   // CRC32c is only verified with nf_conntrack_checksum=1.
   v.push_back({"sctp_checksum_off",
                {{"nf_conntrack_checksum", "0"}},
