@@ -1449,16 +1449,23 @@ def icmp6_error_for(rng, flow, side, quoted, router):
     return Pkt(ether(peer.mac, me.mac, ip), "icmp6 err %d/%d (%s) for %s" % (typ, code, variant, quoted.label), ip)
 
 
-def icmp6_error_unknown(rng):
-    """ICMPv6 error quoting an IPv6 flow nobody saw."""
-    c, s = "2001:db8::%x" % rng.randrange(0x100, 0x200), "2001:db8:0:1::%x" % rng.randrange(0x100, 0x200)
-    proto = rng.choice((6, 17, 58))
+def unknown_flow_l4(rng, c, s, echo_proto, echo):
+    """The first packet of a flow nobody saw, for an error to quote: a TCP SYN, a UDP query or an
+    echo request (`echo(rest)` builds it; `echo_proto` is its protocol). Returns (proto, bytes)."""
+    proto = rng.choice((6, 17, echo_proto))
     if proto == 6:
         l4 = tcp_segment(c, s, rng.randrange(1024, 65536), 80, rng.randrange(1 << 32), 0, SYN, 1024)
     elif proto == 17:
         l4 = udp_datagram(c, s, rng.randrange(1024, 65536), 53, b"q")
     else:
-        l4 = icmp6_msg(c, s, 128, 0, struct.pack("!HH", rng.randrange(1 << 16), 1))
+        l4 = echo(struct.pack("!HH", rng.randrange(1 << 16), 1))
+    return proto, l4
+
+
+def icmp6_error_unknown(rng):
+    """ICMPv6 error quoting an IPv6 flow nobody saw."""
+    c, s = "2001:db8::%x" % rng.randrange(0x100, 0x200), "2001:db8:0:1::%x" % rng.randrange(0x100, 0x200)
+    proto, l4 = unknown_flow_l4(rng, c, s, 58, lambda rest: icmp6_msg(c, s, 128, 0, rest))
     q = ipv6(c, s, proto, l4)[:48]
     typ, code = rng.choice(((1, 1), (1, 3), (1, 4), (2, 0), (3, 0)))
     l4o = icmp6_msg(s, c, typ, code, struct.pack("!I", 1280 if typ == 2 else 0), q)
@@ -1501,13 +1508,7 @@ def icmp_error_for(rng, flow, side, quoted, router):
 def icmp_error_unknown(rng):
     """ICMP error quoting a flow nobody saw."""
     c, s = "10.0.0.%d" % rng.randrange(100, 200), "10.0.1.%d" % rng.randrange(100, 200)
-    proto = rng.choice((6, 17, 1))
-    if proto == 6:
-        l4 = tcp_segment(c, s, rng.randrange(1024, 65536), 80, rng.randrange(1 << 32), 0, SYN, 1024)
-    elif proto == 17:
-        l4 = udp_datagram(c, s, rng.randrange(1024, 65536), 53, b"q")
-    else:
-        l4 = icmp_msg(8, 0, struct.pack("!HH", rng.randrange(1 << 16), 1))
+    proto, l4 = unknown_flow_l4(rng, c, s, 1, lambda rest: icmp_msg(8, 0, rest))
     q = ipv4(c, s, proto, l4)[:28]
     l4o = icmp_msg(3, rng.choice((1, 3)), b"\0\0\0\0", q)
     ip = ipv4(s, c, 1, l4o)
