@@ -346,12 +346,13 @@ FRAG_VARIANTS = ["inorder", "reverse", "shuffle", "dup", "overlap", "missing_las
 FRAG_WEIGHTS = [30, 8, 8, 7, 5, 5, 3, 8, 3, 5, 3, 4, 2]
 
 
-def plan_fragments(rng, total, v6):
-    """Pieces (start, end, more) of a fragmentable part of `total` bytes, in sending order, and
-    the variant name; None if it is too short to fragment."""
+def plan_fragments(rng, body):
+    """The variant name and the pieces (start, end, more, data) of the fragmentable part `body`,
+    in sending order; None if it is too short to fragment."""
+    total = len(body)
     variant = rng.choices(FRAG_VARIANTS, FRAG_WEIGHTS)[0]
     if variant == "atomic":
-        return "atomic", [(0, total, False)]
+        return "atomic", [(0, total, False, body)]
     if total < 9:
         return None
     cuts_all = list(range(8, total, 8))
@@ -388,20 +389,20 @@ def plan_fragments(rng, total, v6):
         out = out[:-1]
     elif variant == "missing_mid" and len(out) >= 3:
         del out[rng.randrange(1, len(out) - 1)]
-    return variant, out
+    # A relocated piece (4 fields) carries the last bytes of the body at its pushed offset.
+    return variant, [(p[0], p[1], p[2], body[p[0]:p[1]] if len(p) == 3 else body[-(p[1] - p[0]):])
+                     for p in out]
 
 
 def fragment_ipv4(rng, ip, df=False):
     """IPv4 fragments of the datagram `ip` (20-byte header) -> (variant, [fragment bytes])."""
     payload = ip[20:]
-    plan = plan_fragments(rng, len(payload), False)
+    plan = plan_fragments(rng, payload)
     if plan is None:
         return None
     variant, pieces = plan
     frags = []
-    for pc in pieces:
-        start, end, more = pc[0], pc[1], pc[2]
-        data = payload[start:end] if len(pc) == 3 else payload[-(end - start):]
+    for start, _end, more, data in pieces:
         fo = (start // 8) & 0x1FFF
         if variant == "atomic":
             fo, more = 0, rng.random() < 0.5             # a whole datagram with MF, or DF+MF
@@ -430,14 +431,12 @@ def fragment_ipv6(rng, src, dst, exts, proto, l4, ident, hlim, flowlabel):
     unfrag, fragpart = exts[:idx + 1], exts[idx + 1:]
     fnh, fbytes = ext_chain(fragpart, proto)
     body = fbytes + l4
-    plan = plan_fragments(rng, len(body), True)
+    plan = plan_fragments(rng, body)
     if plan is None:
         return None
     variant, pieces = plan
     frags = []
-    for pc in pieces:
-        start, end, more = pc[0], pc[1], pc[2]
-        data = body[start:end] if len(pc) == 3 else body[-(end - start):]
+    for start, _end, more, data in pieces:
         fo = (start & 0xFFF8) if start < 65536 else 0xFFF8
         fh = struct.pack("!BBHI", fnh, 0, fo | (1 if more else 0), ident & M32)
         first, ubytes = ext_chain(unfrag + [(44, fh[1:])], fnh)
@@ -1415,6 +1414,30 @@ class GreFlow(Flow):
             yield
 
 
+def mutate_quote(inner, variant, l4off, addr_off, addr_len, flip_at):
+    """The tuple damage both ICMP families apply to a quoted packet (a bytearray, changed in
+    place): a port off by one, a flipped address bit (byte `flip_at`), or source and destination
+    swapped (addresses of `addr_len` bytes from `addr_off`, then the ports at `l4off`)."""
+    if variant == "wrong_port" and len(inner) >= l4off + 4:
+        struct.pack_into("!H", inner, l4off, (struct.unpack_from("!H", inner, l4off)[0] + 1) & 0xFFFF)
+    elif variant == "wrong_addr":
+        inner[flip_at] ^= 0x40
+    elif variant == "swapped" and len(inner) >= l4off + 4:
+        a, b, e = addr_off, addr_off + addr_len, addr_off + 2 * addr_len
+        inner[a:b], inner[b:e] = inner[b:e], inner[a:b]
+        inner[l4off:l4off + 2], inner[l4off + 2:l4off + 4] = inner[l4off + 2:l4off + 4], inner[l4off:l4off + 2]
+
+
+def cut_quote(rng, inner, variant, l4off):
+    """How much of the quoted packet an error carries: all of it, part of the first 8 bytes of its
+    L4 header, or (the norm) exactly those 8 bytes."""
+    if variant == "full":
+        return bytes(inner)
+    if variant == "short":
+        return bytes(inner[:l4off + rng.randrange(0, 8)])
+    return bytes(inner[:l4off + 8])
+
+
 def icmp6_error_for(rng, flow, side, quoted, router):
     """An ICMPv6 error (destination unreachable, packet too big, time exceeded) about `quoted`
     (an IPv6 packet sent by `side`), sent back towards that side by the peer or by a router;
@@ -1424,23 +1447,13 @@ def icmp6_error_for(rng, flow, side, quoted, router):
     variant = rng.choices(["exact", "wrong_port", "wrong_addr", "swapped", "short", "full", "bad_csum",
                            "inner_nexthdr", "inner_cut_ip"], [30, 6, 4, 5, 4, 6, 3, 2, 2])[0]
     h = quoted.l4off or 40      # after the quoted packet's extension headers
-    if variant == "wrong_port" and len(inner) >= h + 4:
-        struct.pack_into("!H", inner, h, (struct.unpack_from("!H", inner, h)[0] + 1) & 0xFFFF)
-    elif variant == "wrong_addr":
-        inner[39] ^= 0x40
-    elif variant == "swapped" and len(inner) >= h + 4:
-        inner[8:24], inner[24:40] = inner[24:40], inner[8:24]
-        inner[h:h + 2], inner[h + 2:h + 4] = inner[h + 2:h + 4], inner[h:h + 2]
-    elif variant == "inner_nexthdr":
+    mutate_quote(inner, variant, h, 8, 16, 39)
+    if variant == "inner_nexthdr":
         inner[6] = rng.choice((0, 59, 60, 43, 44, 58, 17 if inner[6] == 6 else 6))
-    if variant == "full":
-        q = bytes(inner)
-    elif variant == "short":
-        q = bytes(inner[:h + rng.randrange(0, 8)])
-    elif variant == "inner_cut_ip":
+    if variant == "inner_cut_ip":
         q = bytes(inner[:rng.randrange(4, h)])
     else:
-        q = bytes(inner[:h + 8])
+        q = cut_quote(rng, inner, variant, h)
     typ, code = rng.choice(((1, 0), (1, 1), (1, 3), (1, 4), (1, 4), (1, 5), (2, 0), (2, 0), (3, 0), (3, 1)))
     rest = struct.pack("!I", rng.choice((1280, 1280, 1500, 0)) if typ == 2 else 0)
     src = router if rng.random() < 0.4 else peer.ip
@@ -1481,21 +1494,10 @@ def icmp_error_for(rng, flow, side, quoted, router):
     variant = rng.choices(["exact", "wrong_port", "wrong_addr", "swapped", "short", "full", "bad_csum",
                            "inner_bad_ipcsum"], [30, 6, 4, 5, 4, 6, 3, 3])[0]
     ihl = (inner[0] & 0xF) * 4
-    if variant == "wrong_port" and len(inner) >= ihl + 4:
-        struct.pack_into("!H", inner, ihl, (struct.unpack_from("!H", inner, ihl)[0] + 1) & 0xFFFF)
-    elif variant == "wrong_addr":
-        inner[15] ^= 0x40
-    elif variant == "swapped" and len(inner) >= ihl + 4:
-        inner[12:16], inner[16:20] = inner[16:20], inner[12:16]
-        inner[ihl:ihl + 2], inner[ihl + 2:ihl + 4] = inner[ihl + 2:ihl + 4], inner[ihl:ihl + 2]
-    elif variant == "inner_bad_ipcsum":
+    mutate_quote(inner, variant, ihl, 12, 4, 15)
+    if variant == "inner_bad_ipcsum":
         inner[10] ^= 0xFF
-    if variant == "full":
-        q = bytes(inner)
-    elif variant == "short":
-        q = bytes(inner[:ihl + rng.randrange(0, 8)])
-    else:
-        q = bytes(inner[:ihl + 8])
+    q = cut_quote(rng, inner, variant, ihl)
     typ, code = rng.choice(((3, 3), (3, 1), (3, 4), (3, 13), (11, 0), (11, 1), (12, 0), (4, 0), (5, 1)))
     rest = struct.pack("!HH", 0, 1280 if (typ, code) == (3, 4) else 0) if typ != 12 else b"\x14\0\0\0"
     src = router if rng.random() < 0.4 else peer.ip

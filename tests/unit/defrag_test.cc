@@ -256,7 +256,7 @@ TEST(DefragTest, SequencesV6) {
       {"atomic empty", {{atomic_empty, S::kDropped}}, 1},
       // A routing header that ends where the datagram ends but names a fragment header next:
       // nf_ct_frag6_gather() cannot pull the fragment header and the packet is dropped
-      // (kernel-ct: verdict drop, checked with the differential fuzzer's case).
+      // (kernel-ct on this very packet: verdict drop, drop and invalid counters unchanged).
       {"fragment header cut off", {{cut_fh, S::kCutFragmentHeader}}, 0},
       {"timeout 60 s",
        {{f[0], S::kHeld}, {f[1], S::kHeld, 59 * kSec}, {f[2], S::kHeld, 60 * kSec}},
