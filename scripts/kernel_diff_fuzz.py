@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Randomized differential fuzzer: ctrack versus the running kernel's nf_conntrack.
 
-Each case is a random but plausible packet sequence (1-4 TCP/UDP/ICMP/SCTP/GRE flows, 5-60 packets,
+Each case is a random but plausible packet sequence (1-4 flows of any kind, 5-60 packets,
 Ethernet pcap with µs timestamps), written to DIR/case_SEED_I.pcap.  About --ipv6-pct % of the
 flows (default 30) are IPv6 (ethertype 0x86DD, documentation prefix 2001:db8::/32: clients
 2001:db8::N, servers 2001:db8:0:1::N, routers 2001:db8:0:2::N): TCP and UDP over IPv6 and
@@ -14,7 +14,15 @@ COOKIE_ACK, DATA / SACK, HEARTBEAT / HEARTBEAT_ACK, SHUTDOWN / SHUTDOWN_ACK / SH
 ABORT, restarts and INIT collisions; CRC32c checksums and verification tags mostly right, now and
 then wrong; bundled, unknown, cut or badly sized chunks) and GRE flows both ways (version 0 with
 optional checksum/key/sequence, PPTP-style version 1 with call ids, sequence and ack numbers;
-sometimes a wrong protocol type, version or call id, or a cut header).  About --frag-pct % of all
+sometimes a wrong protocol type, version or call id, or a cut header), UDP-Lite flows (partial and
+whole checksum coverage, the protocol-17 pseudo header the kernel checks or RFC 3828's 136, zero
+or wrong checksums, coverage below 8 or past the end) and flows of protocols without a tracker of
+their own (DCCP, ESP, AH, IP-in-IP, OSPF, PIM, L2TP, unassigned numbers; empty payloads too).
+About --iph-pct % of the unfragmented packets (default 3) have a damaged or unusual IP header:
+IPv4 options (record route, timestamps, router alert, source routes, security, CIPSO, unknown
+types, bad lengths and pointers), wrong total/payload lengths, IHL or version, a bad IPv4 header
+checksum, MF alone, unusual TOS/traffic class, broadcast/multicast/loopback/unspecified
+addresses.  About --frag-pct % of all
 datagrams (default 4; any flow, IPv4 and IPv6) are sent as 1-4 IP fragments (in order, reversed,
 shuffled, last first, a duplicate, overlapping, a missing last or middle fragment, a tiny first
 fragment splitting the L4 header, a non-last fragment not a multiple of 8, an atomic fragment,
@@ -44,11 +52,11 @@ Usage:
                                       [--oracle PATH] [--keep]
                                       [--only I] [--no-minimize] [--time-limit SECONDS]
                                       [--plain] [--verbose] [--ipv6-pct P]
-                                      [--kinds tcp,udp,icmp,sctp,gre] [--frag-pct N] [--ext6-pct N]
+                                      [--kinds LIST] [--frag-pct N] [--ext6-pct N] [--iph-pct N]
 
   --seed N        base seed; case I uses random.Random("N:I"), so a case can be regenerated
                   alone with --seed N --only I (and the same --ipv6-pct, --kinds, --frag-pct,
-                  --ext6-pct)
+                  --ext6-pct, --iph-pct)
   --cases K       number of cases (case indices 0..K-1)
   --out DIR       output directory (default ./fuzzdiff)
   --keep          keep the files of agreeing cases too (default: only differing ones are kept)
@@ -59,12 +67,13 @@ Usage:
   --no-prefix     skip the after-packet checks (below); about twice as fast
   --ipv6-pct P    percentage of the flows that are IPv6 (default 30); 0 gives IPv4-only cases,
                   generated exactly as before IPv6 support was added
-  --kinds LIST    flow kinds to draw from (default tcp,udp,icmp,sctp,gre; relative shares
-                  65:20:15:14:7)
+  --kinds LIST    flow kinds to draw from (default tcp,udp,icmp,sctp,gre,udplite,generic;
+                  relative shares 65:20:15:14:7:8:8)
   --frag-pct N    percentage of the datagrams sent as IP fragments (default 4; 0 = never)
   --ext6-pct N    percentage of the IPv6 packets with extension headers (default 6; 0 = never)
-                  --kinds tcp,udp,icmp --frag-pct 0 --ext6-pct 0 generates exactly the cases of
-                  the version before these were added (same seed, same --ipv6-pct)
+  --iph-pct N     percentage of the unfragmented packets with IP header damage (default 3)
+                  --kinds tcp,udp,icmp --frag-pct 0 --ext6-pct 0 --iph-pct 0 generates exactly
+                  the cases of the version before these were added (same seed, same --ipv6-pct)
   --no-snapshot   use --ctrack in place (by default it is copied to DIR/ctrack.<sha256> at start,
                   since the build tree may be rebuilt while the fuzzer runs)
 
@@ -341,6 +350,124 @@ def gen_exts(rng):
     return exts
 
 
+def ipv4_options(rng):
+    """Random IPv4 options, valid or not: No-op/End padding, record route, timestamps, router
+    alert, loose and strict source routes, security, CIPSO, stream id, unknown types, bad
+    lengths and pointers; padded to a multiple of 4 (at most 40 bytes)."""
+    out = b""
+    for _ in range(rng.choice((1, 1, 2, 3))):
+        k = rng.choice(("nop", "end", "rr", "rr_full", "rr_badptr", "ts", "ts_addr", "ts_full", "ra",
+                        "ra_short", "lsrr", "ssrr", "sec", "cipso", "sid", "unknown", "badlen", "zerolen"))
+        if k == "nop":
+            out += b"\x01"
+        elif k == "end":
+            out += b"\x00" + rand_data(rng, 0, 3)
+        elif k == "rr":
+            n = rng.randrange(1, 5)
+            out += struct.pack("!BBB", 7, 3 + 4 * n, 4) + b"\0" * (4 * n)
+        elif k == "rr_full":
+            out += struct.pack("!BBB", 7, 11, 12) + b"\0" * 8
+        elif k == "rr_badptr":
+            out += struct.pack("!BBB", 7, 11, rng.choice((0, 3, 5, 9))) + b"\0" * 8
+        elif k in ("ts", "ts_addr"):
+            flag = 0 if k == "ts" else rng.choice((1, 3))
+            n = rng.randrange(1, 4) * (1 if flag == 0 else 2)
+            out += struct.pack("!BBBB", 68, 4 + 4 * n, 5, flag) + b"\0" * (4 * n)
+        elif k == "ts_full":
+            out += struct.pack("!BBBB", 68, 8, 9, rng.choice((0x00, 0xF0, 0x10))) + b"\0" * 4
+        elif k == "ra":
+            out += b"\x94\x04\x00\x00"
+        elif k == "ra_short":
+            out += b"\x94\x02"
+        elif k in ("lsrr", "ssrr"):
+            n = rng.randrange(1, 3)
+            out += struct.pack("!BBB", 131 if k == "lsrr" else 137, 3 + 4 * n, rng.choice((4, 4, 8, 3))) + \
+                b"".join(a4("10.9.%d.%d" % (rng.randrange(256), rng.randrange(1, 255))) for _ in range(n))
+        elif k == "sec":
+            out += b"\x82\x0b" + b"\0" * 9
+        elif k == "cipso":
+            out += b"\x86\x0a\x00\x00\x00\x01\x01\x04\x00\x00"
+        elif k == "sid":
+            out += b"\x88\x04" + rand_data(rng, 2, 2)
+        elif k == "unknown":
+            t = rng.choice((25, 30, 94, 0x9e, 0xde))
+            n = rng.randrange(0, 6)
+            out += struct.pack("!BB", t, 2 + n) + rand_data(rng, n, n)
+        elif k == "badlen":
+            out += struct.pack("!BB", rng.choice((7, 68, 131, 148, 130)), rng.choice((1, 39, 40)))
+        else:
+            out += struct.pack("!BB", rng.choice((7, 68, 25)), 0)
+    while len(out) % 4:
+        out += b"\x00" if rng.random() < 0.5 else b"\x01"
+    return out[:40]
+
+
+def damage_ipv4(rng, ip):
+    """One change to an IPv4 header (20 bytes, no options yet) -> (description, new packet)."""
+    hdr, body = bytearray(ip[:20]), ip[20:]
+    k = rng.choices(["opts", "bad_hcsum", "totlen_big", "totlen_small", "ihl_small", "ihl_big",
+                     "version", "tos", "mf_only", "src_odd", "dst_odd"],
+                    [30, 8, 6, 8, 4, 4, 3, 6, 4, 5, 4])[0]
+    fix = True
+    if k == "opts":
+        o = ipv4_options(rng)
+        hdr[0] = 0x40 | (5 + len(o) // 4)
+        hdr += o
+        struct.pack_into("!H", hdr, 2, len(hdr) + len(body))
+    elif k == "bad_hcsum":
+        fix = False
+    elif k == "totlen_big":
+        struct.pack_into("!H", hdr, 2, 20 + len(body) + rng.choice((1, 2, 8, 100)))
+    elif k == "totlen_small":
+        struct.pack_into("!H", hdr, 2, max(0, 20 + len(body) - rng.choice((1, 2, 4, 8, 20, 30))))
+    elif k == "ihl_small":
+        hdr[0] = 0x40 | rng.randrange(0, 5)
+    elif k == "ihl_big":
+        hdr[0] = 0x40 | 15
+    elif k == "version":
+        hdr[0] = (rng.choice((0, 5, 6, 15)) << 4) | 5
+    elif k == "tos":
+        hdr[1] = rng.randrange(256)
+    elif k == "mf_only":
+        struct.pack_into("!H", hdr, 6, 0x2000)
+    elif k == "src_odd":
+        hdr[12:16] = a4(rng.choice(("0.0.0.0", "255.255.255.255", "224.0.0.5", "127.0.0.1", "10.0.0.255",
+                                    "0.1.2.3", "240.0.0.1")))
+    else:
+        hdr[16:20] = a4(rng.choice(("255.255.255.255", "224.0.0.1", "239.1.2.3", "127.0.0.2", "0.0.0.0",
+                                    "10.0.1.255", "240.0.0.1")))
+    if fix:
+        hdr[10:12] = b"\0\0"
+        n = (hdr[0] & 0xF) * 4 if 20 <= (hdr[0] & 0xF) * 4 <= len(hdr) else 20
+        struct.pack_into("!H", hdr, 10, inet_csum(bytes(hdr[:n])))
+    else:
+        hdr[10] ^= 0x5A
+    return k, bytes(hdr) + body
+
+
+def damage_ipv6(rng, ip):
+    """One change to an IPv6 header -> (description, new packet)."""
+    hdr, body = bytearray(ip[:40]), ip[40:]
+    k = rng.choices(["plen_big", "plen_small", "plen_zero", "version", "tclass", "src_odd", "dst_odd"],
+                    [6, 8, 5, 3, 6, 6, 5])[0]
+    if k == "plen_big":
+        struct.pack_into("!H", hdr, 4, len(body) + rng.choice((1, 2, 8, 100)))
+    elif k == "plen_small":
+        struct.pack_into("!H", hdr, 4, max(0, len(body) - rng.choice((1, 2, 4, 8, 20))))
+    elif k == "plen_zero":
+        struct.pack_into("!H", hdr, 4, 0)
+    elif k == "version":
+        hdr[0] = (rng.choice((4, 0, 7, 15)) << 4) | (hdr[0] & 0xF)
+    elif k == "tclass":
+        hdr[0] = 0x60 | rng.randrange(16)
+        hdr[1] = rng.randrange(256)
+    elif k == "src_odd":
+        hdr[8:24] = a6(rng.choice(("::", "::1", "ff02::1", "fe80::1", "ff0e::5", "::ffff:10.0.0.1")))
+    else:
+        hdr[24:40] = a6(rng.choice(("::1", "ff01::1", "ff02::1", "ff00::1", "fe80::2", "ff0e::1", "::")))
+    return k, bytes(hdr) + body
+
+
 FRAG_VARIANTS = ["inorder", "reverse", "shuffle", "dup", "overlap", "missing_last", "missing_mid",
                  "tiny_first", "odd_size", "last_first", "atomic", "df", "oversize"]
 FRAG_WEIGHTS = [30, 8, 8, 7, 5, 5, 3, 8, 3, 5, 3, 4, 2]
@@ -482,6 +609,7 @@ class Flow:
         self.steps = []       # generator of actions, consumed by the interleaver
         self.frag_pct = 0     # % of the datagrams sent as fragments (set by gen_case)
         self.ext_pct = 0      # % of the IPv6 packets with extension headers (set by gen_case)
+        self.iph_pct = 0      # % of the whole packets with a damaged or unusual IP header
         self.frag_id6 = None  # IPv6 Fragment header identification (per flow, incremented)
         self.frag_id4 = None  # identification of the last fragmented datagram (for id reuse)
 
@@ -524,6 +652,9 @@ class Flow:
                 self.frag_id4 = struct.unpack_from("!H", ip, 4)[0]
             if frags and reuse:
                 frags = (frags[0] + "+id_reuse", frags[1])
+        if not frags and self.iph_pct and r.random() * 100 < self.iph_pct:
+            what, ip = (damage_ipv6 if self.v6 else damage_ipv4)(r, ip)
+            label += " iph(%s)" % what
         if frags:
             variant, fl = frags
             p = Pkt(None, label + " (as %d fragments, %s)" % (len(fl), variant), ip)
@@ -1414,6 +1545,112 @@ class GreFlow(Flow):
             yield
 
 
+def udplite_datagram(src, dst, sport, dport, payload, cov=0, csum="ok", pseudo_proto=17, cut=None):
+    """UDP-Lite (RFC 3828): `cov` is the checksum coverage field (0: the whole datagram).
+    csum: ok | zero | bad; the checksum covers min(cov, len) bytes (all when cov is 0) with a
+    pseudo header of the whole L4 length and protocol `pseudo_proto` (the RFC says 136)."""
+    seg = struct.pack("!HHHH", sport, dport, cov & 0xFFFF, 0) + payload
+    if cut is not None:
+        seg = seg[:cut]
+    if len(seg) >= 8 and csum != "zero":
+        n = len(seg) if cov == 0 else min(cov, len(seg))
+        ln = len(seg)
+        if is_v6(src):
+            c = inet_csum(a6(src) + a6(dst) + struct.pack("!I3xB", ln, pseudo_proto) + seg[:n])
+        else:
+            c = inet_csum(a4(src) + a4(dst) + struct.pack("!BBH", 0, pseudo_proto, ln) + seg[:n])
+        if c == 0:
+            c = 0xFFFF
+        if csum == "bad":
+            c ^= 0x3C3C
+        seg = seg[:6] + struct.pack("!H", c) + seg[8:]
+    return seg
+
+
+class UdpLiteFlow(Flow):
+    """UDP-Lite both ways: whole or partial checksum coverage, the pseudo header with protocol
+    17 (what the kernel checks) or 136 (what RFC 3828 says), a zero or wrong checksum, coverage
+    below 8 or beyond the datagram, a cut header."""
+    proto = 136
+
+    def script(self, budget):
+        r = self.rng
+        self.pending_icmp = None
+        two_way = r.random() < 0.7
+        while len(self.pkts) < budget:
+            side = "c" if (not two_way or r.random() < 0.55) else "s"
+            a, b = self.ends(side)
+            kind = r.choices(["ok", "partial", "rfc136", "zero_csum", "bad_csum", "cov_lt8",
+                              "cov_big", "cov_exact", "trunc", "icmp_err"],
+                             [40, 12, 6, 4, 4, 3, 3, 3, 3, 5])[0]
+            pl = rand_data(r, 0, 200)
+            if kind == "ok":
+                l4 = udplite_datagram(a.ip, b.ip, a.port, b.port, pl)
+            elif kind == "partial":
+                l4 = udplite_datagram(a.ip, b.ip, a.port, b.port, pl, cov=8 + r.randrange(len(pl) + 1))
+            elif kind == "rfc136":
+                l4 = udplite_datagram(a.ip, b.ip, a.port, b.port, pl, cov=r.choice((0, 8)), pseudo_proto=136)
+            elif kind == "zero_csum":
+                l4 = udplite_datagram(a.ip, b.ip, a.port, b.port, pl, csum="zero")
+            elif kind == "bad_csum":
+                l4 = udplite_datagram(a.ip, b.ip, a.port, b.port, pl, csum="bad")
+            elif kind == "cov_lt8":
+                l4 = udplite_datagram(a.ip, b.ip, a.port, b.port, pl, cov=r.randrange(1, 8))
+            elif kind == "cov_big":
+                l4 = udplite_datagram(a.ip, b.ip, a.port, b.port, pl, cov=8 + len(pl) + r.choice((1, 2, 50)))
+            elif kind == "cov_exact":
+                l4 = udplite_datagram(a.ip, b.ip, a.port, b.port, pl, cov=8 + len(pl))
+            elif kind == "trunc":
+                l4 = udplite_datagram(a.ip, b.ip, a.port, b.port, pl, cut=r.randrange(0, 8))
+            else:
+                if self.pkts:
+                    self.pending_icmp = (self.last_side, self.pkts[-1])
+                yield
+                continue
+            self.emit(side, l4, "udplite %s %s len=%d" % (side, kind, len(pl)), 136)
+            yield
+
+
+# Protocols the kernel tracks with the generic tracker (addresses and protocol only): DCCP (its
+# tracker is gone), ESP, AH (an extension header to IPv6's parser), IP-in-IP, IPv6-in-IPv4,
+# OSPF, PIM, L2TP, experimental numbers, and ones no tracker or parser knows.
+GENERIC_PROTOS = (33, 33, 50, 50, 51, 4, 41, 89, 103, 115, 253, 254, 2, 142, 200)
+
+
+class GenericFlow(Flow):
+    """One protocol without a tracker of its own, both ways, with payloads of any length
+    (empty included)."""
+
+    def __init__(self, rng, c, s):
+        super().__init__(rng, c, s)
+        self.proto = rng.choice(GENERIC_PROTOS)
+
+    def body(self):
+        r = self.rng
+        if self.proto == 51 and self.v6 and r.random() < 0.8:
+            # AH as IPv6 parses it: next header, length in 4-byte units minus 2, then SPI/seq/ICV
+            nh = r.choice((59, 17, 6, 50))
+            n = r.choice((1, 2, 4))
+            body = struct.pack("!BBHII", nh, n, 0, r.randrange(1 << 32), r.randrange(1 << 32))
+            body += rand_data(r, (n + 2) * 4 - 12, (n + 2) * 4 - 12) if n > 1 else b""
+            return body[:(n + 2) * 4] + rand_data(r, 0, 40)
+        return rand_data(r, 0, r.choice((0, 8, 60, 200)))
+
+    def script(self, budget):
+        r = self.rng
+        self.pending_icmp = None
+        two_way = r.random() < 0.7
+        while len(self.pkts) < budget:
+            side = "c" if (not two_way or r.random() < 0.55) else "s"
+            if r.random() < 0.06:
+                if self.pkts:
+                    self.pending_icmp = (self.last_side, self.pkts[-1])
+                yield
+                continue
+            self.emit(side, self.body(), "proto %d %s" % (self.proto, side), self.proto)
+            yield
+
+
 def mutate_quote(inner, variant, l4off, addr_off, addr_len, flip_at):
     """The tuple damage both ICMP families apply to a quoted packet (a bytearray, changed in
     place): a port off by one, a flipped address bit (byte `flip_at`), or source and destination
@@ -1550,19 +1787,22 @@ def gen_settings(rng):
     return s
 
 
-KIND_WEIGHTS = (("tcp", 65), ("udp", 20), ("icmp", 15), ("sctp", 14), ("gre", 7))
+KIND_WEIGHTS = (("tcp", 65), ("udp", 20), ("icmp", 15), ("sctp", 14), ("gre", 7), ("udplite", 8),
+                ("generic", 8))
 OLD_KINDS = ("tcp", "udp", "icmp")
-DEFAULT_KINDS = "tcp,udp,icmp,sctp,gre"
+DEFAULT_KINDS = "tcp,udp,icmp,sctp,gre,udplite,generic"
 DEFAULT_FRAG_PCT = 4
 DEFAULT_EXT6_PCT = 6
+DEFAULT_IPH_PCT = 3
 
 
-def gen_case(seed, index, ipv6_pct=30, kinds=OLD_KINDS, frag_pct=0, ext6_pct=0):
+def gen_case(seed, index, ipv6_pct=30, kinds=OLD_KINDS, frag_pct=0, ext6_pct=0, iph_pct=0):
     """ipv6_pct: % of the flows that are IPv6 (each flow is one family; a case may mix them).
     With ipv6_pct=0 no random number is drawn for the family, so the cases are the IPv4-only
     ones of earlier versions.  kinds: the flow kinds drawn from (KIND_WEIGHTS); frag_pct: % of
     the datagrams sent as IP fragments; ext6_pct: % of the IPv6 packets carrying extension
-    headers.  With kinds tcp,udp,icmp and both percentages 0 the cases are exactly those of the
+    headers; iph_pct: % of the unfragmented packets whose IP header is damaged or unusual
+    (options, lengths, version, odd addresses).  With kinds tcp,udp,icmp and both percentages 0 the cases are exactly those of the
     versions before SCTP/GRE/fragments/extension headers were added."""
     rng = random.Random("%d:%d" % (seed, index))
     nflows = rng.choice((1, 1, 2, 2, 3, 4))
@@ -1593,12 +1833,16 @@ def gen_case(seed, index, ipv6_pct=30, kinds=OLD_KINDS, frag_pct=0, ext6_pct=0):
             flows.append(SctpFlow(rng, c, s))
         elif kind == "gre":
             flows.append(GreFlow(rng, c, s))
+        elif kind == "udplite":
+            flows.append(UdpLiteFlow(rng, c, s))
+        elif kind == "generic":
+            flows.append(GenericFlow(rng, c, s))
         elif v6:
             flows.append(Icmp6Flow(rng, c, s))
         else:
             flows.append(IcmpFlow(rng, c, s))
     for fl in flows:
-        fl.frag_pct, fl.ext_pct = frag_pct, ext6_pct
+        fl.frag_pct, fl.ext_pct, fl.iph_pct = frag_pct, ext6_pct, iph_pct
     has_v6 = any(fl.v6 for fl in flows)
     has_v4 = not all(fl.v6 for fl in flows)
     budget = max(3, total // nflows)
@@ -2033,10 +2277,14 @@ def main():
     ap.add_argument("--ext6-pct", type=float, default=DEFAULT_EXT6_PCT, metavar="N",
                     help="percentage of the IPv6 packets with extension headers (hop-by-hop, routing, "
                          "destination options) before the L4 header (default %d; 0 = none)" % DEFAULT_EXT6_PCT)
+    ap.add_argument("--iph-pct", type=float, default=DEFAULT_IPH_PCT, metavar="N",
+                    help="percentage of the unfragmented packets with a damaged or unusual IP header: "
+                         "IPv4 options, wrong lengths, versions or header checksums, odd addresses "
+                         "(default %d; 0 = none)" % DEFAULT_IPH_PCT)
     args = ap.parse_args()
     if not 0 <= args.ipv6_pct <= 100:
         ap.error("--ipv6-pct must be between 0 and 100")
-    for name in ("frag_pct", "ext6_pct"):
+    for name in ("frag_pct", "ext6_pct", "iph_pct"):
         if not 0 <= getattr(args, name) <= 100:
             ap.error("--%s must be between 0 and 100" % name.replace("_", "-"))
     kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
@@ -2062,7 +2310,8 @@ def main():
         if args.plain and i == 0:
             packets, settings = plain_case()
         else:
-            packets, settings = gen_case(args.seed, i, args.ipv6_pct, kinds, args.frag_pct, args.ext6_pct)
+            packets, settings = gen_case(args.seed, i, args.ipv6_pct, kinds, args.frag_pct, args.ext6_pct,
+                                         args.iph_pct)
         name = "case_%d_%d" % (args.seed, i)
         base = os.path.join(args.out, name)
         with open(base + ".settings.json", "w") as f:
@@ -2085,6 +2334,7 @@ def main():
             print("  " + d.text)
         rec = {"case": name, "seed": args.seed, "index": i, "ipv6_pct": args.ipv6_pct,
                "kinds": ",".join(kinds), "frag_pct": args.frag_pct, "ext6_pct": args.ext6_pct,
+               "iph_pct": args.iph_pct,
                "settings": settings, "packets": len(packets),
                "signatures": sorted(set(d.sig for d in diffs)),
                "first": [d.text for d in diffs[:5]],
