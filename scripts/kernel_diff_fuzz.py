@@ -72,6 +72,7 @@ Usage:
   --frag-pct N    percentage of the datagrams sent as IP fragments (default 4; 0 = never)
   --ext6-pct N    percentage of the IPv6 packets with extension headers (default 6; 0 = never)
   --iph-pct N     percentage of the unfragmented packets with IP header damage (default 3)
+  --max-pct N     percentage of the cases run with nf_conntrack_max 1..flows+1 (default 0)
                   --kinds tcp,udp,icmp --frag-pct 0 --ext6-pct 0 --iph-pct 0 generates exactly
                   the cases of the version before these were added (same seed, same --ipv6-pct)
   --no-snapshot   use --ctrack in place (by default it is copied to DIR/ctrack.<sha256> at start,
@@ -1794,15 +1795,17 @@ DEFAULT_KINDS = "tcp,udp,icmp,sctp,gre,udplite,generic"
 DEFAULT_FRAG_PCT = 4
 DEFAULT_EXT6_PCT = 6
 DEFAULT_IPH_PCT = 3
+DEFAULT_MAX_PCT = 0
 
 
-def gen_case(seed, index, ipv6_pct=30, kinds=OLD_KINDS, frag_pct=0, ext6_pct=0, iph_pct=0):
+def gen_case(seed, index, ipv6_pct=30, kinds=OLD_KINDS, frag_pct=0, ext6_pct=0, iph_pct=0, max_pct=0):
     """ipv6_pct: % of the flows that are IPv6 (each flow is one family; a case may mix them).
     With ipv6_pct=0 no random number is drawn for the family, so the cases are the IPv4-only
     ones of earlier versions.  kinds: the flow kinds drawn from (KIND_WEIGHTS); frag_pct: % of
     the datagrams sent as IP fragments; ext6_pct: % of the IPv6 packets carrying extension
     headers; iph_pct: % of the unfragmented packets whose IP header is damaged or unusual
-    (options, lengths, version, odd addresses).  With kinds tcp,udp,icmp and both percentages 0 the cases are exactly those of the
+    (options, lengths, version, odd addresses); max_pct: % of the cases run with a small
+    nf_conntrack_max (kernel-ct --max).  With kinds tcp,udp,icmp and both percentages 0 the cases are exactly those of the
     versions before SCTP/GRE/fragments/extension headers were added."""
     rng = random.Random("%d:%d" % (seed, index))
     nflows = rng.choice((1, 1, 2, 2, 3, 4))
@@ -1881,6 +1884,10 @@ def gen_case(seed, index, ipv6_pct=30, kinds=OLD_KINDS, frag_pct=0, ext6_pct=0, 
         t += rng.choice((50, 200, 1000, 1000, 3000, 10000))
         p.ts_us = t
     settings = gen_settings(rng)
+    if max_pct and rng.random() * 100 < max_pct:
+        # a table that holds fewer entries than the case's flows make (ICMP errors and
+        # reopened connections included), so that allocations fail and entries are dropped
+        settings["max"] = rng.randrange(1, nflows + 2)
     if "nf_conntrack_udp_timeout" in settings:      # the distinct-timeouts group (gen_settings)
         if "sctp" in kinds:
             settings.update({"nf_conntrack_sctp_timeout_established": 150,
@@ -1918,6 +1925,11 @@ def plain_case():
 
 
 # --------------------------------------------------------------------------- running both sides
+
+def host_buckets():
+    with open("/proc/sys/net/netfilter/nf_conntrack_buckets") as f:
+        return int(f.read())
+
 
 def snapshot_binary(path, outdir):
     """Copies the ctrack binary into outdir (the build tree may be rebuilt during a run)."""
@@ -1961,6 +1973,8 @@ class Runner:
                 cmd += ["--liberal", str(v)]
             elif k == "nf_conntrack_checksum":
                 cmd += ["--checksum", str(v)]
+            elif k == "max":
+                cmd += ["--max", str(v)]
             else:
                 cmd += ["--sysctl", "%s=%s" % (k, v)]
         if os.path.isdir(kct):
@@ -1975,7 +1989,12 @@ class Runner:
         cmd = [self.ctrack, "replay", pcap, "--times-from", os.path.join(kct, "verdicts.tsv"),
                "--verdicts", tsv, "-o", "json", "-q"]
         for k, v in sorted(settings.items()):
-            cmd += ["--set", "%s=%s" % (k, v)]
+            if k == "max":
+                # kernel-ct fills the rest of the host's table; early drop then scans the host's
+                # buckets, so ctrack gets the same bucket count
+                cmd += ["--set", "nf_conntrack_max=%s" % v, "--set", "nf_conntrack_buckets=%d" % host_buckets()]
+            else:
+                cmd += ["--set", "%s=%s" % (k, v)]
         with open(table, "w") as f:
             p = subprocess.run(cmd, stdout=f, stderr=subprocess.PIPE, text=True)
         if p.returncode != 0:
@@ -2281,10 +2300,15 @@ def main():
                     help="percentage of the unfragmented packets with a damaged or unusual IP header: "
                          "IPv4 options, wrong lengths, versions or header checksums, odd addresses "
                          "(default %d; 0 = none)" % DEFAULT_IPH_PCT)
+    ap.add_argument("--max-pct", type=float, default=DEFAULT_MAX_PCT, metavar="N",
+                    help="percentage of the cases run with a table that is too small (kernel-ct --max "
+                         "1..flows+1; ctrack with the same max and the host's bucket count); early-drop "
+                         "victims depend on the kernel's hash seed, so a difference there shows as not "
+                         "deterministic (default %d)" % DEFAULT_MAX_PCT)
     args = ap.parse_args()
     if not 0 <= args.ipv6_pct <= 100:
         ap.error("--ipv6-pct must be between 0 and 100")
-    for name in ("frag_pct", "ext6_pct", "iph_pct"):
+    for name in ("frag_pct", "ext6_pct", "iph_pct", "max_pct"):
         if not 0 <= getattr(args, name) <= 100:
             ap.error("--%s must be between 0 and 100" % name.replace("_", "-"))
     kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
@@ -2311,7 +2335,7 @@ def main():
             packets, settings = plain_case()
         else:
             packets, settings = gen_case(args.seed, i, args.ipv6_pct, kinds, args.frag_pct, args.ext6_pct,
-                                         args.iph_pct)
+                                         args.iph_pct, args.max_pct)
         name = "case_%d_%d" % (args.seed, i)
         base = os.path.join(args.out, name)
         with open(base + ".settings.json", "w") as f:
@@ -2334,7 +2358,7 @@ def main():
             print("  " + d.text)
         rec = {"case": name, "seed": args.seed, "index": i, "ipv6_pct": args.ipv6_pct,
                "kinds": ",".join(kinds), "frag_pct": args.frag_pct, "ext6_pct": args.ext6_pct,
-               "iph_pct": args.iph_pct,
+               "iph_pct": args.iph_pct, "max_pct": args.max_pct,
                "settings": settings, "packets": len(packets),
                "signatures": sorted(set(d.sig for d in diffs)),
                "first": [d.text for d in diffs[:5]],

@@ -30,7 +30,8 @@ namespace ctrack {
 
 // The packet's classification right after the conntrack hook, in the oracle's words.
 enum class Verdict : uint8_t {
-  kNone,     // never reached conntrack: not IP, rejected by IP input, fragment held
+  kNone,     // nothing left the hooks: not IP, rejected by IP input, fragment held (also the
+             // last fragment of a datagram that conntrack then dropped; stats().drop moves)
   kDrop,     // dropped by defragmentation or by conntrack (table full)
   kInvalid,  // no entry attached
   kNew,

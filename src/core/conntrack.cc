@@ -397,8 +397,17 @@ PacketResult Conntrack::Impl::ProcessL3(const FrameFacts& f, Timestamp now, uint
       // A new datagram (the first fragment's header, rewritten): parsed anew.
       ParsedPacket whole;
       const bool parsed = ParseL3(defrag.datagram(), defrag.datagram_len(), &whole) == L3Parse::kOk;
-      return ConntrackIn(defrag.datagram(), defrag.datagram_len(), parsed ? &whole : nullptr, now,
-                         zone, notes | kNoteReassembled);
+      PacketResult done =
+          ConntrackIn(defrag.datagram(), defrag.datagram_len(), parsed ? &whole : nullptr, now,
+                      zone, notes | kNoteReassembled);
+      if (done.verdict == Verdict::kDrop) {
+        // Conntrack dropped the datagram (table full). Seen from the hooks, as kernel-ct sees it,
+        // the last fragment went into defragmentation and nothing came out: the same result as a
+        // fragment that is still queued. The drop counter has moved all the same.
+        done.verdict = Verdict::kNone;
+        done.notes = static_cast<uint8_t>((done.notes & ~kNoteReassembled) | kNoteFragHeld);
+      }
+      return done;
     }
   }
   return r;

@@ -322,9 +322,10 @@ class CounterRun {
     now_end_ = now;
     ++c_.packets;
     // Dropped for lack of room (or by a policy): the drop counter moved and the packet was not
-    // invalid (an L4 drop counts both; a defragmenter's drop neither).
-    bool full_drop = r.verdict == Verdict::kDrop && ct_.stats().drop != drop_before &&
-                     ct_.stats().invalid == invalid_before;
+    // invalid (an L4 drop counts both; a defragmenter's drop neither). The verdict is kDrop, or
+    // kNone for the last fragment of a datagram dropped so (Conntrack::Impl::ProcessL3).
+    bool full_drop = (r.verdict == Verdict::kDrop || r.verdict == Verdict::kNone) &&
+                     ct_.stats().drop != drop_before && ct_.stats().invalid == invalid_before;
     NoteEntry(r, now);
     // An overload policy may reclaim an expired entry (counted as early drop by the engine): that
     // is not an eviction.
@@ -391,7 +392,7 @@ class CounterRun {
     if (e >= flow_flags_.size()) flow_flags_.resize(e + 4096, 0);
     if (full_drop) flow_flags_[e] |= 1;
     bool legit = e < base_->legit.size() && base_->legit[e];
-    bool hurt = r.verdict == Verdict::kDrop ||
+    bool hurt = r.verdict == Verdict::kDrop || full_drop ||
                 (r.verdict == Verdict::kInvalid && base_->verdict[i] != Verdict::kInvalid);
     if (legit && hurt) flow_flags_[e] |= 2;
   }
