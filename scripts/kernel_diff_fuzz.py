@@ -73,6 +73,8 @@ Usage:
   --ext6-pct N    percentage of the IPv6 packets with extension headers (default 6; 0 = never)
   --iph-pct N     percentage of the unfragmented packets with IP header damage (default 3)
   --max-pct N     percentage of the cases run with nf_conntrack_max 1..flows+1 (default 0)
+  --real-pct N    percentage of the cases replayed in real time with timeouts of a few seconds
+                  and idle gaps (default 0; each such case takes up to ~10 s)
                   --kinds tcp,udp,icmp --frag-pct 0 --ext6-pct 0 --iph-pct 0 generates exactly
                   the cases of the version before these were added (same seed, same --ipv6-pct)
   --no-snapshot   use --ctrack in place (by default it is copied to DIR/ctrack.<sha256> at start,
@@ -1796,16 +1798,36 @@ DEFAULT_FRAG_PCT = 4
 DEFAULT_EXT6_PCT = 6
 DEFAULT_IPH_PCT = 3
 DEFAULT_MAX_PCT = 0
+DEFAULT_REAL_PCT = 0
 
 
-def gen_case(seed, index, ipv6_pct=30, kinds=OLD_KINDS, frag_pct=0, ext6_pct=0, iph_pct=0, max_pct=0):
+# Real-time cases (--real-pct): timeouts of a few seconds, and at most this much idle time a case.
+REAL_IDLE_MAX_US = 9 * 1000000
+SHORT_TIMEOUTS = (
+    ("nf_conntrack_udp_timeout", 1, 3), ("nf_conntrack_udp_timeout_stream", 2, 5),
+    ("nf_conntrack_tcp_timeout_syn_sent", 1, 3), ("nf_conntrack_tcp_timeout_syn_recv", 1, 3),
+    ("nf_conntrack_tcp_timeout_established", 2, 6), ("nf_conntrack_tcp_timeout_fin_wait", 1, 3),
+    ("nf_conntrack_tcp_timeout_close_wait", 1, 3), ("nf_conntrack_tcp_timeout_last_ack", 1, 3),
+    ("nf_conntrack_tcp_timeout_time_wait", 1, 3), ("nf_conntrack_tcp_timeout_close", 1, 2),
+    ("nf_conntrack_tcp_timeout_max_retrans", 1, 4), ("nf_conntrack_tcp_timeout_unacknowledged", 1, 4),
+    ("nf_conntrack_icmp_timeout", 1, 3), ("nf_conntrack_icmpv6_timeout", 1, 3),
+    ("nf_conntrack_generic_timeout", 1, 4), ("nf_conntrack_gre_timeout", 1, 3),
+    ("nf_conntrack_gre_timeout_stream", 2, 5), ("nf_conntrack_sctp_timeout_closed", 1, 2),
+    ("nf_conntrack_sctp_timeout_cookie_wait", 1, 2), ("nf_conntrack_sctp_timeout_cookie_echoed", 1, 2),
+    ("nf_conntrack_sctp_timeout_established", 2, 5), ("nf_conntrack_sctp_timeout_shutdown_sent", 1, 2),
+    ("nf_conntrack_sctp_timeout_heartbeat_sent", 1, 3))
+
+
+def gen_case(seed, index, ipv6_pct=30, kinds=OLD_KINDS, frag_pct=0, ext6_pct=0, iph_pct=0, max_pct=0,
+             real_pct=0):
     """ipv6_pct: % of the flows that are IPv6 (each flow is one family; a case may mix them).
     With ipv6_pct=0 no random number is drawn for the family, so the cases are the IPv4-only
     ones of earlier versions.  kinds: the flow kinds drawn from (KIND_WEIGHTS); frag_pct: % of
     the datagrams sent as IP fragments; ext6_pct: % of the IPv6 packets carrying extension
     headers; iph_pct: % of the unfragmented packets whose IP header is damaged or unusual
     (options, lengths, version, odd addresses); max_pct: % of the cases run with a small
-    nf_conntrack_max (kernel-ct --max).  With kinds tcp,udp,icmp and both percentages 0 the cases are exactly those of the
+    nf_conntrack_max (kernel-ct --max); real_pct: % of the cases replayed in real time (kernel-ct
+    --timing real) with timeouts of a few seconds and idle gaps between packets.  With kinds tcp,udp,icmp and both percentages 0 the cases are exactly those of the
     versions before SCTP/GRE/fragments/extension headers were added."""
     rng = random.Random("%d:%d" % (seed, index))
     nflows = rng.choice((1, 1, 2, 2, 3, 4))
@@ -1879,9 +1901,17 @@ def gen_case(seed, index, ipv6_pct=30, kinds=OLD_KINDS, frag_pct=0, ext6_pct=0, 
             else:
                 out.append(icmp_error_unknown(rng))
     out = out[:60]
+    real = real_pct and rng.random() * 100 < real_pct
     t = 1700000000 * 1000000 + rng.randrange(10 ** 6)
+    idle = 0
     for p in out:
         t += rng.choice((50, 200, 1000, 1000, 3000, 10000))
+        if real and idle < REAL_IDLE_MAX_US and rng.random() < 0.15:
+            # an idle gap around the short timeouts below, so that entries expire, streams
+            # start and closing states time out between packets
+            gap = rng.choice((400, 900, 1100, 1600, 2100, 2600, 3200, 4400)) * 1000
+            t += gap
+            idle += gap
         p.ts_us = t
     settings = gen_settings(rng)
     if max_pct and rng.random() * 100 < max_pct:
@@ -1896,6 +1926,12 @@ def gen_case(seed, index, ipv6_pct=30, kinds=OLD_KINDS, frag_pct=0, ext6_pct=0, 
                              "nf_conntrack_sctp_timeout_closed": 8})
         if "gre" in kinds:
             settings.update({"nf_conntrack_gre_timeout": 21, "nf_conntrack_gre_timeout_stream": 170})
+    if real:
+        settings = {k: v for k, v in settings.items() if "timeout" not in k}
+        settings["timing"] = "real"
+        for name, lo, hi in SHORT_TIMEOUTS:
+            if rng.random() < 0.7:
+                settings[name] = rng.randint(lo, hi)
     return out, settings
 
 
@@ -1965,9 +2001,11 @@ class Runner:
         self.runs = 0
 
     def kernel(self, pcap, settings, kct):
-        cmd = [self.oracle, "--timing", "fast"]
+        cmd = [self.oracle, "--timing", settings.get("timing", "fast")]
         for k, v in sorted(settings.items()):
-            if k == "nf_conntrack_tcp_loose":
+            if k == "timing":
+                continue
+            elif k == "nf_conntrack_tcp_loose":
                 cmd += ["--loose", str(v)]
             elif k == "nf_conntrack_tcp_be_liberal":
                 cmd += ["--liberal", str(v)]
@@ -1989,7 +2027,9 @@ class Runner:
         cmd = [self.ctrack, "replay", pcap, "--times-from", os.path.join(kct, "verdicts.tsv"),
                "--verdicts", tsv, "-o", "json", "-q"]
         for k, v in sorted(settings.items()):
-            if k == "max":
+            if k == "timing":
+                continue        # ctrack follows the kernel's clock (--times-from) either way
+            elif k == "max":
                 # kernel-ct fills the rest of the host's table; early drop then scans the host's
                 # buckets, so ctrack gets the same bucket count
                 cmd += ["--set", "nf_conntrack_max=%s" % v, "--set", "nf_conntrack_buckets=%d" % host_buckets()]
@@ -2305,10 +2345,14 @@ def main():
                          "1..flows+1; ctrack with the same max and the host's bucket count); early-drop "
                          "victims depend on the kernel's hash seed, so a difference there shows as not "
                          "deterministic (default %d)" % DEFAULT_MAX_PCT)
+    ap.add_argument("--real-pct", type=float, default=DEFAULT_REAL_PCT, metavar="N",
+                    help="percentage of the cases replayed in real time (kernel-ct --timing real) with "
+                         "timeouts of 1-6 s and idle gaps of up to 9 s a case, so that entries expire "
+                         "(default %d)" % DEFAULT_REAL_PCT)
     args = ap.parse_args()
     if not 0 <= args.ipv6_pct <= 100:
         ap.error("--ipv6-pct must be between 0 and 100")
-    for name in ("frag_pct", "ext6_pct", "iph_pct", "max_pct"):
+    for name in ("frag_pct", "ext6_pct", "iph_pct", "max_pct", "real_pct"):
         if not 0 <= getattr(args, name) <= 100:
             ap.error("--%s must be between 0 and 100" % name.replace("_", "-"))
     kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
@@ -2335,7 +2379,7 @@ def main():
             packets, settings = plain_case()
         else:
             packets, settings = gen_case(args.seed, i, args.ipv6_pct, kinds, args.frag_pct, args.ext6_pct,
-                                         args.iph_pct, args.max_pct)
+                                         args.iph_pct, args.max_pct, args.real_pct)
         name = "case_%d_%d" % (args.seed, i)
         base = os.path.join(args.out, name)
         with open(base + ".settings.json", "w") as f:
@@ -2358,7 +2402,7 @@ def main():
             print("  " + d.text)
         rec = {"case": name, "seed": args.seed, "index": i, "ipv6_pct": args.ipv6_pct,
                "kinds": ",".join(kinds), "frag_pct": args.frag_pct, "ext6_pct": args.ext6_pct,
-               "iph_pct": args.iph_pct, "max_pct": args.max_pct,
+               "iph_pct": args.iph_pct, "max_pct": args.max_pct, "real_pct": args.real_pct,
                "settings": settings, "packets": len(packets),
                "signatures": sorted(set(d.sig for d in diffs)),
                "first": [d.text for d in diffs[:5]],
