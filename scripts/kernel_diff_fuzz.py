@@ -75,7 +75,8 @@ Usage:
   --max-pct N     percentage of the cases run with nf_conntrack_max 1..flows+1 (default 0)
   --real-pct N    percentage of the cases replayed in real time with timeouts of a few seconds
                   and idle gaps (default 0; each such case takes up to ~10 s)
-                  --kinds tcp,udp,icmp --frag-pct 0 --ext6-pct 0 --iph-pct 0 generates exactly
+  --acct-pct N    percentage of the cases with nf_conntrack_acct=1, counters compared (default 15)
+                  --kinds tcp,udp,icmp --frag-pct 0 --ext6-pct 0 --iph-pct 0 --acct-pct 0 gives
                   the cases of the version before these were added (same seed, same --ipv6-pct)
   --no-snapshot   use --ctrack in place (by default it is copied to DIR/ctrack.<sha256> at start,
                   since the build tree may be rebuilt while the fuzzer runs)
@@ -1799,6 +1800,7 @@ DEFAULT_EXT6_PCT = 6
 DEFAULT_IPH_PCT = 3
 DEFAULT_MAX_PCT = 0
 DEFAULT_REAL_PCT = 0
+DEFAULT_ACCT_PCT = 15
 
 
 # Real-time cases (--real-pct): timeouts of a few seconds, and at most this much idle time a case.
@@ -1819,7 +1821,7 @@ SHORT_TIMEOUTS = (
 
 
 def gen_case(seed, index, ipv6_pct=30, kinds=OLD_KINDS, frag_pct=0, ext6_pct=0, iph_pct=0, max_pct=0,
-             real_pct=0):
+             real_pct=0, acct_pct=0):
     """ipv6_pct: % of the flows that are IPv6 (each flow is one family; a case may mix them).
     With ipv6_pct=0 no random number is drawn for the family, so the cases are the IPv4-only
     ones of earlier versions.  kinds: the flow kinds drawn from (KIND_WEIGHTS); frag_pct: % of
@@ -1827,7 +1829,8 @@ def gen_case(seed, index, ipv6_pct=30, kinds=OLD_KINDS, frag_pct=0, ext6_pct=0, 
     headers; iph_pct: % of the unfragmented packets whose IP header is damaged or unusual
     (options, lengths, version, odd addresses); max_pct: % of the cases run with a small
     nf_conntrack_max (kernel-ct --max); real_pct: % of the cases replayed in real time (kernel-ct
-    --timing real) with timeouts of a few seconds and idle gaps between packets.  With kinds tcp,udp,icmp and both percentages 0 the cases are exactly those of the
+    --timing real) with timeouts of a few seconds and idle gaps between packets; acct_pct: % of
+    the cases with nf_conntrack_acct on (the counters are compared).  With kinds tcp,udp,icmp and both percentages 0 the cases are exactly those of the
     versions before SCTP/GRE/fragments/extension headers were added."""
     rng = random.Random("%d:%d" % (seed, index))
     nflows = rng.choice((1, 1, 2, 2, 3, 4))
@@ -1914,6 +1917,8 @@ def gen_case(seed, index, ipv6_pct=30, kinds=OLD_KINDS, frag_pct=0, ext6_pct=0, 
             idle += gap
         p.ts_us = t
     settings = gen_settings(rng)
+    if acct_pct and rng.random() * 100 < acct_pct:
+        settings["nf_conntrack_acct"] = 1       # per-direction packet and byte counters, compared
     if max_pct and rng.random() * 100 < max_pct:
         # a table that holds fewer entries than the case's flows make (ICMP errors and
         # reopened connections included), so that allocations fail and entries are dropped
@@ -2013,6 +2018,8 @@ class Runner:
                 cmd += ["--checksum", str(v)]
             elif k == "max":
                 cmd += ["--max", str(v)]
+            elif k == "nf_conntrack_acct":
+                cmd += ["--acct"] if v else []
             else:
                 cmd += ["--sysctl", "%s=%s" % (k, v)]
         if os.path.isdir(kct):
@@ -2084,7 +2091,7 @@ class Runner:
                                   "after #%d %s: entry %s missing in ctrack" % (i, krows[i][8], key), i))
                 continue
             bad = []
-            for fld in ("state", "status", "tcp"):
+            for fld in ("state", "status", "tcp", "counters_orig", "counters_reply"):
                 kv, cv = k.get(fld), ce.get(fld)
                 if fld == "status":
                     kv, cv = sorted(kv or []), sorted(cv or [])
@@ -2200,7 +2207,8 @@ def compare(krows, crows, ktab, ctab):
                               "table: extra in ctrack: %s %s" % (key, brief(ce))))
             continue
         bad = []
-        for fld in ("reply", "state", "status", "assured", "unreplied", "zone", "mark", "tcp"):
+        for fld in ("reply", "state", "status", "assured", "unreplied", "zone", "mark", "tcp",
+                    "counters_orig", "counters_reply"):
             kv, cv = ke.get(fld), ce.get(fld)
             if fld == "reply":
                 kv, cv = tuple_key(kv), tuple_key(cv)
@@ -2349,10 +2357,13 @@ def main():
                     help="percentage of the cases replayed in real time (kernel-ct --timing real) with "
                          "timeouts of 1-6 s and idle gaps of up to 9 s a case, so that entries expire "
                          "(default %d)" % DEFAULT_REAL_PCT)
+    ap.add_argument("--acct-pct", type=float, default=DEFAULT_ACCT_PCT, metavar="N",
+                    help="percentage of the cases with nf_conntrack_acct=1; the per-direction packet "
+                         "and byte counters are compared (default %d)" % DEFAULT_ACCT_PCT)
     args = ap.parse_args()
     if not 0 <= args.ipv6_pct <= 100:
         ap.error("--ipv6-pct must be between 0 and 100")
-    for name in ("frag_pct", "ext6_pct", "iph_pct", "max_pct", "real_pct"):
+    for name in ("frag_pct", "ext6_pct", "iph_pct", "max_pct", "real_pct", "acct_pct"):
         if not 0 <= getattr(args, name) <= 100:
             ap.error("--%s must be between 0 and 100" % name.replace("_", "-"))
     kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
@@ -2379,7 +2390,7 @@ def main():
             packets, settings = plain_case()
         else:
             packets, settings = gen_case(args.seed, i, args.ipv6_pct, kinds, args.frag_pct, args.ext6_pct,
-                                         args.iph_pct, args.max_pct, args.real_pct)
+                                         args.iph_pct, args.max_pct, args.real_pct, args.acct_pct)
         name = "case_%d_%d" % (args.seed, i)
         base = os.path.join(args.out, name)
         with open(base + ".settings.json", "w") as f:
@@ -2403,6 +2414,7 @@ def main():
         rec = {"case": name, "seed": args.seed, "index": i, "ipv6_pct": args.ipv6_pct,
                "kinds": ",".join(kinds), "frag_pct": args.frag_pct, "ext6_pct": args.ext6_pct,
                "iph_pct": args.iph_pct, "max_pct": args.max_pct, "real_pct": args.real_pct,
+               "acct_pct": args.acct_pct,
                "settings": settings, "packets": len(packets),
                "signatures": sorted(set(d.sig for d in diffs)),
                "first": [d.text for d in diffs[:5]],
