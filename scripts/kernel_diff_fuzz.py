@@ -2058,7 +2058,7 @@ class Runner:
         crows = read_tsv(tsv)
         ktab = read_jsonl(os.path.join(kct, "table.jsonl"))
         ctab = read_jsonl(table)
-        diffs = compare(krows, crows, ktab, ctab)
+        diffs = compare(krows, crows, ktab, ctab, gc_may_evict="max" in settings)
         if self.prefix:
             diffs += self.prefix_checks(base, packets, settings, kct, krows)
         return diffs, krows, crows, ktab
@@ -2176,7 +2176,11 @@ class Diff:
         self.kind, self.sig, self.text, self.index = kind, sig, text, index
 
 
-def compare(krows, crows, ktab, ctab):
+def compare(krows, crows, ktab, ctab, gc_may_evict=False):
+    """gc_may_evict: a table-full case (kernel-ct --max), where the kernel's gc worker evicts
+    entries that are not ASSURED once an allocation has failed (fillers keep the namespace over
+    95 % of the global max, kernel-ct README), at a moment of its own, sometimes after the last
+    event was read; such entries missing from the kernel's final table are not a difference."""
     diffs = []
     if len(krows) != len(crows):
         diffs.append(Diff("rows", "row count", "row count kernel=%d ctrack=%d" % (len(krows), len(crows))))
@@ -2203,6 +2207,8 @@ def compare(krows, crows, ktab, ctab):
                               "table: missing in ctrack: %s %s" % (key, brief(ke))))
             continue
         if ke is None:
+            if gc_may_evict and not ce.get("assured"):
+                continue
             diffs.append(Diff("table", "table extra-in-ctrack proto=%s state=%s" % (proto, ce.get("state")),
                               "table: extra in ctrack: %s %s" % (key, brief(ce))))
             continue
