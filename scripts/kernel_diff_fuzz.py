@@ -1748,6 +1748,24 @@ def icmp_error_for(rng, flow, side, quoted, router):
     return Pkt(ether(mac_from, me.mac, ip), "icmp err %d/%d (%s) for %s" % (typ, code, variant, quoted.label), ip)
 
 
+def error_as_fragments(rng, err):
+    """An ICMP or ICMPv6 error sent as IP fragments instead of whole -> list of Pkts (the error
+    itself when the plan gives no fragments)."""
+    ip = err.ip
+    dst_mac, src_mac = err.frame[0:6], err.frame[6:12]
+    if ip[0] >> 4 == 6:
+        src = socket.inet_ntop(socket.AF_INET6, ip[8:24])
+        dst = socket.inet_ntop(socket.AF_INET6, ip[24:40])
+        fr = fragment_ipv6(rng, src, dst, [], ip[6], ip[40:], rng.randrange(1 << 32), ip[7], 0)
+    else:
+        fr = fragment_ipv4(rng, ip)
+    if not fr:
+        return [err]
+    variant, fl = fr
+    return [Pkt(ether(src_mac, dst_mac, fip), "%s [frag %d/%d %s %s]" % (err.label, k + 1, len(fl), variant, desc),
+                ip) for k, (fip, desc) in enumerate(fl)]
+
+
 def icmp_error_unknown(rng):
     """ICMP error quoting a flow nobody saw."""
     c, s = "10.0.0.%d" % rng.randrange(100, 200), "10.0.1.%d" % rng.randrange(100, 200)
@@ -1894,9 +1912,13 @@ def gen_case(seed, index, ipv6_pct=30, kinds=OLD_KINDS, frag_pct=0, ext6_pct=0, 
         pend = getattr(fl, "pending_icmp", None)
         if pend and pend[1] is not None:
             if fl.v6:
-                out.append(icmp6_error_for(rng, fl, pend[0], pend[1], router6))
+                err = icmp6_error_for(rng, fl, pend[0], pend[1], router6)
             else:
-                out.append(icmp_error_for(rng, fl, pend[0], pend[1], router))
+                err = icmp_error_for(rng, fl, pend[0], pend[1], router)
+            if frag_pct and rng.random() * 100 < frag_pct:
+                out.extend(error_as_fragments(rng, err))
+            else:
+                out.append(err)
             fl.pending_icmp = None
         if rng.random() < 0.02:
             if has_v6 and (not has_v4 or rng.random() < 0.5):
