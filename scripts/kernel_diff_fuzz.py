@@ -76,6 +76,7 @@ Usage:
   --real-pct N    percentage of the cases replayed in real time with timeouts of a few seconds
                   and idle gaps (default 0; each such case takes up to ~10 s)
   --acct-pct N    percentage of the cases with nf_conntrack_acct=1, counters compared (default 15)
+  --skip-unavailable  exit 77 when not root or without the oracle (the ctest KernelDiff.* uses it)
                   --kinds tcp,udp,icmp --frag-pct 0 --ext6-pct 0 --iph-pct 0 --acct-pct 0 gives
                   the cases of the version before these were added (same seed, same --ipv6-pct)
   --no-snapshot   use --ctrack in place (by default it is copied to DIR/ctrack.<sha256> at start,
@@ -2388,6 +2389,8 @@ def main():
     ap.add_argument("--acct-pct", type=float, default=DEFAULT_ACCT_PCT, metavar="N",
                     help="percentage of the cases with nf_conntrack_acct=1; the per-direction packet "
                          "and byte counters are compared (default %d)" % DEFAULT_ACCT_PCT)
+    ap.add_argument("--skip-unavailable", action="store_true",
+                    help="exit 77 (a skip for ctest) when not root or the oracle is missing")
     args = ap.parse_args()
     if not 0 <= args.ipv6_pct <= 100:
         ap.error("--ipv6-pct must be between 0 and 100")
@@ -2399,6 +2402,14 @@ def main():
     if bad or not kinds:
         ap.error("--kinds: unknown kind(s) %s (known: %s)" % (",".join(bad) or "(none)",
                                                              ",".join(k for k, _ in KIND_WEIGHTS)))
+    if args.skip_unavailable:
+        # as a ctest: 77 is the skip code (SKIP_RETURN_CODE), with the reason on stdout
+        if os.geteuid() != 0:
+            print("skipped: needs root (the oracle makes a network namespace)")
+            sys.exit(77)
+        if not os.access(args.oracle, os.X_OK):
+            print("skipped: no kernel oracle at %s (set CTRACK_SHARED)" % args.oracle)
+            sys.exit(77)
     os.makedirs(args.out, exist_ok=True)
     runner = Runner(args)
     findings_path = os.path.join(args.out, "findings.jsonl")
