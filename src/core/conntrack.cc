@@ -90,6 +90,14 @@ bool ReachesConfirm(const uint8_t* data, uint32_t len, bool from_defrag, const P
 // datagram without MF or offset, and an IPv6 one without extension headers, pass it unchanged
 // (ip_defrag() is not called; nf_ct_frag6_gather() finds no fragment header); every other IPv6
 // datagram goes through its own walk to the fragment header (find_prev_fhdr()).
+// A fragment (or the datagram its last fragment completed) that conntrack dropped (table
+// full): seen from the hooks, as kernel-ct sees them, a fragment went into defragmentation and
+// nothing came out, the same as a fragment still queued. The drop counter has moved all the same.
+void LooksHeld(PacketResult* r) {
+  r->verdict = Verdict::kNone;
+  r->notes = static_cast<uint8_t>((r->notes & ~kNoteReassembled) | kNoteFragHeld);
+}
+
 bool MayBeFragment(const FrameFacts& f) {
   if (f.fragment || !f.parsed) return true;
   return f.ip_version == 6 && f.pkt.l4_off != 40;
@@ -392,6 +400,11 @@ PacketResult Conntrack::Impl::ProcessL3(const FrameFacts& f, Timestamp now, uint
       r.verdict = Verdict::kDrop;
       r.forwarded = false;
       return r;
+    case DefragStatus::kPassedFragment: {
+      PacketResult done = ConntrackIn(f.l3, f.ip_len, pkt, now, zone, notes);
+      if (done.verdict == Verdict::kDrop) LooksHeld(&done);
+      return done;
+    }
     case DefragStatus::kComplete: {
       ++ctr.frag_reassembled;
       // A new datagram (the first fragment's header, rewritten): parsed anew.
@@ -400,13 +413,7 @@ PacketResult Conntrack::Impl::ProcessL3(const FrameFacts& f, Timestamp now, uint
       PacketResult done =
           ConntrackIn(defrag.datagram(), defrag.datagram_len(), parsed ? &whole : nullptr, now,
                       zone, notes | kNoteReassembled);
-      if (done.verdict == Verdict::kDrop) {
-        // Conntrack dropped the datagram (table full). Seen from the hooks, as kernel-ct sees it,
-        // the last fragment went into defragmentation and nothing came out: the same result as a
-        // fragment that is still queued. The drop counter has moved all the same.
-        done.verdict = Verdict::kNone;
-        done.notes = static_cast<uint8_t>((done.notes & ~kNoteReassembled) | kNoteFragHeld);
-      }
+      if (done.verdict == Verdict::kDrop) LooksHeld(&done);
       return done;
     }
   }

@@ -472,7 +472,7 @@ DefragStatus Defrag::Impl::ProcessV6(const uint8_t* data, uint32_t len, uint16_t
   uint32_t fhoff = 0;
   uint8_t prev_nhoff = 0;
   if (!FindFragmentHeader(data, len, &fhoff, &prev_nhoff)) return DefragStatus::kNotFragment;
-  if (UpperHeaderTruncated(data, len, fhoff)) return DefragStatus::kNotFragment;
+  if (UpperHeaderTruncated(data, len, fhoff)) return DefragStatus::kPassedFragment;
   if (fhoff + 8 > len) return DefragStatus::kCutFragmentHeader;
 
   const uint8_t* fh = data + fhoff;
@@ -502,7 +502,7 @@ DefragStatus Defrag::Impl::ProcessV6(const uint8_t* data, uint32_t len, uint16_t
     if (end & 7) {
       // Not a multiple of 8: the queue is discarded and the packet goes on as it is.
       Kill(queues.find(key));
-      return DefragStatus::kNotFragment;
+      return DefragStatus::kPassedFragment;
     }
     if (end > q.len) {
       if (q.flags & kFlagLastIn) return DefragStatus::kDropped;

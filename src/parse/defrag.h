@@ -24,6 +24,11 @@ enum class DefragStatus : uint8_t {
   // nf_ct_frag6_gather() cannot pull it and the hook drops the packet (verdict drop; kernel-ct
   // sees no fragment in such bytes either, so it reports a drop, not a held fragment).
   kCutFragmentHeader,
+  // An IPv6 fragment that nf_ct_frag6_gather() refuses to queue and lets through unchanged (its
+  // first fragment ends inside the upper-layer header, or a non-last fragment's length is not
+  // a multiple of 8): conntrack sees it as it is. If conntrack then drops it, kernel-ct, which
+  // sees a fragment header and nothing out of the hooks, reports a held fragment.
+  kPassedFragment,
 };
 
 class Defrag {
