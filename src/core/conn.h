@@ -1,19 +1,23 @@
-// The connection entry: one fixed-size, cache-line aligned record per tracked connection.
+// The connection entry: one or two 64-byte slots per tracked connection.
 //
-// Layout (128 bytes, two cache lines; the first holds everything a lookup touches):
+// Slot layout (Conn, 64 bytes, one cache line; everything a lookup touches):
 //   [0..40)    Tuple orig       original-direction tuple incl. zone; reply tuple is derived
 //   [40..42)   status           IPS_* bits (kernel numbering)
 //   [42]       state            TCP or SCTP state; 0 for stateless protocols
-//   [43]       l4flags          tracker-private bits
-//   [44..48)   reply_slot       0: the reply is the inverse of orig; else 1 + the slot of the
-//                               stored reply tuple (NAT entries imported from a snapshot)
+//   [43]       l4flags          tracker-private bits, but for kConnHasExtra (the table's)
+//   [44..48)   id               creation sequence number, given at confirmation
 //   [48..56)   expires          absolute expiry instant (ns)
-//   [56..60)   id               creation sequence number, given at confirmation
-//   [60..64)   mark
-//   [64..128)  l4               per-protocol data (union)
+//   [56..64)   l4               UDP / UDP-Lite / GRE data (union); unused otherwise
+//
+// TCP and SCTP entries (ConnHasExt) take two slots, an even one and the next, which holds their
+// window or tag state (ConnExt); every other protocol's entry is the one line. A UDP-heavy table
+// thus costs half the memory and half the lines per lookup of a TCP one. The mark and a reply
+// tuple that is not the inverse of orig (both only from imported snapshots) live beside the
+// table (Table::SetStoredReply, Table::SetMark), flagged by kConnHasExtra so that a lookup's
+// reply comparison learns from this line alone that there is something else to read.
 //
 // Early drop and the GC read only expires and status of the entries they pass over; both sit in
-// the first line, so a scan costs one cache line per entry.
+// the one line, so a scan costs one cache line per entry.
 #ifndef CTRACK_CORE_CONN_H_
 #define CTRACK_CORE_CONN_H_
 
@@ -52,7 +56,7 @@ struct TcpData {
 
 struct UdpData {
   uint32_t stream_ts[2];  // absolute ns after which a replied flow becomes a stream; split so
-                          // the union stays 4-byte aligned and the entry 128 bytes
+                          // that the union is 4-byte aligned and fits the line's tail
   Timestamp stream() const {
     uint64_t v = static_cast<uint64_t>(stream_ts[1]) << 32 | stream_ts[0];
     return static_cast<Timestamp>(v);
@@ -75,38 +79,65 @@ struct SctpData {
   uint8_t init[2];  // INIT / INIT_ACK seen per direction (heartbeat vtag learning)
 };
 
+// l4flags bit owned by the table: the entry has a mark or a stored reply tuple beside the table.
+// Trackers keep to the other seven bits.
+inline constexpr uint8_t kConnHasExtra = 0x80;
+
+// True for the protocols whose entries take a second slot (ConnExt): fixed by the original
+// tuple's protocol, which never changes.
+constexpr bool ConnHasExt(uint8_t protonum) {
+  return protonum == kProtoTcp || protonum == kProtoSctp;
+}
+
+// The second slot of a TCP or SCTP entry.
+struct alignas(64) ConnExt {
+  union {
+    TcpData tcp;
+    SctpData sctp;
+  };
+};
+static_assert(sizeof(ConnExt) == 64, "one cache line");
+
 struct alignas(64) Conn {
   // Identity. Set once at creation; never changes.
   Tuple orig;
   uint16_t status;
   uint8_t state;
   uint8_t l4flags;
-  // 0 for every entry the engine creates from a packet (its reply is InvertTuple(orig)); an
-  // imported entry whose reply tuple is not the inverse (NAT) holds 1 + its slot in the table's
-  // side store of reply tuples (Table::SetStoredReply). In the first cache line, so the reply
-  // comparison of a lookup reads no other line to tell.
-  uint32_t reply_slot;
+  // Creation sequence number (0, 1, ... in confirmation order); set at confirmation.
+  uint32_t id;
   // Absolute expiry instant. The kernel keeps a relative timeout until confirmation; here the
   // packet that creates an entry also confirms it at the same virtual instant, so the two agree.
   Timestamp expires;
-  // Creation sequence number (0, 1, ... in confirmation order); set at confirmation.
-  uint32_t id;
-  uint32_t mark;
   union {
-    TcpData tcp;
     UdpData udp;
     GreData gre;
-    SctpData sctp;
   } l4;
 
   bool confirmed() const { return status & kConfirmed; }
   bool seen_reply() const { return status & kSeenReply; }
   bool assured() const { return status & kAssured; }
   TcpState tcp_state() const { return static_cast<TcpState>(state); }
+  // The second slot; only for an entry of a ConnHasExt protocol, which the table allocated as a
+  // pair of slots (an entry is never copied out of its slot).
+  inline ConnExt& ext();
+  inline const ConnExt& ext() const;
+  TcpData& tcp() { return ext().tcp; }
+  const TcpData& tcp() const { return ext().tcp; }
+  SctpData& sctp() { return ext().sctp; }
+  const SctpData& sctp() const { return ext().sctp; }
 };
-static_assert(sizeof(Conn) == 128, "two cache lines; see the layout comment");
-static_assert(offsetof(Conn, status) < 64 && offsetof(Conn, expires) < 64,
-              "what scans read stays in the first line");
+static_assert(sizeof(Conn) == 64, "one cache line; see the layout comment");
+
+// What the table's chunks are arrays of: a slot is an entry's first line or a pair's second.
+union Slot {
+  Conn conn;
+  ConnExt ext;
+};
+static_assert(sizeof(Slot) == 64);
+
+inline ConnExt& Conn::ext() { return (reinterpret_cast<Slot*>(this) + 1)->ext; }
+inline const ConnExt& Conn::ext() const { return (reinterpret_cast<const Slot*>(this) + 1)->ext; }
 
 // Per-direction accounting (nf_conn_acct), kept beside the table only when
 // nf_conntrack_acct was on when the entry was created.

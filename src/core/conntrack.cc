@@ -350,7 +350,9 @@ void Conntrack::Impl::RunBatch(size_t count, const PrepareFn& prepare, const Tim
       if (prep[i].fast) table.PrefetchProbe(prep[i].hash);
     }
     for (size_t i = 0; i < n; ++i) {
-      if (prep[i].fast) table.ProbeHead(prep[i].hash, &probe[i]);
+      if (prep[i].fast) {
+        table.ProbeHead(prep[i].hash, ConnHasExt(prep[i].tuple.protonum), &probe[i]);
+      }
     }
     for (size_t i = 0; i < n; ++i) {
       if (!prep[i].fast) continue;
@@ -553,7 +555,7 @@ bool Conntrack::Impl::AllocateNew(const Tuple& tuple, Timestamp now, PacketResul
     r->forwarded = false;
     return false;
   }
-  const uint32_t idx = table.AllocEntry();
+  const uint32_t idx = table.AllocEntry(tuple.protonum);
   Conn& ct = table.at(idx);
   ct.orig = tuple;
   ct.expires = now;
@@ -849,7 +851,7 @@ void ImportL4State(const ConnInfo& ci, const Config& cfg, Conn* ct) {
   switch (ci.orig.protonum) {
     case kProtoTcp: {
       // nlattr_to_tcp(): flags as given; the scale only when both sides announced one.
-      TcpData& tcp = ct->l4.tcp;
+      TcpData& tcp = ct->tcp();
       bool scale = (ci.tcp_flags[0] & kTcpWindowScale) && (ci.tcp_flags[1] & kTcpWindowScale);
       for (int d = 0; d < 2; ++d) {
         tcp.seen[d].flags = ci.tcp_flags[d];
@@ -907,13 +909,13 @@ Conntrack::ImportResult Conntrack::Import(const ConnInfo& ci, Timestamp now, Tim
 
   PacketResult r;
   if (!m.MakeRoom(orig, now, &r)) return ImportResult::kTableFull;
-  uint32_t idx = m.table.AllocEntry();
+  uint32_t idx = m.table.AllocEntry(orig.protonum);
   Conn& ct = m.table.at(idx);
   ct.orig = orig;
   if (reply != inverse) m.table.SetStoredReply(idx, reply);
   ct.status = static_cast<uint16_t>((ci.status & ~(kDying | kTemplate)) | kConfirmed);
   ct.state = (orig.protonum == kProtoTcp || orig.protonum == kProtoSctp) ? ci.state : 0;
-  ct.mark = ci.mark;
+  m.table.SetMark(idx, ci.mark);
   ct.expires =
       now + std::max<int64_t>(ci.timeout_s, 0) * kNsPerSec + std::max<Timestamp>(extra_ns, 0);
   ImportL4State(ci, m.cfg, &ct);
@@ -935,7 +937,7 @@ void Conntrack::AdvanceTo(Timestamp now) { impl_->GcCatchUp(now); }
 void Conntrack::ExpireAll(Timestamp now) {
   Impl& m = *impl_;
   m.GcCatchUp(now);
-  for (uint32_t idx = 0; idx < m.table.high_water(); ++idx) {
+  for (uint32_t idx = 0; idx < m.table.high_water(); idx = m.table.NextEntry(idx)) {
     const Conn& ct = m.table.at(idx);
     if ((ct.status & kConfirmed) && Table::Expired(ct, now)) {
       m.table.Delete(idx);
@@ -948,11 +950,11 @@ void Conntrack::Impl::FillInfo(uint32_t idx, Timestamp now, ConnInfo* out) const
   const Conn& ct = table.at(idx);
   *out = ConnInfo{};  // not memset: ConnInfo holds strings and non-zero defaults
   out->orig = ct.orig;
-  out->reply = table.Reply(ct);
+  out->reply = table.Reply(idx);
   out->id = ct.id;
   out->status = ct.status;
   out->state = ct.state;
-  out->mark = ct.mark;
+  out->mark = table.Mark(idx);
   out->expires = ct.expires;
   Timestamp left = ct.expires - now;
   out->timeout_s = left > 0 ? left / kNsPerSec : 0;
@@ -969,8 +971,8 @@ void Conntrack::Impl::FillInfo(uint32_t idx, Timestamp now, ConnInfo* out) const
   }
   if (ct.orig.protonum == kProtoTcp) {
     for (int d = 0; d < 2; ++d) {
-      out->tcp_wscale[d] = ct.l4.tcp.seen[d].td_scale;
-      out->tcp_flags[d] = ct.l4.tcp.seen[d].flags;
+      out->tcp_wscale[d] = ct.tcp().seen[d].td_scale;
+      out->tcp_flags[d] = ct.tcp().seen[d].flags;
     }
   }
 }
@@ -978,7 +980,7 @@ void Conntrack::Impl::FillInfo(uint32_t idx, Timestamp now, ConnInfo* out) const
 void Conntrack::ForEach(Timestamp now, const std::function<void(const ConnInfo&)>& fn) const {
   const Impl& m = *impl_;
   ConnInfo info;
-  for (uint32_t idx = 0; idx < m.table.high_water(); ++idx) {
+  for (uint32_t idx = 0; idx < m.table.high_water(); idx = m.table.NextEntry(idx)) {
     const Conn& ct = m.table.at(idx);
     if (!(ct.status & kConfirmed) || Table::Expired(ct, now)) continue;
     m.FillInfo(idx, now, &info);
@@ -988,7 +990,7 @@ void Conntrack::ForEach(Timestamp now, const std::function<void(const ConnInfo&)
 
 bool Conntrack::Get(uint32_t conn, Timestamp now, ConnInfo* out) const {
   const Impl& m = *impl_;
-  if (conn >= m.table.high_water() || !(m.table.at(conn).status & kConfirmed)) return false;
+  if (!m.table.IsEntry(conn) || !(m.table.at(conn).status & kConfirmed)) return false;
   // A ctnetlink GET finds no expired entry (nf_conntrack_find_get() skips and reaps it): with a
   // timeout sysctl at 0 the entry a packet just refreshed is already gone when it is read.
   if (Table::Expired(m.table.at(conn), now)) return false;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 #include <new>
+#include <stdexcept>
 
 #include "core/dcheck.h"
 
@@ -32,39 +33,47 @@ inline uint64_t Mum(uint64_t a, uint64_t b) {
 }  // namespace
 
 // Only ICMP maps ids differently from a plain swap; stored (NAT) replies compare whole.
-inline bool Table::ReplyMatches(const Conn& ct, const Tuple& t) const {
-  if (__builtin_expect(ct.reply_slot != 0, 0)) return stored_reply_[ct.reply_slot - 1] == t;
+inline bool Table::ReplyMatches(uint32_t idx, const Conn& ct, const Tuple& t) const {
+  if (__builtin_expect(ct.l4flags & kConnHasExtra, 0)) return Reply(idx) == t;
   const Tuple& o = ct.orig;
   if (t.protonum != o.protonum || t.l3num != o.l3num || t.zone != o.zone) return false;
-  if (o.protonum == kProtoIcmp || o.protonum == kProtoIcmpv6) return Reply(ct) == t;
+  if (o.protonum == kProtoIcmp || o.protonum == kProtoIcmpv6) return Reply(idx) == t;
   return t.src_id == o.dst_id && t.dst_id == o.src_id &&
          std::memcmp(t.src, o.dst, sizeof(t.src)) == 0 &&
          std::memcmp(t.dst, o.src, sizeof(t.dst)) == 0;
 }
 
-Tuple Table::Reply(const Conn& ct) const {
-  if (ct.reply_slot != 0) return stored_reply_[ct.reply_slot - 1];
+Tuple Table::Reply(uint32_t idx) const {
+  const Conn& ct = at(idx);
+  if (ct.l4flags & kConnHasExtra) {
+    const Extra& x = extra_.find(idx)->second;
+    if (x.has_reply) return x.reply;
+  }
   Tuple r;
   InvertTuple(ct.orig, &r);
   return r;
 }
 
+Table::Extra& Table::ExtraOf(uint32_t idx) {
+  at(idx).l4flags |= kConnHasExtra;
+  return extra_[idx];
+}
+
 void Table::SetStoredReply(uint32_t idx, const Tuple& reply) {
-  Conn& ct = at(idx);
-  if (ct.reply_slot != 0) {
-    stored_reply_[ct.reply_slot - 1] = reply;
-    return;
-  }
-  uint32_t slot;
-  if (!free_reply_slots_.empty()) {
-    slot = free_reply_slots_.back();
-    free_reply_slots_.pop_back();
-    stored_reply_[slot] = reply;
-  } else {
-    slot = static_cast<uint32_t>(stored_reply_.size());
-    stored_reply_.push_back(reply);
-  }
-  ct.reply_slot = slot + 1;
+  Extra& x = ExtraOf(idx);
+  stored_replies_ += !x.has_reply;
+  x.has_reply = true;
+  x.reply = reply;
+}
+
+uint32_t Table::Mark(uint32_t idx) const {
+  if (!(at(idx).l4flags & kConnHasExtra)) return 0;
+  return extra_.find(idx)->second.mark;
+}
+
+void Table::SetMark(uint32_t idx, uint32_t mark) {
+  if (mark == 0 && !(at(idx).l4flags & kConnHasExtra)) return;
+  ExtraOf(idx).mark = mark;
 }
 
 Table::Table(const Config& cfg)
@@ -102,10 +111,10 @@ void Table::ChooseLookup(uint32_t entries, bool grows) {
 void Table::RebuildIndex(uint32_t groups, uint32_t skip) {
   index_.Reset(groups);
   // Entry order, not chain order: the entries stream through the caches once.
-  for (uint32_t idx = 0; idx < high_water_; ++idx) {
+  for (uint32_t idx = 0; idx < high_water_; idx = NextEntry(idx)) {
     const Conn& ct = at(idx);
     if (idx == skip || !(ct.status & kConfirmed)) continue;
-    const uint64_t ho = Hash(ct.orig), hr = Hash(Reply(ct));
+    const uint64_t ho = Hash(ct.orig), hr = Hash(Reply(idx));
     index_.Insert(ho, MakeNode(idx, Dir::kOriginal, TagOf(ho)));
     index_.Insert(hr, MakeNode(idx, Dir::kReply, TagOf(hr)));
   }
@@ -146,8 +155,9 @@ NodeRef Table::FindInChain(uint64_t h, const Tuple& t, Timestamp now, uint64_t* 
     Conn& ct = at(NodeIndex(n));
     // Chain membership: a linked node is confirmed and lies in the bucket of its own tuple.
     CTRACK_DCHECK(ct.confirmed());
-    CTRACK_DCHECK(Bucket(NodeDir(n) == Dir::kOriginal ? ct.orig : Reply(ct)) == BucketOf(h));
-    if (NodeDir(n) == Dir::kOriginal ? ct.orig == t : ReplyMatches(ct, t)) {
+    CTRACK_DCHECK(Bucket(NodeDir(n) == Dir::kOriginal ? ct.orig : Reply(NodeIndex(n))) ==
+                  BucketOf(h));
+    if (NodeDir(n) == Dir::kOriginal ? ct.orig == t : ReplyMatches(NodeIndex(n), ct, t)) {
       return ReapIfExpired(n, now, reaped, first_reaped);
     }
   }
@@ -165,7 +175,7 @@ NodeRef Table::FindInIndex(uint64_t h, const Tuple& t, Timestamp now, uint64_t* 
       const Conn& ct = at(NodeIndex(n));
       // Index membership: a node in the index is linked, hence confirmed.
       CTRACK_DCHECK(ct.confirmed());
-      if (NodeDir(n) == Dir::kOriginal ? ct.orig == t : ReplyMatches(ct, t)) {
+      if (NodeDir(n) == Dir::kOriginal ? ct.orig == t : ReplyMatches(NodeIndex(n), ct, t)) {
         return ReapIfExpired(n, now, reaped, first_reaped);
       }
     }
@@ -209,54 +219,86 @@ void* AllocTableArray(size_t bytes) {
 void FreeTableArray(void* p) { std::free(p); }
 
 void Table::AddChunk() {
-  // A table limited below one chunk gets only what max allows (max + 1: the count may exceed max
-  // by one while early drop decides).
+  // A table limited below one chunk gets only what max can use. Live entries are at most max + 1
+  // (the count may exceed max by one while early drop decides), single slots never serve pairs
+  // nor pairs singles, and a pair taken at an odd high water leaves one single behind: at most
+  // 2 (max + 1) single slots (each one made while all the others were in use, or as such a pad)
+  // and max + 1 pairs.
   size_t n = kChunk;
-  if (chunks_.empty() && max_ != 0 && max_ + 1u < kChunk) n = max_ + 1u;
-  size_t bytes = n * sizeof(Conn);
+  if (chunks_.empty() && max_ != 0 && 4 * (static_cast<size_t>(max_) + 1) < kChunk) {
+    n = 4 * (static_cast<size_t>(max_) + 1);
+    first_chunk_slots_ = static_cast<uint32_t>(n);
+  }
+  size_t bytes = n * sizeof(Slot);
   void* p = nullptr;
   if (n == kChunk) {
     p = std::aligned_alloc(kHugePage, bytes);
     if (p != nullptr) madvise(p, bytes, MADV_HUGEPAGE);
   } else {
-    p = std::aligned_alloc(alignof(Conn), bytes);
+    p = std::aligned_alloc(alignof(Slot), bytes);
   }
   if (p == nullptr) throw std::bad_alloc();
-  chunks_.emplace_back(static_cast<Conn*>(p));
+  chunks_.emplace_back(static_cast<Slot*>(p));
   chunk_bytes_ += bytes;
 }
 
-uint32_t Table::AllocEntry() {
+uint32_t Table::AllocEntry(uint8_t protonum) {
+  const bool pair = ConnHasExt(protonum);
+  uint32_t& free = pair ? free_pair_ : free_one_;
   uint32_t idx;
-  if (free_list_ != kNil) {
-    idx = free_list_;
-    free_list_ = links_[idx * 2];
+  if (free != kNil) {
+    idx = free;
+    free = links_[idx * 2];
     CTRACK_DCHECK(at(idx).status == 0);  // a free entry has status 0
+    CTRACK_DCHECK(ConnHasExt(at(idx).orig.protonum) == pair);
     // Freed entries come back in no useful order: fetch the next one now, for the next new
     // connection, instead of missing twice (its link, then the entry) when it comes.
-    PrefetchAlloc();
+    PrefetchAlloc(pair);
   } else {
-    idx = high_water_++;
-    if (idx / kChunk >= chunks_.size()) AddChunk();
+    // A pair starts at an even slot, so that it never straddles two chunks; at an odd high
+    // water the slot left over becomes a free single.
+    const uint32_t pad = pair ? (high_water_ & 1) : 0;
+    const uint32_t slots = pad + (pair ? 2 : 1);
+    if (high_water_ > kMaxEntries - slots) {
+      throw std::length_error("conntrack table: out of entry indices");
+    }
+    idx = high_water_ + pad;
+    high_water_ += slots;
+    while ((high_water_ - 1) / kChunk >= chunks_.size()) AddChunk();
+    // AddChunk's bound; checked in every build, since at() would pass a small first chunk.
+    if (chunks_.size() == 1 && high_water_ > first_chunk_slots_) {
+      throw std::logic_error("conntrack table: first chunk overrun");
+    }
     if (links_.size() < 2 * static_cast<size_t>(high_water_)) {
       links_.resize(2 * static_cast<size_t>(chunks_.size()) * kChunk, kNil);
     }
+    if (pad != 0) {
+      std::memset(static_cast<void*>(&at(idx - 1)), 0, sizeof(Slot));
+      links_[(idx - 1) * 2] = free_one_;
+      links_[(idx - 1) * 2 + 1] = kNil;
+      free_one_ = idx - 1;
+    }
   }
   Conn& ct = at(idx);
-  std::memset(static_cast<void*>(&ct), 0, sizeof(Conn));
+  std::memset(static_cast<void*>(&ct), 0, pair ? 2 * sizeof(Slot) : sizeof(Slot));
+  ct.orig.protonum = protonum;
   links_[idx * 2] = links_[idx * 2 + 1] = kNil;
   return idx;
 }
 
 void Table::FreeEntry(uint32_t idx) {
   Conn& ct = at(idx);
+  // orig.protonum stays: it tells a walk in slot order whether a second slot follows.
   ct.status = 0;
-  if (ct.reply_slot != 0) {
-    free_reply_slots_.push_back(ct.reply_slot - 1);
-    ct.reply_slot = 0;
+  if (ct.l4flags & kConnHasExtra) {
+    auto it = extra_.find(idx);
+    stored_replies_ -= it->second.has_reply;
+    extra_.erase(it);
+    ct.l4flags = 0;
   }
-  links_[idx * 2] = free_list_;
-  free_list_ = idx;
+  uint32_t& free = ConnHasExt(ct.orig.protonum) ? free_pair_ : free_one_;
+  links_[idx * 2] = free;
+  free = idx;
 }
 
 void Table::Link(uint32_t idx, uint64_t ho) {
@@ -275,7 +317,7 @@ void Table::Link(uint32_t idx, uint64_t ho) {
   links_[idx * 2] = heads_[bo];
   heads_[bo] = no;
   if (indexed_) index_.Insert(ho, no);
-  const uint64_t hr = Hash(Reply(ct));
+  const uint64_t hr = Hash(Reply(idx));
   const uint32_t br = BucketOf(hr);
   const NodeRef nr = MakeNode(idx, Dir::kReply, TagOf(hr));
   links_[idx * 2 + 1] = heads_[br];
@@ -298,7 +340,7 @@ bool Table::Unlink(uint32_t b, NodeRef node) {
 void Table::Delete(uint32_t idx) {
   const Conn& ct = at(idx);
   if (ct.status & kConfirmed) {
-    DeleteHashed(idx, Hash(ct.orig), Hash(Reply(ct)));
+    DeleteHashed(idx, Hash(ct.orig), Hash(Reply(idx)));
   } else {
     FreeEntry(idx);
     DecCount();
@@ -322,7 +364,7 @@ void Table::DeleteMany(std::span<const uint32_t> idx) {
       want[2 * i] = want[2 * i + 1] = at_node[2 * i] = at_node[2 * i + 1] = kNil;
       if (!ct.confirmed()) continue;
       ho[i] = Hash(ct.orig);
-      hr[i] = Hash(Reply(ct));
+      hr[i] = Hash(Reply(e));
       want[2 * i] = MakeNode(e, Dir::kOriginal, TagOf(ho[i]));
       want[2 * i + 1] = MakeNode(e, Dir::kReply, TagOf(hr[i]));
       PrefetchLineForWrite(&heads_[BucketOf(ho[i])]);
@@ -361,7 +403,7 @@ void Table::DeleteMany(std::span<const uint32_t> idx) {
 
 void Table::DeleteHashed(uint32_t idx, uint64_t ho, uint64_t hr) {
   Conn& ct = at(idx);
-  CTRACK_DCHECK(ct.confirmed() && ho == Hash(ct.orig) && hr == Hash(Reply(ct)));
+  CTRACK_DCHECK(ct.confirmed() && ho == Hash(ct.orig) && hr == Hash(Reply(idx)));
   if (observer_ != nullptr) observer_->OnDelete(idx, ct);
   // A confirmed entry is in both chains and in the index (linked iff confirmed).
   const NodeRef no = MakeNode(idx, Dir::kOriginal, TagOf(ho));
@@ -384,9 +426,10 @@ uint32_t Table::ChainLength(uint32_t b) const {
 size_t Table::memory_bytes() const {
   return TableArrayFootprint(heads_.capacity() * sizeof(NodeRef)) +
          TableArrayFootprint(links_.capacity() * sizeof(NodeRef)) +
-         TableArrayFootprint(index_.memory_bytes()) + chunk_bytes_ +
-         chunks_.capacity() * sizeof(chunks_[0]) + stored_reply_.capacity() * sizeof(Tuple) +
-         free_reply_slots_.capacity() * sizeof(uint32_t);
+         TableArrayFootprint(index_.memory_bytes()) + ChunkBytesUsed() +
+         chunks_.capacity() * sizeof(chunks_[0]) +
+         extra_.size() * (sizeof(Extra) + 2 * sizeof(void*)) +
+         extra_.bucket_count() * sizeof(void*);
 }
 
 }  // namespace ctrack

@@ -4,12 +4,13 @@
 //
 //   struct Table {
 //     NodeRef heads[nf_conntrack_buckets];  // first node of each chain, kNil when empty
-//     Conn*   chunks[];                     // entries, kChunk (16384 = 2 MiB) per chunk, added on
-//                                           // demand as transparent huge pages; the first chunk
-//                                           // of a small table holds only max + 1
-//     NodeRef links[2 * entries];           // node after (idx, dir); links[2 * idx] also chains
-//                                           // the free list
-//     uint32_t free_list;
+//     Slot*   chunks[];                     // 64-byte slots (core/conn.h), kChunk (32768 =
+//                                           // 2 MiB) per chunk, added on demand as transparent
+//                                           // huge pages; the first chunk of a small table
+//                                           // holds only what max can use (AddChunk)
+//     NodeRef links[2 * slots];             // node after (idx, dir); links[2 * idx] also chains
+//                                           // the free lists
+//     uint32_t free_one, free_pair;         // free single slots; free even-aligned pairs
 //     TagIndex index;                       // only when indexed(): every linked node again, in
 //                                           // 64-byte groups of 12 tags + 12 NodeRefs
 //                                           // (core/tag_index.h), sized for max
@@ -21,9 +22,16 @@
 // original-direction node in the bucket of its original tuple, the reply node in the bucket of its
 // reply tuple. Chains are singly linked through links[2 * idx + dir]; new nodes go to the head. The
 // reply tuple is not stored: it is derived from the original when a reply node is compared,
-// which keeps an entry at 128 bytes. The exception are imported NAT entries (their reply is not
-// the inverse of the original): their reply tuple lives in a side store (stored_reply_), marked
-// by Conn::reply_slot, and Reply() / the reply-node comparison read it from there.
+// which keeps a UDP, ICMP or GRE entry at one 64-byte line and a TCP or SCTP one at two. The
+// exception are imported NAT entries (their reply is not the inverse of the original): their
+// reply tuple lives in a side store (extra_, by entry index, with the mark), flagged by
+// kConnHasExtra in the entry's line, and Reply() / the reply-node comparison read it from there.
+//
+// Entry index = slot index. A TCP or SCTP entry (ConnHasExt) holds an even slot and the next; a
+// free pair stays a pair and a free single slot a single, so the protocol class of the slot
+// an index names never changes once handed out, and a walk in slot order steps over the second
+// slot of a pair by the protocol of the first (NextEntry). Every even slot below the high water
+// is an entry's first slot; an odd one is a pair's second iff the slot before is a pair's.
 //
 // Two ways to look up. The chains are always kept, in the kernel's order, for everything that walks
 // buckets (early drop, the GC, the overload policies, listings). Lookups walk them too, unless
@@ -59,6 +67,7 @@
 #include <cstdlib>
 #include <memory>
 #include <span>
+#include <unordered_map>
 #include <vector>
 
 #include "core/conn.h"
@@ -94,7 +103,7 @@ inline constexpr uint32_t kEvictionRange = 8;
 // the index to be built; with a max the index is sized for it and never grows. The setting
 // ctrack_lookup_index overrides the choice.
 inline constexpr uint32_t kIndexOn = 4;
-// Entry indices fit in 26 bits; the all-ones index is kNil's.
+// Entry (slot) indices fit in 26 bits; the all-ones index is kNil's.
 inline constexpr uint32_t kMaxEntries = (1u << 26) - 1;
 
 // Told about every deletion of a confirmed entry, before its nodes are unlinked (the overload
@@ -161,25 +170,35 @@ class Table {
   // nf_conntrack_max, at most kMaxEntries - 1 (also for 0, "no limit").
   uint32_t max() const { return max_; }
 
-  // The reply tuple of an entry: the stored one for imported NAT entries, else InvertTuple of
-  // its original (which succeeded at creation).
-  Tuple Reply(const Conn& ct) const;
+  // The reply tuple of entry `idx`: the stored one for imported NAT entries, else InvertTuple
+  // of its original (which succeeded at creation).
+  Tuple Reply(uint32_t idx) const;
   // Gives entry `idx` (allocated, not yet linked) a reply tuple that is not the inverse of its
-  // original. Must precede Link(); the slot is released when the entry is freed.
+  // original. Must precede Link(); it goes when the entry is freed.
   void SetStoredReply(uint32_t idx, const Tuple& reply);
   // Entries holding a stored reply tuple.
-  uint32_t stored_replies() const {
-    return static_cast<uint32_t>(stored_reply_.size() - free_reply_slots_.size());
-  }
+  uint32_t stored_replies() const { return stored_replies_; }
+  // The entry's mark (ctmark; 0 unless an import gave one).
+  uint32_t Mark(uint32_t idx) const;
+  void SetMark(uint32_t idx, uint32_t mark);
 
   uint64_t Hash(const Tuple& t) const;
   uint32_t BucketOf(uint64_t h) const { return static_cast<uint32_t>((h >> 32) * nbuckets_ >> 32); }
   static uint32_t TagOf(uint64_t h) { return static_cast<uint32_t>(h) & kTagMask; }
   uint32_t Bucket(const Tuple& t) const { return BucketOf(Hash(t)); }
 
-  Conn& at(uint32_t idx) { return chunks_[idx / kChunk].get()[idx % kChunk]; }
-  const Conn& at(uint32_t idx) const { return chunks_[idx / kChunk].get()[idx % kChunk]; }
+  Conn& at(uint32_t idx) { return chunks_[idx / kChunk].get()[idx % kChunk].conn; }
+  const Conn& at(uint32_t idx) const { return chunks_[idx / kChunk].get()[idx % kChunk].conn; }
+  // Slot indices below this have been handed out at least once. Walk them with NextEntry.
   uint32_t high_water() const { return high_water_; }
+  // The index after entry `idx` (allocated or free) in slot order.
+  uint32_t NextEntry(uint32_t idx) const {
+    return idx + (ConnHasExt(at(idx).orig.protonum) ? 2 : 1);
+  }
+  // True when `idx` names an entry's first slot (allocated or free), not a pair's second.
+  bool IsEntry(uint32_t idx) const {
+    return idx < high_water_ && ((idx & 1) == 0 || !ConnHasExt(at(idx - 1).orig.protonum));
+  }
   // True when lookups use the tag index rather than the chains (kIndexOn).
   bool indexed() const { return indexed_; }
 
@@ -202,6 +221,7 @@ class Table {
     NodeRef next;    // chains: node whose link ProbeNext follows
     uint32_t group;  // index: the group ProbeNext goes on from
     uint32_t tag;    // chains: the node tag sought
+    bool ext;        // the entry sought takes two slots (ConnHasExt): prefetch both
     bool found;      // a node of the tag was met and its entry prefetched
     bool absent;     // no node of the tag (the packet likely opens a connection)
     bool more;       // neither yet: ProbeNext goes on
@@ -213,7 +233,9 @@ class Table {
       PrefetchLine(&heads_[BucketOf(h)]);
     }
   }
-  void ProbeHead(uint64_t h, Probe* p) const {
+  // `ext`: ConnHasExt of the protocol sought.
+  void ProbeHead(uint64_t h, bool ext, Probe* p) const {
+    p->ext = ext;
     if (indexed_) {
       p->group = index_.HomeOf(h);
       ProbeGroup(h, p);
@@ -225,7 +247,7 @@ class Table {
     if (n == kNil) {
       p->absent = true;
     } else if (NodeTag(n) == p->tag) {
-      PrefetchEntry(NodeIndex(n));
+      PrefetchEntry(NodeIndex(n), p->ext);
       p->found = true;
     } else {
       PrefetchLine(&links_[NodeIndex(n) * 2 + (n & 1)]);
@@ -248,7 +270,7 @@ class Table {
     for (int i = 0; i < 7 && n != kNil; ++i) {
       n = links_[NodeIndex(n) * 2 + (n & 1)];
       if (n != kNil && NodeTag(n) == p->tag) {
-        PrefetchEntry(NodeIndex(n));
+        PrefetchEntry(NodeIndex(n), p->ext);
         p->found = true;
         return;
       }
@@ -265,16 +287,21 @@ class Table {
       PrefetchLine(&index_.group(index_.HomeOf(hr)));
     }
   }
-  // The entry AllocEntry() will hand out next and its links, which the new connection writes.
-  void PrefetchAlloc() const {
-    if (free_list_ != kNil) {
-      PrefetchLineForWrite(&links_[free_list_ * 2]);
-      PrefetchLineForWrite(&at(free_list_));
+  // The entry AllocEntry() will hand out next for a protocol of class `ext` (ConnHasExt) and
+  // its links, which the new connection writes.
+  void PrefetchAlloc(bool ext) const {
+    const uint32_t f = ext ? free_pair_ : free_one_;
+    if (f != kNil) {
+      PrefetchLineForWrite(&links_[f * 2]);
+      PrefetchLineForWrite(&at(f));
     }
   }
 
-  // Takes an entry for a new connection. The caller has already decided the count rule.
-  uint32_t AllocEntry();
+  // Takes an entry for a new connection of protocol `protonum` (one slot, or two for
+  // ConnHasExt), zeroed but for orig.protonum. The caller has already decided the count rule.
+  // Throws std::length_error when entry indices run out (kMaxEntries slots; only a table with no
+  // max gets there).
+  uint32_t AllocEntry(uint8_t protonum);
   // Returns an unconfirmed (or already unlinked) entry to the free list.
   void FreeEntry(uint32_t idx);
   // Links both nodes of `idx` at the heads of their buckets; `orig_hash` is Hash(orig), which
@@ -339,26 +366,32 @@ class Table {
   void set_delete_observer(DeleteObserver* o) { observer_ = o; }
 
  private:
-  // Entries per chunk: 2 MiB, one transparent huge page, so a growing table takes one page fault
-  // per 16384 entries and lookups one TLB entry per chunk.
-  static constexpr uint32_t kChunk = 16384;
+  // What an entry with kConnHasExtra has beside the table.
+  struct Extra {
+    Tuple reply;
+    bool has_reply = false;
+    uint32_t mark = 0;
+  };
+  // Slots per chunk: 2 MiB, one transparent huge page, so a growing table takes one page fault
+  // per 32768 slots and lookups one TLB entry per chunk. Even, so that no pair straddles two.
+  static constexpr uint32_t kChunk = 32768;
   struct ChunkFree {
-    void operator()(Conn* p) const { std::free(p); }
+    void operator()(Slot* p) const { std::free(p); }
   };
 
-  // Both lines of an entry a probe found: the lookup compares the first, and the tracker that
-  // runs next reads its protocol's state in the second (Conn::l4).
-  void PrefetchEntry(uint32_t idx) const {
+  // The lines of an entry a probe found: the lookup compares the first, and a TCP or SCTP
+  // tracker that runs next reads its state in the second (Conn::ext).
+  void PrefetchEntry(uint32_t idx, bool ext) const {
     const Conn* c = &at(idx);
     PrefetchLine(c);
-    PrefetchLine(reinterpret_cast<const char*>(c) + 64);
+    if (ext) PrefetchLine(&c->ext());
   }
   // The index's part of ProbeHead/ProbeNext: group p->group.
   void ProbeGroup(uint64_t h, Probe* p) const {
     const TagIndex::Group& g = index_.group(p->group);
     const uint32_t m = TagIndex::Match(g, TagIndex::TagOf(h));
     p->found = m != 0;
-    if (p->found) PrefetchEntry(NodeIndex(g.ref[__builtin_ctz(m)]));
+    if (p->found) PrefetchEntry(NodeIndex(g.ref[__builtin_ctz(m)]), p->ext);
     p->more = !p->found && g.overflow != 0;
     p->absent = !p->found && !p->more;
   }
@@ -378,16 +411,26 @@ class Table {
                       uint32_t* first_reaped);
   NodeRef ReapIfExpired(NodeRef n, Timestamp now, uint64_t* reaped, uint32_t* first_reaped);
   void AddChunk();
-  // True when `t` equals the reply tuple of `ct`, without building it in the common case.
-  bool ReplyMatches(const Conn& ct, const Tuple& t) const;
+  // Entry memory: the chunks, but of a small table's first chunk (sized for the worst mix of
+  // singles and pairs, AddChunk) only the slots handed out, the rest never being touched.
+  size_t ChunkBytesUsed() const {
+    return first_chunk_slots_ < kChunk ? static_cast<size_t>(high_water_) * sizeof(Slot)
+                                       : chunk_bytes_;
+  }
+  // True when `t` equals the reply tuple of entry `idx` (`ct`), without building it in the
+  // common case.
+  bool ReplyMatches(uint32_t idx, const Conn& ct, const Tuple& t) const;
+  // The entry's side record, made on first use.
+  Extra& ExtraOf(uint32_t idx);
 
   uint32_t nbuckets_;
   uint32_t max_;
   std::atomic<uint32_t> count_{0};
   CountPool* pool_ = nullptr;  // shards only
   uint32_t quota_ = 0;         // entries reserved from pool_ (count_ <= quota_ outside Allocate)
-  uint32_t high_water_ = 0;    // entry indices below this have been handed out at least once
-  uint32_t free_list_ = kNil;
+  uint32_t high_water_ = 0;    // slot indices below this have been handed out at least once
+  uint32_t free_one_ = kNil;   // free single slots, chained through links_[2 * idx]
+  uint32_t free_pair_ = kNil;  // free pairs (their first slot), chained the same way
   uint64_t key_[6];
   bool constant_hash_ = false;
   DeleteObserver* observer_ = nullptr;
@@ -401,11 +444,14 @@ class Table {
   bool indexed_ = false;
   bool index_grows_ = false;  // no max, or a shard: the index doubles when 3/4 full
   uint32_t lookup_mode_;      // Config::ctrack_lookup_index
-  std::vector<std::unique_ptr<Conn, ChunkFree>> chunks_;
+  std::vector<std::unique_ptr<Slot, ChunkFree>> chunks_;
   size_t chunk_bytes_ = 0;  // bytes held by chunks_
-  // Reply tuples of imported NAT entries, by Conn::reply_slot - 1; freed slots are reused.
-  std::vector<Tuple> stored_reply_;
-  std::vector<uint32_t> free_reply_slots_;
+  // Marks and stored reply tuples of imported entries, by entry index; an entry is here iff
+  // its l4flags has kConnHasExtra.
+  std::unordered_map<uint32_t, Extra> extra_;
+  uint32_t stored_replies_ = 0;
+  // Slots of a table whose first chunk is smaller than kChunk (a small max); kChunk otherwise.
+  uint32_t first_chunk_slots_ = kChunk;
 };
 
 }  // namespace ctrack

@@ -3,7 +3,7 @@
 // Mirrors sctp_error(), do_basic_checks(), sctp_new(), sctp_new_state() and
 // nf_conntrack_sctp_packet(), net/netfilter/nf_conntrack_proto_sctp.c (v6.18).
 //
-// Per-entry data (Conn::l4.sctp, ct.state, ct.l4flags):
+// Per-entry data (Conn::sctp(), ct.state, ct.l4flags):
 //   state        SctpState, changed per chunk
 //   vtag[dir]    the verification tag packets of direction `dir` must carry (host order)
 //   init[dir]    an INIT was seen from `dir` (INIT/INIT_ACK collision checks)
@@ -194,8 +194,8 @@ uint32_t StateTimeout(const Config& cfg, uint8_t state) {
 
 // sctp_new(): initialises a not yet confirmed entry from its first packet. False: refuse.
 bool SctpNew(Conn& ct, const uint8_t* l4, uint32_t len, uint32_t pkt_vtag) {
-  std::memset(&ct.l4.sctp, 0, sizeof(ct.l4.sctp));
-  ct.l4flags = 0;
+  std::memset(&ct.sctp(), 0, sizeof(SctpData));
+  ct.l4flags &= kConnHasExtra;  // the table's bit stays
   ct.state = sNO;
   bool ok = true;
   ForEachChunk(l4, len, [&](uint32_t off, uint8_t type, uint8_t, uint16_t) {
@@ -211,15 +211,15 @@ bool SctpNew(Conn& ct, const uint8_t* l4, uint32_t len, uint32_t pkt_vtag) {
         ok = false;
         return false;
       }
-      ct.l4.sctp.vtag[1] = Load32(l4 + off + kChunkHeaderLen);  // the peer must use init_tag
+      ct.sctp().vtag[1] = Load32(l4 + off + kChunkHeaderLen);  // the peer must use init_tag
     } else if (type == kHeartbeat) {
-      ct.l4.sctp.vtag[0] = pkt_vtag;
+      ct.sctp().vtag[0] = pkt_vtag;
     } else if (type == kShutdownAck) {
       // Out-of-the-blue SHUTDOWN_ACK: the SHUTDOWN_COMPLETE (or ABORT) answering it reflects
       // its tag (RFC 9260 8.4 (5)). No other chunk copies the packet's tag to the reply side
       // (upstream 6e348067ee4b): after a HEARTBEAT_ACK, say, vtag[reply] stays 0 so that the
       // peer's next HEARTBEAT or HEARTBEAT_ACK can learn it.
-      ct.l4.sctp.vtag[1] = pkt_vtag;
+      ct.sctp().vtag[1] = pkt_vtag;
     }
     return true;
   });
@@ -399,9 +399,9 @@ L4Verdict SctpPacket(Conn& ct, const ParsedPacket& pkt, TrackCtx& ctx) {
   }
 
   const int dir = ctx.dir == Dir::kOriginal ? 0 : 1;
-  if (!PacketVtagOk(map, vtag, ct.l4.sctp, dir)) return L4Verdict::kInvalid;
+  if (!PacketVtagOk(map, vtag, ct.sctp(), dir)) return L4Verdict::kInvalid;
 
-  ChunkWalk w{ct, ct.l4.sctp, map, l4, len, vtag, dir, 1 - dir};
+  ChunkWalk w{ct, ct.sctp(), map, l4, len, vtag, dir, 1 - dir};
   bool invalid = false;
   ForEachChunk(l4, len, [&](uint32_t off, uint8_t type, uint8_t flags, uint16_t) {
     invalid = !ProcessChunk(w, off, type, flags);

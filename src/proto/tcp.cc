@@ -229,7 +229,7 @@ bool EstablishedAndAssured(const Conn &ct) { return ct.state == sES && ct.assure
 bool InitNew(Conn &ct, const Segment &seg, const Config &cfg) {
   uint8_t new_state = kTransitions[0][seg.index][sNO];
   if (new_state >= sIV) return false;
-  TcpData &tcp = ct.l4.tcp;
+  TcpData &tcp = ct.tcp();
   if (new_state == sSS) {
     tcp = TcpData{};
     tcp.seen[0].td_end = seg.end;
@@ -278,7 +278,7 @@ struct WindowView {
 // its sender. True: the packet is accepted without the window checks (the reply
 // SYN of a simultaneous open).
 bool InitWindow(Conn &ct, const Segment &seg, Dir dir, WindowView &v) {
-  TcpData &tcp = ct.l4.tcp;
+  TcpData &tcp = ct.tcp();
   const int d = static_cast<int>(dir);
   TcpDirState &sender = tcp.seen[d];
   TcpDirState &receiver = tcp.seen[!d];
@@ -398,7 +398,7 @@ void UpdateWindow(TcpData &tcp, const Segment &seg, int d, const WindowView &v) 
 
 // Mirrors tcp_in_window(), including nf_tcp_log_invalid()'s liberal override.
 WindowResult InWindow(Conn &ct, const Segment &seg, Dir dir, const Config &cfg) {
-  TcpData &tcp = ct.l4.tcp;
+  TcpData &tcp = ct.tcp();
   const int d = static_cast<int>(dir);
   TcpDirState &sender = tcp.seen[d];
   TcpDirState &receiver = tcp.seen[!d];
@@ -430,7 +430,7 @@ WindowResult InWindow(Conn &ct, const Segment &seg, Dir dir, const Config &cfg) 
 void HandleInvalid(Conn &ct, const Segment &seg, Dir dir, TrackCtx &ctx) {
   if (!ct.assured() || (ct.status & kFixedTimeout)) return;
   if (seg.index != kRstSet && seg.index != kFinSet) return;
-  TcpData &tcp = ct.l4.tcp;
+  TcpData &tcp = ct.tcp();
   const uint8_t d = static_cast<uint8_t>(dir);
   if (tcp.last_dir != d && (tcp.last_index == kFinSet || tcp.last_index == kRstSet)) {
     Timestamp remaining = ct.expires - ctx.now;
@@ -536,7 +536,7 @@ bool Resync(TcpData &tcp, const Segment &seg, Dir dir, Transition *t) {
 // what the peer already acked). May exempt the RST from the window check or
 // keep the old state.
 bool CheckRst(const Conn &ct, const Segment &seg, Dir dir, const Config &cfg, Transition *t) {
-  const TcpData &tcp = ct.l4.tcp;
+  const TcpData &tcp = ct.tcp();
   const int d = static_cast<int>(dir);
   // In a closing state the tuple may already be reused by a new connection, so
   // the sequence data is stale: accept the RST as it is.
@@ -580,7 +580,7 @@ bool CheckRst(const Conn &ct, const Segment &seg, Dir dir, const Config &cfg, Tr
 // when it goes on to the window check.
 std::optional<L4Verdict> SwitchOnNewState(Conn &ct, const Segment &seg, Dir dir, const Config &cfg,
                                           Transition *t) {
-  TcpData &tcp = ct.l4.tcp;
+  TcpData &tcp = ct.tcp();
   const int d = static_cast<int>(dir);
   switch (t->new_state) {
     case sSS:
@@ -681,7 +681,7 @@ L4Verdict TcpPacket(Conn &ct, const ParsedPacket &pkt, TrackCtx &ctx) {
   if (!ReadSegment(pkt, cfg, &seg)) return L4Verdict::kInvalid;
   if (!ct.confirmed() && !InitNew(ct, seg, cfg)) return L4Verdict::kInvalid;
 
-  TcpData &tcp = ct.l4.tcp;
+  TcpData &tcp = ct.tcp();
   const Dir dir = ctx.dir;
   const int d = static_cast<int>(dir);
   Transition t;
