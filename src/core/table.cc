@@ -115,8 +115,9 @@ void Table::RebuildIndex(uint32_t groups, uint32_t skip) {
     const Conn& ct = at(idx);
     if (idx == skip || !(ct.status & kConfirmed)) continue;
     const uint64_t ho = Hash(ct.orig), hr = Hash(Reply(idx));
-    index_.Insert(ho, MakeNode(idx, Dir::kOriginal, TagOf(ho)));
-    index_.Insert(hr, MakeNode(idx, Dir::kReply, TagOf(hr)));
+    const bool pair = ConnHasExt(ct.orig.protonum);
+    index_.Insert(ho, MakeNode(idx, Dir::kOriginal, TagOf(ho), pair));
+    index_.Insert(hr, MakeNode(idx, Dir::kReply, TagOf(hr), pair));
   }
 }
 
@@ -150,7 +151,7 @@ NodeRef Table::FindInChain(uint64_t h, const Tuple& t, Timestamp now, uint64_t* 
   const uint32_t tag = TagOf(h);
   // The link to the next node is read only when the walk goes on: for the node that matches it
   // is not needed, and waiting for it (the links are a separate array) would add a miss.
-  for (NodeRef n = heads_[BucketOf(h)]; n != kNil; n = links_[NodeIndex(n) * 2 + (n & 1)]) {
+  for (NodeRef n = heads_[BucketOf(h)]; n != kNil; n = LinkOf(n)) {
     if (NodeTag(n) != tag) continue;
     Conn& ct = at(NodeIndex(n));
     // Chain membership: a linked node is confirmed and lies in the bucket of its own tuple.
@@ -248,7 +249,7 @@ uint32_t Table::AllocEntry(uint8_t protonum) {
   uint32_t idx;
   if (free != kNil) {
     idx = free;
-    free = links_[idx * 2];
+    free = links_[idx];
     CTRACK_DCHECK(at(idx).status == 0);  // a free entry has status 0
     CTRACK_DCHECK(ConnHasExt(at(idx).orig.protonum) == pair);
     // Freed entries come back in no useful order: fetch the next one now, for the next new
@@ -269,20 +270,22 @@ uint32_t Table::AllocEntry(uint8_t protonum) {
     if (chunks_.size() == 1 && high_water_ > first_chunk_slots_) {
       throw std::logic_error("conntrack table: first chunk overrun");
     }
-    if (links_.size() < 2 * static_cast<size_t>(high_water_)) {
-      links_.resize(2 * static_cast<size_t>(chunks_.size()) * kChunk, kNil);
+    if (links_.size() < high_water_) {
+      links_.resize(static_cast<size_t>(chunks_.size()) * kChunk, kNil);
+      rlinks_.resize(links_.size(), kNil);
     }
     if (pad != 0) {
       std::memset(static_cast<void*>(&at(idx - 1)), 0, sizeof(Slot));
-      links_[(idx - 1) * 2] = free_one_;
-      links_[(idx - 1) * 2 + 1] = kNil;
+      links_[idx - 1] = free_one_;
+      rlinks_[idx - 1] = kNil;
       free_one_ = idx - 1;
     }
   }
   Conn& ct = at(idx);
   std::memset(static_cast<void*>(&ct), 0, pair ? 2 * sizeof(Slot) : sizeof(Slot));
   ct.orig.protonum = protonum;
-  links_[idx * 2] = links_[idx * 2 + 1] = kNil;
+  links_[idx] = kNil;
+  (pair ? links_[idx + 1] : rlinks_[idx]) = kNil;
   return idx;
 }
 
@@ -297,7 +300,7 @@ void Table::FreeEntry(uint32_t idx) {
     ct.l4flags = 0;
   }
   uint32_t& free = ConnHasExt(ct.orig.protonum) ? free_pair_ : free_one_;
-  links_[idx * 2] = free;
+  links_[idx] = free;
   free = idx;
 }
 
@@ -313,14 +316,15 @@ void Table::Link(uint32_t idx, uint64_t ho) {
     RebuildIndex(2 * index_.groups(), idx);
   }
   const uint32_t bo = BucketOf(ho);
-  const NodeRef no = MakeNode(idx, Dir::kOriginal, TagOf(ho));
-  links_[idx * 2] = heads_[bo];
+  const bool pair = ConnHasExt(ct.orig.protonum);
+  const NodeRef no = MakeNode(idx, Dir::kOriginal, TagOf(ho), pair);
+  links_[idx] = heads_[bo];
   heads_[bo] = no;
   if (indexed_) index_.Insert(ho, no);
   const uint64_t hr = Hash(Reply(idx));
   const uint32_t br = BucketOf(hr);
-  const NodeRef nr = MakeNode(idx, Dir::kReply, TagOf(hr));
-  links_[idx * 2 + 1] = heads_[br];
+  const NodeRef nr = MakeNode(idx, Dir::kReply, TagOf(hr), pair);
+  LinkOf(nr) = heads_[br];
   heads_[br] = nr;
   if (indexed_) index_.Insert(hr, nr);
 }
@@ -329,10 +333,10 @@ bool Table::Unlink(uint32_t b, NodeRef node) {
   NodeRef* link = &heads_[b];
   while (*link != kNil) {
     if (*link == node) {
-      *link = links_[NodeIndex(node) * 2 + (node & 1)];
+      *link = LinkOf(node);
       return true;
     }
-    link = &links_[NodeIndex(*link) * 2 + (*link & 1)];
+    link = &LinkOf(*link);
   }
   return false;
 }
@@ -365,8 +369,9 @@ void Table::DeleteMany(std::span<const uint32_t> idx) {
       if (!ct.confirmed()) continue;
       ho[i] = Hash(ct.orig);
       hr[i] = Hash(Reply(e));
-      want[2 * i] = MakeNode(e, Dir::kOriginal, TagOf(ho[i]));
-      want[2 * i + 1] = MakeNode(e, Dir::kReply, TagOf(hr[i]));
+      const bool pair = ConnHasExt(ct.orig.protonum);
+      want[2 * i] = MakeNode(e, Dir::kOriginal, TagOf(ho[i]), pair);
+      want[2 * i + 1] = MakeNode(e, Dir::kReply, TagOf(hr[i]), pair);
       PrefetchLineForWrite(&heads_[BucketOf(ho[i])]);
       PrefetchLineForWrite(&heads_[BucketOf(hr[i])]);
       if (indexed_) {
@@ -383,11 +388,11 @@ void Table::DeleteMany(std::span<const uint32_t> idx) {
         } else if (at_node[j] == kNil) {
           continue;
         } else {
-          c = links_[NodeIndex(at_node[j]) * 2 + (at_node[j] & 1)];
+          c = LinkOf(at_node[j]);
         }
         // The link of the node before ours is the one Unlink() rewrites.
         at_node[j] = c == want[j] ? kNil : c;
-        if (at_node[j] != kNil) PrefetchLineForWrite(&links_[NodeIndex(c) * 2 + (c & 1)]);
+        if (at_node[j] != kNil) PrefetchLineForWrite(&LinkOf(c));
       }
     }
     for (size_t i = 0; i < n; ++i) {
@@ -406,8 +411,9 @@ void Table::DeleteHashed(uint32_t idx, uint64_t ho, uint64_t hr) {
   CTRACK_DCHECK(ct.confirmed() && ho == Hash(ct.orig) && hr == Hash(Reply(idx)));
   if (observer_ != nullptr) observer_->OnDelete(idx, ct);
   // A confirmed entry is in both chains and in the index (linked iff confirmed).
-  const NodeRef no = MakeNode(idx, Dir::kOriginal, TagOf(ho));
-  const NodeRef nr = MakeNode(idx, Dir::kReply, TagOf(hr));
+  const bool pair = ConnHasExt(ct.orig.protonum);
+  const NodeRef no = MakeNode(idx, Dir::kOriginal, TagOf(ho), pair);
+  const NodeRef nr = MakeNode(idx, Dir::kReply, TagOf(hr), pair);
   const bool orig_found = Unlink(BucketOf(ho), no) && (!indexed_ || index_.Erase(ho, no));
   const bool reply_found = Unlink(BucketOf(hr), nr) && (!indexed_ || index_.Erase(hr, nr));
   CTRACK_DCHECK(orig_found && reply_found);
@@ -426,6 +432,7 @@ uint32_t Table::ChainLength(uint32_t b) const {
 size_t Table::memory_bytes() const {
   return TableArrayFootprint(heads_.capacity() * sizeof(NodeRef)) +
          TableArrayFootprint(links_.capacity() * sizeof(NodeRef)) +
+         TableArrayFootprint(rlinks_.capacity() * sizeof(NodeRef)) +
          TableArrayFootprint(index_.memory_bytes()) + ChunkBytesUsed() +
          chunks_.capacity() * sizeof(chunks_[0]) +
          extra_.size() * (sizeof(Extra) + 2 * sizeof(void*)) +

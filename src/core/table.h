@@ -8,19 +8,20 @@
 //                                           // 2 MiB) per chunk, added on demand as transparent
 //                                           // huge pages; the first chunk of a small table
 //                                           // holds only what max can use (AddChunk)
-//     NodeRef links[2 * slots];             // node after (idx, dir); links[2 * idx] also chains
-//                                           // the free lists
+//     NodeRef links[slots], rlinks[slots];  // node after (idx, dir): LinkOf(); links[idx] also
+//                                           // chains the free lists
 //     uint32_t free_one, free_pair;         // free single slots; free even-aligned pairs
 //     TagIndex index;                       // only when indexed(): every linked node again, in
 //                                           // 64-byte groups of 12 tags + 12 NodeRefs
 //                                           // (core/tag_index.h), sized for max
 //   };
-//   NodeRef = entry_index << 6 | tag << 1 | dir  // tag: 5 hash bits the bucket does not use;
-//                                                // kNil (all ones) ends a chain
+//   NodeRef = entry_index << 6 | pair << 5 | tag << 1 | dir  // tag: 4 hash bits the bucket
+//                                                           // does not use; kNil (all ones)
+//                                                           // ends a chain
 //
 // Every confirmed entry sits in the table twice, like the kernel's two hlist nodes: the
 // original-direction node in the bucket of its original tuple, the reply node in the bucket of its
-// reply tuple. Chains are singly linked through links[2 * idx + dir]; new nodes go to the head. The
+// reply tuple. Chains are singly linked through LinkOf(node); new nodes go to the head. The
 // reply tuple is not stored: it is derived from the original when a reply node is compared,
 // which keeps a UDP, ICMP or GRE entry at one 64-byte line and a TCP or SCTP one at two. The
 // exception are imported NAT entries (their reply is not the inverse of the original): their
@@ -77,14 +78,18 @@
 
 namespace ctrack {
 
-// NodeRef = entry_index << 6 | tag << 1 | dir. The tag is 5 bits of the node's tuple hash that
-// the bucket index does not use, so a chain walk passes over 31 of 32 foreign nodes without
-// touching their entries (the links live in their own dense array).
+// NodeRef = entry_index << 6 | pair << 5 | tag << 1 | dir. The tag is 4 bits of the node's tuple
+// hash that the bucket index does not use, so a chain walk passes over 15 of 16 foreign nodes
+// without touching their entries (the links live in their own dense arrays); `pair` says where
+// the node's link is (Table::LinkOf).
 using NodeRef = uint32_t;
 inline constexpr NodeRef kNil = 0xffffffffu;
-inline constexpr uint32_t kTagMask = 31;
-inline constexpr NodeRef MakeNode(uint32_t idx, Dir d, uint32_t tag) {
-  return idx << 6 | (tag & kTagMask) << 1 | static_cast<uint32_t>(d);
+inline constexpr uint32_t kTagMask = 15;
+// Set in both nodes of a TCP or SCTP entry (two slots, ConnHasExt): where the reply node's link
+// lives (Table::LinkOf) is known from the node alone.
+inline constexpr NodeRef kNodePair = 1u << 5;
+inline constexpr NodeRef MakeNode(uint32_t idx, Dir d, uint32_t tag, bool pair) {
+  return idx << 6 | (pair ? kNodePair : 0) | (tag & kTagMask) << 1 | static_cast<uint32_t>(d);
 }
 inline constexpr uint32_t NodeIndex(NodeRef n) { return n >> 6; }
 inline constexpr uint32_t NodeTag(NodeRef n) { return (n >> 1) & kTagMask; }
@@ -250,7 +255,7 @@ class Table {
       PrefetchEntry(NodeIndex(n), p->ext);
       p->found = true;
     } else {
-      PrefetchLine(&links_[NodeIndex(n) * 2 + (n & 1)]);
+      PrefetchLine(&LinkOf(n));
       p->next = n;
       p->more = true;
     }
@@ -268,7 +273,7 @@ class Table {
     NodeRef n = p->next;
     p->more = false;
     for (int i = 0; i < 7 && n != kNil; ++i) {
-      n = links_[NodeIndex(n) * 2 + (n & 1)];
+      n = LinkOf(n);
       if (n != kNil && NodeTag(n) == p->tag) {
         PrefetchEntry(NodeIndex(n), p->ext);
         p->found = true;
@@ -292,7 +297,7 @@ class Table {
   void PrefetchAlloc(bool ext) const {
     const uint32_t f = ext ? free_pair_ : free_one_;
     if (f != kNil) {
-      PrefetchLineForWrite(&links_[f * 2]);
+      PrefetchLineForWrite(&links_[f]);
       PrefetchLineForWrite(&at(f));
     }
   }
@@ -339,7 +344,7 @@ class Table {
   template <typename Fn>
   void ForEachNode(uint32_t b, Fn&& fn) const {
     for (NodeRef n = heads_[b]; n != kNil;) {
-      NodeRef next = links_[NodeIndex(n) * 2 + (n & 1)];
+      NodeRef next = LinkOf(n);
       fn(n);
       n = next;
     }
@@ -351,10 +356,10 @@ class Table {
   // before it.
   void PrefetchChainNode(uint32_t b, uint32_t depth) const {
     NodeRef n = heads_[b];
-    for (uint32_t i = 0; i < depth && n != kNil; ++i) n = links_[NodeIndex(n) * 2 + (n & 1)];
+    for (uint32_t i = 0; i < depth && n != kNil; ++i) n = LinkOf(n);
     if (n == kNil) return;
     PrefetchLine(&at(NodeIndex(n)));
-    PrefetchLine(&links_[NodeIndex(n) * 2 + (n & 1)]);
+    PrefetchLine(&LinkOf(n));
   }
 
   // Chain statistics in nodes.
@@ -366,6 +371,13 @@ class Table {
   void set_delete_observer(DeleteObserver* o) { observer_ = o; }
 
  private:
+  // The link that follows node n in its chain (see links_).
+  NodeRef& LinkOf(NodeRef n) {
+    const uint32_t idx = NodeIndex(n);
+    if ((n & 1) == 0) return links_[idx];
+    return (n & kNodePair) ? links_[idx + 1] : rlinks_[idx];
+  }
+  const NodeRef& LinkOf(NodeRef n) const { return const_cast<Table*>(this)->LinkOf(n); }
   // What an entry with kConnHasExtra has beside the table.
   struct Extra {
     Tuple reply;
@@ -429,15 +441,19 @@ class Table {
   CountPool* pool_ = nullptr;  // shards only
   uint32_t quota_ = 0;         // entries reserved from pool_ (count_ <= quota_ outside Allocate)
   uint32_t high_water_ = 0;    // slot indices below this have been handed out at least once
-  uint32_t free_one_ = kNil;   // free single slots, chained through links_[2 * idx]
+  uint32_t free_one_ = kNil;   // free single slots, chained through links_[idx]
   uint32_t free_pair_ = kNil;  // free pairs (their first slot), chained the same way
   uint64_t key_[6];
   bool constant_hash_ = false;
   DeleteObserver* observer_ = nullptr;
   std::vector<NodeRef, TableArrayAllocator<NodeRef>> heads_;
-  // Chain links: links_[2 * idx + dir] follows node (idx, dir); links_[2 * idx] also chains the
-  // free list. Kept apart from the entries so that walks read 8 bytes per foreign node.
+  // Chain links, one per slot, kept apart from the entries so that walks read 4 bytes per foreign
+  // node: links_[idx] follows the original node of entry idx (and chains the free lists); the
+  // reply node's link is links_[idx + 1] for a pair (its second slot's place) and rlinks_[idx]
+  // for a single. So a table of pairs reads one dense array, and no link place goes unused
+  // there.
   std::vector<NodeRef, TableArrayAllocator<NodeRef>> links_;
+  std::vector<NodeRef, TableArrayAllocator<NodeRef>> rlinks_;
   // Every linked node by its tuple hash (core/tag_index.h), kept when indexed_: what lookups
   // read in a table whose chains can grow long (kIndexOn).
   TagIndex index_;
