@@ -115,9 +115,8 @@ void Table::RebuildIndex(uint32_t groups, uint32_t skip) {
     const Conn& ct = at(idx);
     if (idx == skip || !(ct.status & kConfirmed)) continue;
     const uint64_t ho = Hash(ct.orig), hr = Hash(Reply(idx));
-    const bool pair = ConnHasExt(ct.orig.protonum);
-    index_.Insert(ho, MakeNode(idx, Dir::kOriginal, TagOf(ho), pair));
-    index_.Insert(hr, MakeNode(idx, Dir::kReply, TagOf(hr), pair));
+    index_.Insert(ho, NodeFor(idx, ct, Dir::kOriginal, ho));
+    index_.Insert(hr, NodeFor(idx, ct, Dir::kReply, hr));
   }
 }
 
@@ -316,14 +315,13 @@ void Table::Link(uint32_t idx, uint64_t ho) {
     RebuildIndex(2 * index_.groups(), idx);
   }
   const uint32_t bo = BucketOf(ho);
-  const bool pair = ConnHasExt(ct.orig.protonum);
-  const NodeRef no = MakeNode(idx, Dir::kOriginal, TagOf(ho), pair);
+  const NodeRef no = NodeFor(idx, ct, Dir::kOriginal, ho);
   links_[idx] = heads_[bo];
   heads_[bo] = no;
   if (indexed_) index_.Insert(ho, no);
   const uint64_t hr = Hash(Reply(idx));
   const uint32_t br = BucketOf(hr);
-  const NodeRef nr = MakeNode(idx, Dir::kReply, TagOf(hr), pair);
+  const NodeRef nr = NodeFor(idx, ct, Dir::kReply, hr);
   LinkOf(nr) = heads_[br];
   heads_[br] = nr;
   if (indexed_) index_.Insert(hr, nr);
@@ -369,9 +367,8 @@ void Table::DeleteMany(std::span<const uint32_t> idx) {
       if (!ct.confirmed()) continue;
       ho[i] = Hash(ct.orig);
       hr[i] = Hash(Reply(e));
-      const bool pair = ConnHasExt(ct.orig.protonum);
-      want[2 * i] = MakeNode(e, Dir::kOriginal, TagOf(ho[i]), pair);
-      want[2 * i + 1] = MakeNode(e, Dir::kReply, TagOf(hr[i]), pair);
+      want[2 * i] = NodeFor(e, ct, Dir::kOriginal, ho[i]);
+      want[2 * i + 1] = NodeFor(e, ct, Dir::kReply, hr[i]);
       PrefetchLineForWrite(&heads_[BucketOf(ho[i])]);
       PrefetchLineForWrite(&heads_[BucketOf(hr[i])]);
       if (indexed_) {
@@ -411,9 +408,8 @@ void Table::DeleteHashed(uint32_t idx, uint64_t ho, uint64_t hr) {
   CTRACK_DCHECK(ct.confirmed() && ho == Hash(ct.orig) && hr == Hash(Reply(idx)));
   if (observer_ != nullptr) observer_->OnDelete(idx, ct);
   // A confirmed entry is in both chains and in the index (linked iff confirmed).
-  const bool pair = ConnHasExt(ct.orig.protonum);
-  const NodeRef no = MakeNode(idx, Dir::kOriginal, TagOf(ho), pair);
-  const NodeRef nr = MakeNode(idx, Dir::kReply, TagOf(hr), pair);
+  const NodeRef no = NodeFor(idx, ct, Dir::kOriginal, ho);
+  const NodeRef nr = NodeFor(idx, ct, Dir::kReply, hr);
   const bool orig_found = Unlink(BucketOf(ho), no) && (!indexed_ || index_.Erase(ho, no));
   const bool reply_found = Unlink(BucketOf(hr), nr) && (!indexed_ || index_.Erase(hr, nr));
   CTRACK_DCHECK(orig_found && reply_found);

@@ -172,7 +172,8 @@ class Table {
     }
     return false;
   }
-  // nf_conntrack_max, at most kMaxEntries - 1 (also for 0, "no limit").
+  // nf_conntrack_max, at most kMaxEntries - 1 (also for 0, "no limit"); a TCP or SCTP entry
+  // takes two of the kMaxEntries slot indices (AllocEntry).
   uint32_t max() const { return max_; }
 
   // The reply tuple of entry `idx`: the stored one for imported NAT entries, else InvertTuple
@@ -371,6 +372,10 @@ class Table {
   void set_delete_observer(DeleteObserver* o) { observer_ = o; }
 
  private:
+  // Node `d` of entry `idx` (`ct`) whose tuple in that direction hashes to `h`.
+  static NodeRef NodeFor(uint32_t idx, const Conn& ct, Dir d, uint64_t h) {
+    return MakeNode(idx, d, TagOf(h), ConnHasExt(ct.orig.protonum));
+  }
   // The link that follows node n in its chain (see links_).
   NodeRef& LinkOf(NodeRef n) {
     const uint32_t idx = NodeIndex(n);
