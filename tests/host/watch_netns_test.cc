@@ -314,7 +314,12 @@ TEST(ExporterNetns, RatesMoveWithTraffic) {
 // (20 s). The namespace's UDP timeout is raised to 120 s so none expires before the table is
 // full. The forecast read at half full (the first sample with 1,500 flows in) must put the full
 // instant within 10 % of the time that actually remained.
-void FillAndForecast(double* forecast_out, double* actual_out) {
+// `*filled` is false when the table never reached max: above 95 % of max the kernel's
+// gc_worker() evicts entries that are not ASSURED (all the new flows here) whenever its run comes,
+// and a run during the fill holds the count below max. That is an attempt lost, not a forecast
+// error.
+void FillAndForecast(double* forecast_out, double* actual_out, bool* filled) {
+  *filled = false;
   Netns ns;
   ASSERT_TRUE(ns.ok());
   ASSERT_NE(ns.Exec("sysctl -w net.netfilter.nf_conntrack_udp_timeout=120").find("= 120"),
@@ -363,7 +368,11 @@ void FillAndForecast(double* forecast_out, double* actual_out) {
   }
   traffic.join();
   ASSERT_GT(forecast, 0) << "no sample at half full";
-  ASSERT_GT(full_at.load(), 0) << "the table never filled";
+  if (full_at.load() <= 0) {
+    std::printf("the table never filled (gc_worker eviction above 95 %% of max)\n");
+    return;
+  }
+  *filled = true;
   const double actual = full_at - sampled_at;
   *forecast_out = forecast;
   *actual_out = actual;
@@ -377,13 +386,16 @@ TEST(ExporterNetns, ForecastAtHalfFullWithinTenPercent) {
   if (!Privileged(&why)) GTEST_SKIP() << why;
   // Three fills at most: a fill whose real arrival rate drifts from the sender's schedule (the
   // exporter's 262,144-entry dumps share the 2 CPUs, and a sanitizer build slows the sender) can
-  // miss; a forecast that is wrong misses every time. Every attempt is printed.
+  // miss, and so can one that the gc worker keeps from filling; a forecast that is wrong misses
+  // every time. Every attempt is printed.
   double forecast = -1, actual = 0;
+  bool filled = false;
   for (int attempt = 0; attempt < 3; ++attempt) {
-    FillAndForecast(&forecast, &actual);
+    FillAndForecast(&forecast, &actual, &filled);
     if (HasFatalFailure()) return;
-    if (std::fabs(forecast - actual) <= 0.10 * actual) break;
+    if (filled && std::fabs(forecast - actual) <= 0.10 * actual) break;
   }
+  ASSERT_TRUE(filled) << "the table never filled in the last attempt";
   EXPECT_NEAR(forecast, actual, 0.10 * actual);
 }
 
