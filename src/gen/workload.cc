@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <random>
@@ -74,6 +75,18 @@ void Replay(Conntrack& ct, uint32_t linktype, std::span<const Frame> frames, siz
       for (size_t k = 0; k < n; ++k) ++verdicts[static_cast<int>(out[k].verdict) % 7];
     }
   }
+}
+
+// With CTRACK_PERF_CTL naming the control FIFO of `perf record -D -1 --control fifo:PATH`, the
+// profile covers only the timed passes (docs/performance.md); without it, nothing happens.
+void PerfControl(const char* command) {
+  static std::FILE* ctl = [] {
+    const char* path = std::getenv("CTRACK_PERF_CTL");
+    return path ? std::fopen(path, "w") : nullptr;
+  }();
+  if (ctl == nullptr) return;
+  std::fprintf(ctl, "%s\n", command);
+  std::fflush(ctl);
 }
 
 double Median(std::vector<double> v) {
@@ -258,9 +271,11 @@ RunResult RunWorkload(const Workload& w) {
       if (p > 0) {
         for (Frame& f : cur) f.ts += w.pass_dt;
       }
+      PerfControl("enable");
       double t0 = NowSec();
       Replay(ct, w.linktype, cur, w.batch, r.verdicts);
       r.timed_s += NowSec() - t0;
+      PerfControl("disable");
       r.peak_entries = std::max(r.peak_entries, ct.count());
     }
     r.packets = static_cast<uint64_t>(cur.size()) * w.passes;
