@@ -155,8 +155,9 @@ struct Conntrack::Impl {
   // `notes`: the result's notes so far. The result is built in place at `r`, where the caller
   // keeps it: a result returned by value had its byte fields stored one by one and was then
   // copied out with wide loads, which cannot take their data from those stores and stalled.
+  // `probe`: the batch pipeline's probe for this tuple, or null (Table::FindProbed).
   void Resolve(const ParsedPacket& pkt, const Tuple& tuple, uint64_t hash, Timestamp now,
-               uint8_t notes, bool fwd, PacketResult* r);
+               uint8_t notes, bool fwd, PacketResult* r, const Table::Probe* probe = nullptr);
   // Resolve's steps, split as resolve_normal_ct() / nf_conntrack_in() / nf_conntrack_confirm()
   // split them. AllocateNew: a fresh unconfirmed entry for `tuple`, making room by early drop
   // (false: the packet is refused and `r` says why). Refuse: the tracker said invalid or drop.
@@ -332,15 +333,16 @@ void Conntrack::ProcessBatch(std::span<const DecodedFrame> frames, std::span<Pac
 template <typename PrepareFn, typename TimeFn>
 void Conntrack::Impl::RunBatch(size_t count, const PrepareFn& prepare, const TimeFn& ts,
                                std::span<PacketResult> out, uint16_t zone) {
-  // Four passes per group so that memory latency overlaps: decode and hash every packet and
+  // Passes over a group so that memory latency overlaps: decode and hash every packet and
   // prefetch the line its lookup starts at (chain head or index group, Table::PrefetchProbe);
   // read those and prefetch the entry whose tag matches, or the next link; follow the links or
-  // groups to the entry (or, for a likely new connection, prefetch what confirmation will read
-  // and write: Table::PrefetchNew); then track in order. The first three passes only read; all
-  // state changes happen in the last, in packet order, so the results are exactly those of
-  // calling Process() on each frame. A group is a whole default batch of 32 (groups of 16 cost
+  // groups to the entry, one step a pass (and, for a likely new connection, prefetch what
+  // confirmation will read and write: Table::PrefetchNew); then track in order. The earlier
+  // passes only read; all state changes happen in the last, in packet order, so the results are
+  // exactly those of calling Process() on each frame. A group is a whole default batch of 32 (groups of 16 cost
   // 2-5 % more per packet in lookup1m, w1 and new in alternating runs).
   constexpr size_t kGroup = 32;
+  constexpr int kProbeSteps = 7;
   Prepared prep[kGroup];
   Table::Probe probe[kGroup];
   for (size_t base = 0; base < count; base += kGroup) {
@@ -354,10 +356,21 @@ void Conntrack::Impl::RunBatch(size_t count, const PrepareFn& prepare, const Tim
         table.ProbeHead(prep[i].hash, ConnHasExt(prep[i].tuple.protonum), &probe[i]);
       }
     }
+    // Chains walked one node a pass, every unfinished probe's next miss in flight at once. The
+    // passes stop when no probe goes on, or after kProbeSteps; a probe still unfinished then is
+    // left to the lookup (chains that long are rare where the chains serve the lookups).
+    bool more = true;
+    for (int step = 0; step < kProbeSteps && more; ++step) {
+      more = false;
+      for (size_t i = 0; i < n; ++i) {
+        if (prep[i].fast && probe[i].more) {
+          table.ProbeNext(prep[i].hash, &probe[i]);
+          more |= probe[i].more;
+        }
+      }
+    }
     for (size_t i = 0; i < n; ++i) {
-      if (!prep[i].fast) continue;
-      if (probe[i].more) table.ProbeNext(prep[i].hash, &probe[i]);
-      if (probe[i].absent) PrefetchNew(prep[i]);
+      if (prep[i].fast && probe[i].absent) PrefetchNew(prep[i]);
     }
     for (size_t i = 0; i < n; ++i) {
       const Timestamp t = ts(base + i);
@@ -368,7 +381,8 @@ void Conntrack::Impl::RunBatch(size_t count, const PrepareFn& prepare, const Tim
       }
       Begin(t);
       defrag.Tick(t);  // what defrag.Process() does first on the slow path
-      Resolve(f.pkt, prep[i].tuple, prep[i].hash, t, LinkNotes(f), prep[i].fwd, &out[base + i]);
+      Resolve(f.pkt, prep[i].tuple, prep[i].hash, t, LinkNotes(f), prep[i].fwd, &out[base + i],
+              &probe[i]);
     }
   }
 }
@@ -483,14 +497,18 @@ PacketResult Conntrack::Impl::ConntrackIn(const uint8_t* data, uint32_t len,
 }
 
 void Conntrack::Impl::Resolve(const ParsedPacket& pkt, const Tuple& tuple, uint64_t hash,
-                              Timestamp now, uint8_t notes, bool fwd, PacketResult* r) {
+                              Timestamp now, uint8_t notes, bool fwd, PacketResult* r,
+                              const Table::Probe* probe) {
   *r = PacketResult{};
   r->notes = notes;
   r->forwarded = fwd;
   for (int attempt = 0; attempt < 2; ++attempt) {
     uint64_t reaped = 0;
     uint32_t first = kNoConn;
-    NodeRef n = table.FindHashed(hash, tuple, now, &reaped, &first);
+    // A second attempt follows a deletion, so the probe would be stale anyway.
+    NodeRef n = probe != nullptr && attempt == 0
+                    ? table.FindProbed(hash, tuple, *probe, now, &reaped, &first)
+                    : table.FindHashed(hash, tuple, now, &reaped, &first);
     NoteExpired(reaped, first, r);
     uint32_t idx;
     Dir dir;

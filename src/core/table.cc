@@ -98,6 +98,8 @@ void Table::ChooseLookup(uint32_t entries, bool grows) {
   constexpr uint32_t kMaxPresized = 1u << 22;
   grows = grows || entries > kMaxPresized;
   index_grows_ = grows;
+  ++links_added_;
+  ++links_removed_;
   if (!indexed_) {
     index_ = TagIndex();
     return;
@@ -139,6 +141,19 @@ NodeRef Table::FindHashed(uint64_t h, const Tuple& t, Timestamp now, uint64_t* r
                           uint32_t* first_reaped) {
   return indexed_ ? FindInIndex(h, t, now, reaped, first_reaped)
                   : FindInChain(h, t, now, reaped, first_reaped);
+}
+
+NodeRef Table::FindProbed(uint64_t h, const Tuple& t, const Probe& p, Timestamp now,
+                          uint64_t* reaped, uint32_t* first_reaped) {
+  if (p.absent && p.added == links_added_) return kNil;
+  if (p.found && p.removed == links_removed_) {
+    const uint32_t idx = NodeIndex(p.hit);
+    const Conn& ct = at(idx);
+    if (NodeDir(p.hit) == Dir::kOriginal ? ct.orig == t : ReplyMatches(idx, ct, t)) {
+      return ReapIfExpired(p.hit, now, reaped, first_reaped);
+    }
+  }
+  return FindHashed(h, t, now, reaped, first_reaped);
 }
 
 // Both lookups reap only the entry whose tuple they were asked for. The kernel's walk reaps every
@@ -314,6 +329,7 @@ void Table::Link(uint32_t idx, uint64_t ho) {
     CTRACK_DCHECK(index_grows_);
     RebuildIndex(2 * index_.groups(), idx);
   }
+  ++links_added_;
   const uint32_t bo = BucketOf(ho);
   const NodeRef no = NodeFor(idx, ct, Dir::kOriginal, ho);
   links_[idx] = heads_[bo];
@@ -407,6 +423,7 @@ void Table::DeleteHashed(uint32_t idx, uint64_t ho, uint64_t hr) {
   Conn& ct = at(idx);
   CTRACK_DCHECK(ct.confirmed() && ho == Hash(ct.orig) && hr == Hash(Reply(idx)));
   if (observer_ != nullptr) observer_->OnDelete(idx, ct);
+  ++links_removed_;
   // A confirmed entry is in both chains and in the index (linked iff confirmed).
   const NodeRef no = NodeFor(idx, ct, Dir::kOriginal, ho);
   const NodeRef nr = NodeFor(idx, ct, Dir::kReply, hr);

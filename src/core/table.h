@@ -221,17 +221,31 @@ class Table {
   // Batch pipeline, one step per pass over the batch so that the misses of a step overlap
   // across packets: PrefetchProbe; ProbeHead reads the chain head (or the index group) and
   // prefetches the entry of the first node whose tag matches, else the head node's link;
-  // ProbeNext follows the links (or the next groups) from there. No step changes the table, and
-  // the lookup proper (FindHashed) runs after them.
+  // each ProbeNext takes one step further along the chain (or to the next index group), reading
+  // the line the step before prefetched and prefetching the next, so that a pass of ProbeNext
+  // over the batch keeps one miss of every unfinished probe in flight. No step changes the
+  // table, and the lookup proper (FindHashed) runs after them.
   struct Probe {
-    NodeRef next;    // chains: node whose link ProbeNext follows
-    uint32_t group;  // index: the group ProbeNext goes on from
-    uint32_t tag;    // chains: the node tag sought
-    bool ext;        // the entry sought takes two slots (ConnHasExt): prefetch both
-    bool found;      // a node of the tag was met and its entry prefetched
-    bool absent;     // no node of the tag (the packet likely opens a connection)
-    bool more;       // neither yet: ProbeNext goes on
+    NodeRef next;      // chains: node whose link ProbeNext follows
+    NodeRef hit;       // found: the first node of the tag (in chain or index order)
+    uint32_t group;    // index: the group ProbeNext goes on from
+    uint32_t tag;      // chains: the node tag sought
+    uint64_t added;    // links_added_ when the probe began
+    uint64_t removed;  // links_removed_ when the probe began
+    bool ext;          // the entry sought takes two slots (ConnHasExt): prefetch both
+    bool found;        // a node of the tag was met and its entry prefetched
+    bool absent;       // no node of the tag: the tuple is not in the table
+    bool more;         // neither yet: ProbeNext goes on
   };
+  // FindHashed(h, t, ...) for the tuple probe `p` was made for, using what the probe learned
+  // where the table's changes since cannot have made it wrong. A tuple is in the table at most
+  // once (confirmation checks both directions), so a node of the tag that holds the tuple is
+  // still the answer after entries were linked, as long as none was unlinked (its slot could
+  // have been reused); and no node of the tag still means no entry after entries were unlinked,
+  // as long as none was linked. Otherwise (or on a node of the tag that holds another tuple)
+  // the full lookup runs. Same result, reaping included.
+  NodeRef FindProbed(uint64_t h, const Tuple& t, const Probe& p, Timestamp now, uint64_t* reaped,
+                     uint32_t* first_reaped);
   void PrefetchProbe(uint64_t h) const {
     if (indexed_) {
       index_.Prefetch(h);
@@ -242,6 +256,8 @@ class Table {
   // `ext`: ConnHasExt of the protocol sought.
   void ProbeHead(uint64_t h, bool ext, Probe* p) const {
     p->ext = ext;
+    p->added = links_added_;
+    p->removed = links_removed_;
     if (indexed_) {
       p->group = index_.HomeOf(h);
       ProbeGroup(h, p);
@@ -254,6 +270,7 @@ class Table {
       p->absent = true;
     } else if (NodeTag(n) == p->tag) {
       PrefetchEntry(NodeIndex(n), p->ext);
+      p->hit = n;
       p->found = true;
     } else {
       PrefetchLine(&LinkOf(n));
@@ -261,27 +278,27 @@ class Table {
       p->more = true;
     }
   }
-  // Chains: up to 7 more nodes, one dependent read each (chains that long are rare while the
-  // chains serve lookups; a longer one is left to the lookup). Index: up to 3 more groups.
+  // One step, for a probe with `more` set: the next node's link (prefetched by the step before),
+  // or the next index group (prefetched by ProbeGroup).
   void ProbeNext(uint64_t h, Probe* p) const {
     if (indexed_) {
-      for (int i = 0; i < 3 && p->more; ++i) {
-        p->group = index_.Next(p->group);
-        ProbeGroup(h, p);
-      }
+      p->group = index_.Next(p->group);
+      ProbeGroup(h, p);
       return;
     }
-    NodeRef n = p->next;
-    p->more = false;
-    for (int i = 0; i < 7 && n != kNil; ++i) {
-      n = LinkOf(n);
-      if (n != kNil && NodeTag(n) == p->tag) {
-        PrefetchEntry(NodeIndex(n), p->ext);
-        p->found = true;
-        return;
-      }
+    const NodeRef n = LinkOf(p->next);
+    if (n == kNil) {
+      p->more = false;
+      p->absent = true;
+    } else if (NodeTag(n) == p->tag) {
+      PrefetchEntry(NodeIndex(n), p->ext);
+      p->hit = n;
+      p->more = false;
+      p->found = true;
+    } else {
+      PrefetchLine(&LinkOf(n));
+      p->next = n;
     }
-    p->absent = n == kNil;
   }
   // For a packet that will likely create an entry of hashes `ho` (original) and `hr` (reply):
   // what confirmation reads and writes beyond the probe's own lines. With chains serving the
@@ -408,9 +425,13 @@ class Table {
     const TagIndex::Group& g = index_.group(p->group);
     const uint32_t m = TagIndex::Match(g, TagIndex::TagOf(h));
     p->found = m != 0;
-    if (p->found) PrefetchEntry(NodeIndex(g.ref[__builtin_ctz(m)]), p->ext);
+    if (p->found) {
+      p->hit = g.ref[__builtin_ctz(m)];
+      PrefetchEntry(NodeIndex(p->hit), p->ext);
+    }
     p->more = !p->found && g.overflow != 0;
     p->absent = !p->found && !p->more;
+    if (p->more) PrefetchLine(&index_.group(index_.Next(p->group)));
   }
   // Delete() of a confirmed entry whose tuples hash to `ho` (original) and `hr` (reply).
   void DeleteHashed(uint32_t idx, uint64_t ho, uint64_t hr);
@@ -448,6 +469,9 @@ class Table {
   uint32_t high_water_ = 0;    // slot indices below this have been handed out at least once
   uint32_t free_one_ = kNil;   // free single slots, chained through links_[idx]
   uint32_t free_pair_ = kNil;  // free pairs (their first slot), chained the same way
+  // Link() and DeleteHashed() calls (and index resets) so far, for FindProbed.
+  uint64_t links_added_ = 0;
+  uint64_t links_removed_ = 0;
   uint64_t key_[6];
   bool constant_hash_ = false;
   DeleteObserver* observer_ = nullptr;
