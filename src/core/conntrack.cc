@@ -339,8 +339,8 @@ void Conntrack::Impl::RunBatch(size_t count, const PrepareFn& prepare, const Tim
   // groups to the entry, one step a pass (and, for a likely new connection, prefetch what
   // confirmation will read and write: Table::PrefetchNew); then track in order. The earlier
   // passes only read; all state changes happen in the last, in packet order, so the results are
-  // exactly those of calling Process() on each frame. A group is a whole default batch of 32 (groups of 16 cost
-  // 2-5 % more per packet in lookup1m, w1 and new in alternating runs).
+  // exactly those of calling Process() on each frame. A group is a whole default batch of 32
+  // (groups of 16 cost 2-5 % more per packet in lookup1m, w1 and new in alternating runs).
   constexpr size_t kGroup = 32;
   constexpr int kProbeSteps = 7;
   Prepared prep[kGroup];

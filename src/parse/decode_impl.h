@@ -36,9 +36,9 @@ inline bool Ipv4Header20Ok(const uint8_t* h) {
   uint32_t w[5];
   std::memcpy(w, h, sizeof(w));
   uint64_t s = uint64_t{w[0]} + w[1] + w[2] + w[3] + w[4];  // < 2^35
-  s = (s & 0xffffffffu) + (s >> 32);                         // < 2^32 + 8
-  s = (s & 0xffff) + (s >> 16);                              // < 2^17
-  s = (s & 0xffff) + (s >> 16);                              // <= 0xffff + 1
+  s = (s & 0xffffffffu) + (s >> 32);                        // < 2^32 + 8
+  s = (s & 0xffff) + (s >> 16);                             // < 2^17
+  s = (s & 0xffff) + (s >> 16);                             // <= 0xffff + 1
   s = (s & 0xffff) + (s >> 16);
   return s == 0xffff;
 }
