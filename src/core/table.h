@@ -39,7 +39,9 @@
 // the configuration lets them grow long (kIndexOn below): then lookups read the tag index, one
 // line for any chain length, and Link()/Delete() keep both. Which one serves the lookups never
 // changes a verdict: a lookup reaps only its own expired match (FindInChain in table.cc), so
-// the count, and with it every table-full decision, is the same either way.
+// the count, and with it every table-full decision, is the same either way. The batch pipeline
+// walks either structure ahead of the lookups (Probe), and a lookup takes the probe's answer
+// when the links and unlinks counted since cannot have changed it (FindProbed).
 //
 // Bucket choice: a keyed 64-bit hash of the 40-byte tuple (zone included), scaled to the bucket
 // count with a multiply-shift (no modulo, any bucket count); its high 32 bits pick the bucket, its
