@@ -145,7 +145,10 @@ NodeRef Table::FindHashed(uint64_t h, const Tuple& t, Timestamp now, uint64_t* r
 
 NodeRef Table::FindProbed(uint64_t h, const Tuple& t, const Probe& p, Timestamp now,
                           uint64_t* reaped, uint32_t* first_reaped) {
-  if (p.absent && p.added == links_added_) return kNil;
+  if (p.absent) {
+    if (p.added == links_added_) return kNil;
+    if (!indexed_ && p.removed == links_removed_ && heads_[BucketOf(h)] == p.head) return kNil;
+  }
   if (p.found && p.removed == links_removed_) {
     const uint32_t idx = NodeIndex(p.hit);
     const Conn& ct = at(idx);

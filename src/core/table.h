@@ -230,6 +230,7 @@ class Table {
   struct Probe {
     NodeRef next;      // chains: node whose link ProbeNext follows
     NodeRef hit;       // found: the first node of the tag (in chain or index order)
+    NodeRef head;      // chains: the bucket's head when the probe read it
     uint32_t group;    // index: the group ProbeNext goes on from
     uint32_t tag;      // chains: the node tag sought
     uint64_t added;    // links_added_ when the probe began
@@ -244,8 +245,10 @@ class Table {
   // once (confirmation checks both directions), so a node of the tag that holds the tuple is
   // still the answer after entries were linked, as long as none was unlinked (its slot could
   // have been reused); and no node of the tag still means no entry after entries were unlinked,
-  // as long as none was linked. Otherwise (or on a node of the tag that holds another tuple)
-  // the full lookup runs. Same result, reaping included.
+  // as long as none was linked, or, on the chains, after entries were linked elsewhere: with
+  // nothing unlinked, a link into this bucket would have put a new node (a slot not in use
+  // before) at its head. Otherwise (or on a node of the tag that holds another tuple) the full
+  // lookup runs. Same result, reaping included.
   NodeRef FindProbed(uint64_t h, const Tuple& t, const Probe& p, Timestamp now, uint64_t* reaped,
                      uint32_t* first_reaped);
   void PrefetchProbe(uint64_t h) const {
@@ -268,6 +271,7 @@ class Table {
     p->tag = TagOf(h);
     p->found = p->absent = p->more = false;
     const NodeRef n = heads_[BucketOf(h)];
+    p->head = n;
     if (n == kNil) {
       p->absent = true;
     } else if (NodeTag(n) == p->tag) {
