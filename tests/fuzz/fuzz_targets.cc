@@ -13,6 +13,7 @@
 #include "format/conntrack_format.h"
 #include "format/snapshot.h"
 #include "io/capture.h"
+#include "parse/decode_impl.h"
 #include "parse/ip_input.h"
 #include "parse/l3.h"
 
@@ -34,6 +35,18 @@ int FuzzParse(const uint8_t* data, size_t size) {
   // The shard read off the frame's headers must be the one its decode gives.
   static const ShardedConntrack kThree(Config{}, 3);
   if (kThree.ShardOf(lt, frame.data(), n) != kThree.ShardOf(f)) __builtin_trap();
+  // The IPv4 fast branch of the decode must give the general path's facts, field for field.
+  FrameFacts g;
+  DecodeFrameInline(lt, frame.data(), n, n, &g, /*general=*/true);
+  if (g.l3 != f.l3 || g.l3_caplen != f.l3_caplen || g.ip_version != f.ip_version ||
+      g.vlan != f.vlan || g.not_ip != f.not_ip || g.not_ip_value != f.not_ip_value ||
+      g.ip_ok != f.ip_ok || g.ip_len != f.ip_len || g.fragment != f.fragment ||
+      g.parsed != f.parsed || g.icmp_inner_off != f.icmp_inner_off ||
+      (f.parsed &&
+       (g.pkt.l3 != f.pkt.l3 || g.pkt.len != f.pkt.len || g.pkt.l4_off != f.pkt.l4_off ||
+        g.pkt.l3num != f.pkt.l3num || g.pkt.protonum != f.pkt.protonum))) {
+    __builtin_trap();
+  }
   if (f.ip_version == 0) return 0;
   // The forwarding checks read the IPv4 options of whatever bytes the link layer handed on.
   if (f.ip_version == 4) (void)Ipv4Forwards(f.l3, f.l3_caplen);
