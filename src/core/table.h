@@ -226,7 +226,7 @@ class Table {
   // each ProbeNext takes one step further along the chain (or to the next index group), reading
   // the line the step before prefetched and prefetching the next, so that a pass of ProbeNext
   // over the batch keeps one miss of every unfinished probe in flight. No step changes the
-  // table, and the lookup proper (FindHashed) runs after them.
+  // table, and the lookup proper (FindProbed) runs after them.
   struct Probe {
     NodeRef next;      // chains: node whose link ProbeNext follows
     NodeRef hit;       // found: the first node of the tag (in chain or index order)
