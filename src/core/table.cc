@@ -98,8 +98,6 @@ void Table::ChooseLookup(uint32_t entries, bool grows) {
   constexpr uint32_t kMaxPresized = 1u << 22;
   grows = grows || entries > kMaxPresized;
   index_grows_ = grows;
-  ++links_added_;
-  ++links_removed_;
   if (!indexed_) {
     index_ = TagIndex();
     return;

@@ -475,7 +475,8 @@ class Table {
   uint32_t high_water_ = 0;    // slot indices below this have been handed out at least once
   uint32_t free_one_ = kNil;   // free single slots, chained through links_[idx]
   uint32_t free_pair_ = kNil;  // free pairs (their first slot), chained the same way
-  // Link() and DeleteHashed() calls (and index resets) so far, for FindProbed.
+  // Link() and DeleteHashed() calls so far, for FindProbed. (ChooseLookup, which resets the
+  // index, runs before the first entry, when no probe can be outstanding.)
   uint64_t links_added_ = 0;
   uint64_t links_removed_ = 0;
   uint64_t key_[6];

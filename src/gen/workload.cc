@@ -82,7 +82,10 @@ void Replay(Conntrack& ct, uint32_t linktype, std::span<const Frame> frames, siz
 void PerfControl(const char* command) {
   static std::FILE* ctl = [] {
     const char* path = std::getenv("CTRACK_PERF_CTL");
-    return path ? std::fopen(path, "w") : nullptr;
+    if (path == nullptr) return static_cast<std::FILE*>(nullptr);
+    std::FILE* f = std::fopen(path, "w");
+    if (f == nullptr) std::fprintf(stderr, "ctrack bench: cannot open CTRACK_PERF_CTL %s\n", path);
+    return f;
   }();
   if (ctl == nullptr) return;
   std::fprintf(ctl, "%s\n", command);

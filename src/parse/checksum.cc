@@ -101,6 +101,7 @@ uint16_t CsumFold(uint64_t sum) {
 }
 
 bool VerifyIpv4HeaderChecksum(const uint8_t* hdr, uint32_t ihl_bytes) {
+  if (ihl_bytes == 20) return VerifyIpv4Header20Checksum(hdr);
   if constexpr (kLittle) return Fold16(NativeSum(hdr, ihl_bytes)) == 0xffff;
   return CsumFold(CsumPartial(hdr, ihl_bytes, 0)) == 0;
 }

@@ -5,9 +5,7 @@
 
 #include <ctrack/decode.h>
 
-#include <bit>
-#include <cstring>
-
+#include "parse/checksum.h"
 #include "parse/ip_input.h"
 #include "parse/l3.h"
 #include "parse/link.h"
@@ -28,21 +26,6 @@ inline uint32_t IcmpInnerOffset(const ParsedPacket& pkt) {
   return pkt.l4_off + kIcmpHeaderLen;
 }
 
-// VerifyIpv4HeaderChecksum() of a 20-byte header, without the call and the general loop: the
-// five 32-bit words summed in native order and folded end-around to 16 bits give 0xffff exactly
-// when the header's own checksum is right (the sum's value does not depend on byte order, RFC
-// 1071 2(B)). Little-endian hosts only (DecodeFrameInline's fast branch).
-inline bool Ipv4Header20Ok(const uint8_t* h) {
-  uint32_t w[5];
-  std::memcpy(w, h, sizeof(w));
-  uint64_t s = uint64_t{w[0]} + w[1] + w[2] + w[3] + w[4];  // < 2^35
-  s = (s & 0xffffffffu) + (s >> 32);                        // < 2^32 + 8
-  s = (s & 0xffff) + (s >> 16);                             // < 2^17
-  s = (s & 0xffff) + (s >> 16);                             // <= 0xffff + 1
-  s = (s & 0xffff) + (s >> 16);
-  return s == 0xffff;
-}
-
 // The IP receive checks and the layer-3 parse (Ipv4Input() then ParseL3()) for an IPv4 header of
 // exactly 20 bytes, the common case, with the same outcome in every field of `f`; `f` has the
 // link fields set and ip_ok, ip_len, fragment, parsed, icmp_inner_off cleared. The general
@@ -50,7 +33,7 @@ inline bool Ipv4Header20Ok(const uint8_t* h) {
 inline void Ipv4Fast(FrameFacts& f) {
   const uint8_t* ip = f.l3;
   const uint32_t tot_len = Load16(ip + 2);
-  if (tot_len < kIpv4HeaderLen || tot_len > f.l3_caplen || !Ipv4Header20Ok(ip)) return;
+  if (tot_len < kIpv4HeaderLen || tot_len > f.l3_caplen || !VerifyIpv4Header20Checksum(ip)) return;
   f.ip_ok = true;
   f.ip_len = tot_len;
   const uint16_t frag = Load16(ip + 6);
@@ -89,8 +72,7 @@ inline void Ipv4Fast(FrameFacts& f) {
   f.parsed = false;
   f.icmp_inner_off = 0;
   if (f.ip_version == 0) return;
-  if (std::endian::native == std::endian::little && f.ip_version == 4 && f.l3_caplen >= 20 &&
-      f.l3[0] == 0x45 && !general) {
+  if (f.ip_version == 4 && f.l3_caplen >= 20 && f.l3[0] == 0x45 && !general) {
     decode_detail::Ipv4Fast(f);
     return;
   }

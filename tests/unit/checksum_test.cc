@@ -116,8 +116,14 @@ TEST(ChecksumTest, VerifyMatchesPseudoHeaderReference) {
       buf[10] = static_cast<uint8_t>(c >> 8);
       buf[11] = static_cast<uint8_t>(c);
       ASSERT_TRUE(VerifyIpv4HeaderChecksum(buf.data(), 4 * ihl)) << ihl;
+      if (ihl == 5) {
+        ASSERT_TRUE(VerifyIpv4Header20Checksum(buf.data()));
+      }
       buf[rng() % (4 * ihl)] ^= 0x10;
       ASSERT_FALSE(VerifyIpv4HeaderChecksum(buf.data(), 4 * ihl)) << ihl;
+      if (ihl == 5) {
+        ASSERT_FALSE(VerifyIpv4Header20Checksum(buf.data()));
+      }
     }
   }
 }
