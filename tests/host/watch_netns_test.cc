@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -179,16 +180,21 @@ int PortFor(int k) { return 20000 + (getpid() * 7 + k) % 20000; }
 
 // Sends one UDP datagram to each of `n` ports from `first_port`, `rate` per second (0: as fast
 // as possible). Calls tick() after each.
+// Paced at `rate` per second (0: as fast as possible). A send that comes late moves the schedule
+// on instead of bursting to catch up: a burst would make the arrival rate after a stall higher than
+// any rate the exporter could have seen before it.
 void SendUdp(int first_port, int n, double rate, const std::function<void(int)>& tick = nullptr) {
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  auto start = std::chrono::steady_clock::now();
+  const auto period = std::chrono::nanoseconds(rate > 0 ? static_cast<int64_t>(1e9 / rate) : 0);
+  auto next = std::chrono::steady_clock::now();
   for (int i = 0; i < n; ++i) {
-    if (rate > 0)
-      std::this_thread::sleep_until(
-          start + std::chrono::microseconds(static_cast<int64_t>(i * 1e6 / rate)));
+    if (rate > 0) {
+      std::this_thread::sleep_until(next);
+      next = std::max(next, std::chrono::steady_clock::now()) + period;
+    }
     a.sin_port = htons(static_cast<uint16_t>(first_port + i));
     sendto(fd, "x", 1, 0, reinterpret_cast<sockaddr*>(&a), sizeof a);
     if (tick) tick(i);
@@ -341,6 +347,13 @@ void FillAndForecast(double* forecast_out, double* actual_out, bool* filled) {
   std::atomic<double> full_at{0};
   std::atomic<bool> done{false};
   std::thread traffic([&] {
+    // The premise is a known arrival rate: at a real-time priority the sender wakes on time
+    // while the exporter's 262,144-entry dumps and other tests share the CPUs. Where that is
+    // refused it runs at normal priority (the pacing still never bursts).
+    sched_param sp{};
+    sp.sched_priority = 10;
+    if (pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) != 0)
+      std::printf("sender at normal priority (SCHED_FIFO refused)\n");
     ns.In([&] {
       SendUdp(10000, static_cast<int>(room + 600), rate, [&](int i) {
         if (full_at > 0 || i % 5) return;
@@ -352,7 +365,7 @@ void FillAndForecast(double* forecast_out, double* actual_out, bool* filled) {
     });
     done = true;
   });
-  double forecast = -1, sampled_at = 0, half_count = 0;
+  double forecast = -1, sampled_at = 0, half_count = 0, dump_s = 0;
   *forecast_out = -1;
   while (!done && forecast < 0) {
     PromDoc d;
@@ -362,6 +375,7 @@ void FillAndForecast(double* forecast_out, double* actual_out, bool* filled) {
         forecast = d.Find("ctrack_conntrack_time_to_full_seconds")->value;
         sampled_at = d.Find("ctrack_exporter_last_sample_timestamp_seconds")->value;
         half_count = n;
+        dump_s = d.Find("ctrack_exporter_dump_duration_seconds")->value;
       }
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -376,24 +390,29 @@ void FillAndForecast(double* forecast_out, double* actual_out, bool* filled) {
   const double actual = full_at - sampled_at;
   *forecast_out = forecast;
   *actual_out = actual;
-  std::printf("forecast at %.0f of %llu entries: full in %.2f s; actual %.2f s (error %.1f %%)\n",
-              half_count, static_cast<unsigned long long>(max), forecast, actual,
-              100 * std::fabs(forecast - actual) / actual);
+  std::printf(
+      "forecast at %.0f of %llu entries: full in %.2f s; actual %.2f s (error %.1f %%; sample "
+      "took %.2f s)\n",
+      half_count, static_cast<unsigned long long>(max), forecast, actual,
+      100 * std::fabs(forecast - actual) / actual, dump_s);
 }
 
 TEST(ExporterNetns, ForecastAtHalfFullWithinTenPercent) {
   std::string why;
   if (!Privileged(&why)) GTEST_SKIP() << why;
-  // Three fills at most: a fill whose real arrival rate drifts from the sender's schedule (the
-  // exporter's 262,144-entry dumps share the 2 CPUs, and a sanitizer build slows the sender) can
-  // miss, and so can one that the gc worker keeps from filling; a forecast that is wrong misses
-  // every time. Every attempt is printed.
+  // Three forecasts at most: a fill whose real arrival rate drifts (the exporter's
+  // 262,144-entry dumps and whatever else the host runs share the CPUs) can miss; a forecast that
+  // is wrong misses every time. A fill that the gc worker keeps from reaching max tells nothing
+  // either way and is not counted, up to five fills in all. Every attempt is printed.
   double forecast = -1, actual = 0;
   bool filled = false;
-  for (int attempt = 0; attempt < 3; ++attempt) {
+  int judged = 0;
+  for (int fill = 0; fill < 5 && judged < 3; ++fill) {
     FillAndForecast(&forecast, &actual, &filled);
     if (HasFatalFailure()) return;
-    if (filled && std::fabs(forecast - actual) <= 0.10 * actual) break;
+    if (!filled) continue;
+    ++judged;
+    if (std::fabs(forecast - actual) <= 0.10 * actual) break;
   }
   ASSERT_TRUE(filled) << "the table never filled in the last attempt";
   EXPECT_NEAR(forecast, actual, 0.10 * actual);

@@ -96,7 +96,8 @@ class Sampler {
   bool Sample() {
     std::string e, warn;
     double t0 = MonotonicSeconds();
-    bool ok = src_->SampleInto(&w_, t0, &e, &warn);
+    double at_unix = 0;
+    bool ok = src_->SampleInto(&w_, &e, &warn, &at_unix);
     ex_.last_dump_s = MonotonicSeconds() - t0;
     ex_.dumps = src_->dumps();
     ex_.scrapes = scrapes_.load();
@@ -105,7 +106,9 @@ class Sampler {
       std::fprintf(stderr, "ctrack exporter: %s\n", ok ? warn.c_str() : e.c_str());
     }
     if (!ok) return false;
-    ex_.last_sample_unix = UnixSeconds();  // the sample is timed at the end of its dump
+    // The instant the forecast counts from (the end of the dump), not the end of the report's
+    // arithmetic: on a loaded host the two can be a good part of a second apart.
+    ex_.last_sample_unix = at_unix;
     auto prom = std::make_shared<const std::string>(
         watch::RenderMetrics(w_.report(), ex_, watch::Exposition::kPrometheus));
     auto om = std::make_shared<const std::string>(

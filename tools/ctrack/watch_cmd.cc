@@ -132,7 +132,7 @@ int WatchMain(int argc, char** argv) {
   if (screen) std::fputs("\x1b[?1049h\x1b[?25l", stdout);  // alternate screen, hide cursor
   for (long n = 0; w.count == 0 || n < w.count; ++n) {
     std::string warn;
-    if (!src->SampleInto(&watcher, MonotonicSeconds(), &err, &warn)) {
+    if (!src->SampleInto(&watcher, &err, &warn)) {
       if (screen) std::fputs("\x1b[?25h\x1b[?1049l", stdout);
       std::fprintf(stderr, "ctrack watch: %s\n", err.c_str());
       return 1;
