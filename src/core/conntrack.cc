@@ -77,8 +77,17 @@ L4Verdict HandlePacket(Conn& ct, const ParsedPacket& pkt, TrackCtx& ctx) {
 // host. `pkt` is the parsed datagram, or null when it could not be parsed (the oracle's rewrite
 // then applies). The IP stack's verdict there does not depend on conntrack's: an invalid,
 // untracked or related packet is forwarded or dropped in the same way.
-bool ReachesConfirm(const uint8_t* data, uint32_t len, bool from_defrag, const ParsedPacket* pkt) {
+inline bool ReachesConfirm(const uint8_t* data, uint32_t len, bool from_defrag,
+                           const ParsedPacket* pkt) {
   const bool v4 = (data[0] >> 4) == 4;
+  // Most packets, decided here without the calls below: a UDP datagram, or a TCP segment long
+  // enough to hold its checksum, is one the oracle rewrites (OracleRewriteApplies), so its own
+  // addresses never matter; and an IPv4 header without options is never stopped in
+  // ip_forward() (Ipv4Forwards).
+  if (pkt != nullptr && v4 && (data[0] & 0x0f) <= 5 &&
+      (pkt->protonum == kProtoUdp || (pkt->protonum == kProtoTcp && pkt->l4_len() >= 18))) {
+    return true;
+  }
   if (pkt != nullptr && !OracleRewriteApplies(pkt->protonum, pkt->l4_len()) &&
       !(v4 ? Ipv4OwnHeaderForwards(data) : Ipv6OwnHeaderForwards(data))) {
     return false;
