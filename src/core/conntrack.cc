@@ -88,9 +88,12 @@ inline bool ReachesConfirm(const uint8_t* data, uint32_t len, bool from_defrag,
       (pkt->protonum == kProtoUdp || (pkt->protonum == kProtoTcp && pkt->l4_len() >= 18))) {
     return true;
   }
-  if (pkt != nullptr && !OracleRewriteApplies(pkt->protonum, pkt->l4_len()) &&
-      !(v4 ? Ipv4OwnHeaderForwards(data) : Ipv6OwnHeaderForwards(data))) {
-    return false;
+  if (pkt != nullptr) {
+    const bool rewritten = v4 ? OracleRewriteApplies(pkt->protonum, pkt->l4_len())
+                              : OracleRewriteAppliesIpv6(pkt->l3, pkt->len);
+    if (!rewritten && !(v4 ? Ipv4OwnHeaderForwards(data) : Ipv6OwnHeaderForwards(data))) {
+      return false;
+    }
   }
   return v4 ? Ipv4Forwards(data, len) : Ipv6Forwards(len, from_defrag);
 }

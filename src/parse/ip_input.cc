@@ -208,6 +208,33 @@ bool OracleRewriteApplies(uint8_t protonum, uint32_t l4_len) {
   }
 }
 
+bool OracleRewriteAppliesIpv6(const uint8_t* data, uint32_t len) {
+  constexpr uint8_t kRouting = 43, kFragment = 44, kAuth = 51, kNone = 59, kDest = 60;
+  if (len < kIpv6HdrLen) return true;
+  uint8_t nexthdr = data[6];
+  uint32_t start = kIpv6HdrLen;
+  // The headers ipv6_ext_hdr() names; NEXTHDR_NONE ends the walk as the transport protocol.
+  while (nexthdr == kNextHdrHop || nexthdr == kRouting || nexthdr == kFragment ||
+         nexthdr == kAuth || nexthdr == kDest) {
+    if (start > len || len - start < 2) return true;          // -EBADMSG: no layer 4 known
+    if (nexthdr == kRouting && len - start < 4) return true;  // it reads struct ipv6_rt_hdr
+    if (nexthdr == kAuth) return true;  // tprot is AH: no layer-4 checksum to fix
+    uint32_t hdrlen;
+    if (nexthdr == kFragment) {
+      if (len - start < 4) return true;
+      if (Load16(data + start + 2) & ~0x7u) return true;  // a later fragment: fragoff set
+      hdrlen = 8;
+    } else {
+      hdrlen = (data[start + 1] + 1u) * 8;
+    }
+    nexthdr = data[start];
+    start += hdrlen;
+  }
+  if (nexthdr == kNone || start > 0xffff) return true;
+  // A transport header that starts past the end has its checksum field past the end too.
+  return OracleRewriteApplies(nexthdr, start > len ? 0 : len - start);
+}
+
 bool Ipv4OwnHeaderForwards(const uint8_t* data) {
   const uint32_t saddr = Load32(data + 12);
   const uint32_t daddr = Load32(data + 16);

@@ -44,6 +44,12 @@ bool Ipv6Forwards(uint32_t len, bool from_defrag);
 // ICMPv6 lies beyond the datagram (nft_payload_l4csum_update()): `protonum` is the layer-4
 // protocol, `l4_len` the bytes from its header on. Such packets are always invalid to conntrack.
 bool OracleRewriteApplies(uint8_t protonum, uint32_t l4_len);
+// The same for an IPv6 datagram (`data`, `len` bytes from the IPv6 header on), judged on the
+// transport header as nftables finds it: ipv6_find_hdr() with IP6_FH_F_AUTH
+// (nft_set_pktinfo_ipv6_validate()) stops at an AH header, which conntrack's own walk
+// (ipv6_skip_exthdr()) passes over, and a chain it cannot walk or a later fragment leaves no
+// layer-4 checksum to fix (nft_payload_l4csum_offset()). Either way the rewrite applies.
+bool OracleRewriteAppliesIpv6(const uint8_t* data, uint32_t len);
 
 // For a packet left as it came: whether the kernel forwards it on its own header, as the input
 // route lookup (ip_route_input_slow() / ip6_route_input()) and ip_forward() / ip6_forward()
