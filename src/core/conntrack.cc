@@ -199,12 +199,13 @@ struct Conntrack::Impl {
     bool fwd;
     bool fast;
   };
-  void Prepare(uint32_t linktype, const Frame& f, uint16_t zone, Prepared* p) const;
+  [[gnu::always_inline]] inline void Prepare(uint32_t linktype, const Frame& f, uint16_t zone,
+                                             Prepared* p) const;
   void PrefetchNew(const Prepared& p) const {
     Tuple reply;
     if (InvertTuple(p.tuple, &reply)) table.PrefetchNew(p.hash, table.Hash(reply));
   }
-  void PrepareDecoded(uint16_t zone, Prepared* p) const;
+  [[gnu::always_inline]] inline void PrepareDecoded(uint16_t zone, Prepared* p) const;
   // Process() for one frame: every entry point's way in once the frame is decoded.
   PacketResult ProcessFacts(const FrameFacts& f, Timestamp now, uint16_t zone) {
     Begin(now);
