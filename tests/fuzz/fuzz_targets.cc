@@ -43,6 +43,8 @@ int FuzzParse(const uint8_t* data, size_t size) {
   if (f.ip_version == 0) return 0;
   // The forwarding checks read the IPv4 options of whatever bytes the link layer handed on.
   if (f.ip_version == 4) (void)Ipv4Forwards(f.l3, f.l3_caplen);
+  // nftables' own walk of the extension headers, on the same bytes.
+  if (f.ip_version == 6) (void)OracleRewriteAppliesIpv6(f.l3, f.l3_caplen);
   // The layer-3 parse of the bytes as captured, receive checks or not.
   ParsedPacket pkt;
   if (ParseL3(f.l3, f.l3_caplen, &pkt) != L3Parse::kOk) return 0;
