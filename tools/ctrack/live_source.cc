@@ -87,7 +87,7 @@ std::unique_ptr<LiveSource> LiveSource::Open(const LiveOptions& opt, std::string
   return s;
 }
 
-bool LiveSource::SampleInto(watch::Watcher* w, std::string* err, std::string* warn, double* unix) {
+bool LiveSource::SampleInto(watch::Watcher* w, std::string* err, std::string* warn, double* wall) {
   watch::Sample s;
   // Timeouts first: the dump's histograms are sized by them.
   HostFacts f = ReadHostFacts(/*rules=*/false, /*kmsg=*/false);
@@ -114,7 +114,7 @@ bool LiveSource::SampleInto(watch::Watcher* w, std::string* err, std::string* wa
     }
   }
   s.t = MonotonicSeconds();
-  if (unix) *unix = UnixSeconds();
+  if (wall) *wall = UnixSeconds();
   uint32_t count = 0, max = 0;
   std::string e;
   if (reader_->Count(&count, &max, &e)) {

@@ -63,11 +63,11 @@ class LiveSource {
  public:
   // Call after EnterNetns(). Fails only when ctnetlink cannot be opened at all.
   static std::unique_ptr<LiveSource> Open(const LiveOptions& opt, std::string* err);
-  // Takes one sample into `w`, timed at the end of its dump, when the count is read; *unix (when
+  // Takes one sample into `w`, timed at the end of its dump, when the count is read; *wall (when
   // not null) gets that instant's wall time, which is what the sample's forecast counts from.
   // False with *err when nothing could be read; a failed dump alone degrades to count-only for
   // that sample (noted in *warn).
-  bool SampleInto(watch::Watcher* w, std::string* err, std::string* warn, double* unix = nullptr);
+  bool SampleInto(watch::Watcher* w, std::string* err, std::string* warn, double* wall = nullptr);
   // "events", or why events are not used.
   const std::string& events_note() const { return events_note_; }
   uint64_t dumps() const { return dumps_; }
