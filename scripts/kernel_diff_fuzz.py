@@ -1159,7 +1159,7 @@ class IcmpFlow(Flow):
                               "bad_csum", "odd_type", "request_from_server", "short"],
                              [30, 30, 6, 3, 5, 4, 3, 3, 2])[0]
             if kind == "request":
-                seq += 1
+                seq = (seq + 1) & 0xFFFF  # the sequence number is 16 bits and wraps
                 self.emit("c", icmp_msg(req, 0, struct.pack("!HH", ident, seq), rand_data(r, 0, 56)), "echo req", 1)
             elif kind == "reply":
                 self.emit("s", icmp_msg(rep, 0, struct.pack("!HH", ident, seq), rand_data(r, 0, 56)), "echo reply", 1)
@@ -1205,7 +1205,7 @@ class Icmp6Flow(Flow):
                               "bad_csum", "odd_type", "request_from_server", "short", "icmp_err"],
                              [30, 30, 6, 3, 5, 4, 4, 3, 2, 3])[0]
             if kind == "request":
-                seq += 1
+                seq = (seq + 1) & 0xFFFF
                 self.emit("c", self.msg("c", req, 0, struct.pack("!HH", ident, seq), rand_data(r, 0, 56)),
                           "echo6 req", 58)
             elif kind == "reply":
