@@ -80,12 +80,11 @@ L4Verdict HandlePacket(Conn& ct, const ParsedPacket& pkt, TrackCtx& ctx) {
 inline bool ReachesConfirm(const uint8_t* data, uint32_t len, bool from_defrag,
                            const ParsedPacket* pkt) {
   const bool v4 = (data[0] >> 4) == 4;
-  // Most packets, decided here without the calls below: a UDP datagram, or a TCP segment long
-  // enough to hold its checksum, is one the oracle rewrites (OracleRewriteApplies), so its own
-  // addresses never matter; and an IPv4 header without options is never stopped in
-  // ip_forward() (Ipv4Forwards).
+  // Most packets, decided here without the calls below: an IPv4 header without options is never
+  // stopped in ip_forward() (Ipv4Forwards), and a packet the oracle rewrites never has its own
+  // addresses judged.
   if (pkt != nullptr && v4 && (data[0] & 0x0f) <= 5 &&
-      (pkt->protonum == kProtoUdp || (pkt->protonum == kProtoTcp && pkt->l4_len() >= 18))) {
+      OracleRewriteApplies(pkt->protonum, pkt->l4_len())) {
     return true;
   }
   if (pkt != nullptr) {

@@ -193,21 +193,6 @@ bool Ipv6Forwards(uint32_t len, bool from_defrag) {
   return from_defrag || len <= kEgressMtu;
 }
 
-bool OracleRewriteApplies(uint8_t protonum, uint32_t l4_len) {
-  switch (protonum) {
-    case kProtoTcp:  // TCP: checksum at offset 16
-      return l4_len >= 18;
-    case kProtoUdplite:  // UDP-Lite: checksum at offset 6, whatever the length
-      return l4_len >= 8;
-    case kProtoIcmpv6:  // ICMPv6: checksum at offset 2
-      return l4_len >= 4;
-    default:
-      // UDP is only fixed up when its whole header is there with a non-zero checksum; other
-      // protocols carry no pseudo-header checksum.
-      return true;
-  }
-}
-
 bool OracleRewriteAppliesIpv6(const uint8_t* data, uint32_t len) {
   constexpr uint8_t kRouting = 43, kFragment = 44, kAuth = 51, kNone = 59, kDest = 60;
   if (len < kIpv6HdrLen) return true;

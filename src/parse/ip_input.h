@@ -6,6 +6,8 @@
 #ifndef CTRACK_PARSE_IP_INPUT_H_
 #define CTRACK_PARSE_IP_INPUT_H_
 
+#include <ctrack/tuple.h>
+
 #include <cstdint>
 
 namespace ctrack {
@@ -43,7 +45,20 @@ bool Ipv6Forwards(uint32_t len, bool from_defrag);
 // write gives up, and the rule rewrites nothing, when the checksum field of TCP, UDP-Lite or
 // ICMPv6 lies beyond the datagram (nft_payload_l4csum_update()): `protonum` is the layer-4
 // protocol, `l4_len` the bytes from its header on. Such packets are always invalid to conntrack.
-bool OracleRewriteApplies(uint8_t protonum, uint32_t l4_len);
+inline bool OracleRewriteApplies(uint8_t protonum, uint32_t l4_len) {
+  switch (protonum) {
+    case kProtoTcp:  // TCP: checksum at offset 16
+      return l4_len >= 18;
+    case kProtoUdplite:  // UDP-Lite: checksum at offset 6, whatever the length
+      return l4_len >= 8;
+    case kProtoIcmpv6:  // ICMPv6: checksum at offset 2
+      return l4_len >= 4;
+    default:
+      // UDP is only fixed up when its whole header is there with a non-zero checksum; other
+      // protocols carry no pseudo-header checksum.
+      return true;
+  }
+}
 // The same for an IPv6 datagram (`data`, `len` bytes from the IPv6 header on), judged on the
 // transport header as nftables finds it: ipv6_find_hdr() with IP6_FH_F_AUTH
 // (nft_set_pktinfo_ipv6_validate()) stops at an AH header, which conntrack's own walk
