@@ -58,7 +58,8 @@ namespace ctrack {
   X(ctrack_per_source_max, 0, 0, 0x7fffffff)                              \
   X(ctrack_per_source_prefix4, 32, 0, 32)                                 \
   X(ctrack_per_source_prefix6, 64, 0, 128)                                \
-  X(ctrack_lookup_index, 0, 0, 2)
+  X(ctrack_lookup_index, 0, 0, 2)                                         \
+  X(ctrack_filler_entries, 0, 0, 0x7fffffff)
 
 // Immutable after validation. Fields keep the sysctl names. nf_conntrack_frag_timeout and
 // nf_conntrack_frag_high_thresh stand for the IPv4 defragmenter's ipfrag_time and
@@ -78,6 +79,12 @@ namespace ctrack {
 //                            max and buckets (the tag index once max >= 2 x buckets); 1 the tag
 //                            index always (faster lookups in a large table, slower inserts);
 //                            2 the kernel's chains always.
+//   ctrack_filler_entries    entries outside the model that share the namespace's count: long-lived
+//                            and ASSURED, as kernel-ct's --max N emulation inserts (global max - N
+//                            of them). nf_conntrack_max stays the room left for modelled entries;
+//                            only the gc worker sees the fillers: its 95 % early-drop test uses
+//                            max + fillers (so it acts below a max of 100, which a real max never
+//                            does) and its pacing counts them at the 300 s clamp.
 struct Config {
 #define CTRACK_CONFIG_FIELD(name, def, lo, hi) uint32_t name = def;
   CTRACK_SYSCTLS(CTRACK_CONFIG_FIELD)

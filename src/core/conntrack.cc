@@ -238,6 +238,8 @@ struct Conntrack::Impl {
     return true;
   }
   void GcRun(Timestamp at);
+  // Adds the ctrack_filler_entries samples to the running average of a new GC cycle.
+  void FoldFillerSamples();
   void GcCatchUp(Timestamp now);
   void NoteExpired(uint64_t reaped, uint32_t first_id, PacketResult* r) {
     if (reaped == 0) return;
@@ -777,15 +779,37 @@ void Conntrack::Impl::GcCatchUp(Timestamp now) {
   while (gc_next_run <= now && guard++ < 100000) GcRun(gc_next_run);
 }
 
+void Conntrack::Impl::FoldFillerSamples() {
+  // Filler entries live far beyond the 300 s clamp, so each adds a sample at the clamp. Folded in
+  // at the cycle's start rather than in bucket order: with fillers in the majority the average
+  // settles at the clamp either way, and the pause at its 60 s bound. Once a step truncates to
+  // zero the average no longer moves (as in the kernel), so the rest only add to the count.
+  for (uint64_t left = cfg.ctrack_filler_entries; left > 0; --left) {
+    const int64_t step = (kGcSampleClampJ - gc_avg_j) / (gc_samples + 1);
+    if (step == 0) {
+      gc_samples += static_cast<int64_t>(left);
+      return;
+    }
+    gc_avg_j += step;
+    ++gc_samples;
+  }
+}
+
 void Conntrack::Impl::GcRun(Timestamp at) {
   uint32_t nb = table.buckets();
   if (gc_next_bucket == 0) {
     gc_avg_j = kGcStartAvgJ;
     gc_samples = kGcStartSamples;
     gc_cycle_start = at;
+    FoldFillerSamples();
   }
-  bool early_drop_mode =
-      gc_early_drop_wanted && table.max() != 0 && table.count() >= table.max() / 100 * 95;
+  // gc_worker() evicts only with a non-zero nf_conntrack_max / 100 * 95, so never below a max of
+  // 100, and compares it with the whole namespace's count, filler entries included.
+  const uint64_t fillers = cfg.ctrack_filler_entries;
+  const uint64_t max95 =
+      cfg.nf_conntrack_max == 0 ? 0 : (cfg.nf_conntrack_max + fillers) / 100 * 95;
+  const bool early_drop_mode =
+      gc_early_drop_wanted && max95 != 0 && table.count() + fillers >= max95;
   // Entries reaped are deleted in groups at bucket boundaries (DeleteMany fetches their
   // chains together); until then `doomed` holds them, so a later node of one is passed over as
   // if it were unlinked already, and `evicted + doomed.size()` is what the kernel has reaped.

@@ -170,6 +170,9 @@ std::string ConfigFromMeta(const Json& meta, Config* cfg) {
   if (o["liberal"].is_number()) err += set("nf_conntrack_tcp_be_liberal", o["liberal"].integer());
   if (o["acct"].boolean()) err += set("nf_conntrack_acct", 1);
   if (o["max"].is_number()) err += set("nf_conntrack_max", o["max"].integer());
+  // kernel-ct's --max emulation: the fillers it inserted share the namespace's count.
+  const Json& emu = meta["max_emulation"];
+  if (emu["fillers"].is_number()) err += set("ctrack_filler_entries", emu["fillers"].integer());
   for (const Json& s : o["sysctl"].array()) {
     size_t eq = s.str().find('=');
     if (eq == std::string::npos) {

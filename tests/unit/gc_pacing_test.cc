@@ -199,5 +199,90 @@ INSTANTIATE_TEST_SUITE_P(Pause, GcPauseTest,
                            return std::string(i.param.name);
                          });
 
+// GC early drop after a failed allocation, from gc_worker(): the flag set by
+// __nf_conntrack_alloc()'s failure makes the next run delete entries that are not ASSURED while
+// the namespace's count is at least nf_conntrack_max / 100 * 95, and a threshold of 0 (any max
+// below 100) turns that off. Filler entries (kernel-ct's --max emulation) count on both sides of
+// the test, so there it passes whatever the max. A run stops after 257 deletions and the flag
+// goes with it.
+struct EarlyDropCase {
+  const char* name;
+  uint32_t max;
+  uint32_t fillers;
+  uint64_t evicted;  // by the first GC cycle after the failure
+};
+
+void PrintTo(const EarlyDropCase& c, std::ostream* os) { *os << c.name; }
+
+class GcEarlyDropTest : public ::testing::TestWithParam<EarlyDropCase> {};
+
+TEST_P(GcEarlyDropTest, AfterAFailedAllocation) {
+  const EarlyDropCase& c = GetParam();
+  Config cfg;
+  cfg.nf_conntrack_max = c.max;
+  cfg.ctrack_filler_entries = c.fillers;
+  // Many buckets, so that the packet path's early drop (8 buckets from the new tuple's) rarely
+  // finds a victim and the failure comes within a few tries.
+  cfg.nf_conntrack_buckets = 1u << 20;
+  cfg.nf_conntrack_udp_timeout = 600;  // nothing expires during the test
+  ASSERT_EQ(cfg.Validate(), "");
+  Conntrack ct(cfg);
+  const Timestamp t0 = 10 * kNsPerSec;
+  OpenUdpFlows(ct, c.max, t0);
+  if (HasFatalFailure()) return;
+  bool failed = false;
+  for (uint32_t i = c.max; i < c.max + 50 && !failed; ++i) {
+    testing::Bytes p = Udp(i);
+    failed = ct.ProcessIp(p.data(), static_cast<uint32_t>(p.size()), t0).verdict == Verdict::kDrop;
+  }
+  ASSERT_TRUE(failed) << "no allocation failed";
+  ASSERT_EQ(ct.count(), c.max);
+  // The first cycle (1 s after the first confirmation) and every run it needs.
+  AdvanceTo(ct, t0 + 2 * kNsPerSec);
+  EXPECT_EQ(ct.counters().gc_early_drop, c.evicted);
+  EXPECT_EQ(ct.count(), c.max - c.evicted);
+  EXPECT_EQ(ct.stats().early_drop, 0u) << "GC deletions are not the early_drop statistic";
+  // Later cycles, without a new failure, evict nothing more.
+  AdvanceTo(ct, t0 + 130 * kNsPerSec);
+  EXPECT_EQ(ct.counters().gc_early_drop, c.evicted);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Threshold, GcEarlyDropTest,
+    ::testing::Values(EarlyDropCase{"max1", 1, 0, 0}, EarlyDropCase{"max16", 16, 0, 0},
+                      EarlyDropCase{"max99", 99, 0, 0}, EarlyDropCase{"max100", 100, 0, 100},
+                      EarlyDropCase{"max400_one_run", 400, 0, kRunLimit},
+                      EarlyDropCase{"max1_fillers", 1, 262143, 1},
+                      EarlyDropCase{"max16_fillers", 16, 262128, 16},
+                      EarlyDropCase{"max400_fillers", 400, 261744, kRunLimit}),
+    [](const ::testing::TestParamInfo<EarlyDropCase>& i) { return std::string(i.param.name); });
+
+// Fillers live for days: each adds a sample at the 300 s clamp, so with them in the majority the
+// average sits above 60 s and every pause is GC_SCAN_INTERVAL_MAX less the one jiffy counted for
+// the cycle, where the same entries alone would give a shorter one.
+TEST(GcFillers, PauseAtItsUpperBound) {
+  for (uint32_t fillers : {0u, 262134u}) {
+    SCOPED_TRACE(fillers);
+    Config cfg;
+    cfg.nf_conntrack_max = 10;
+    cfg.ctrack_filler_entries = fillers;
+    cfg.nf_conntrack_udp_timeout = 5;
+    Conntrack ct(cfg);
+    const Timestamp t0 = 10 * kNsPerSec;
+    OpenUdpFlows(ct, 10, t0);
+    if (HasFatalFailure()) return;
+    const Timestamp first = t0 + kNsPerSec;
+    AdvanceTo(ct, first);
+    ASSERT_EQ(ct.counters().expired, 0u);
+    const int64_t pause_j =
+        fillers == 0 ? KernelPauseJiffies(10, (5 - 1) * 250) : 60 * 250 - /*spent=*/1;
+    const Timestamp second = first + pause_j * kJiffy;
+    AdvanceTo(ct, second - kJiffy);
+    EXPECT_EQ(ct.counters().expired, 0u) << "a GC run came before the kernel's";
+    AdvanceTo(ct, second);
+    EXPECT_EQ(ct.counters().expired, 10u) << "no GC run at the kernel's time";
+  }
+}
+
 }  // namespace
 }  // namespace ctrack
