@@ -45,10 +45,6 @@ constexpr int64_t kGcStartSamples = 100;
 constexpr Timestamp kGcCatchUp = 2 * kGcMaxInterval;
 // ProcessBatch prefetches the header of the frame this many ahead of the one it decodes.
 constexpr size_t kFrameAhead = 4;
-// The GC's prefetch pipeline: node d of a chain is fetched (kGcPrefetchDepth - d) strides of
-// buckets ahead of the walk.
-constexpr uint32_t kGcPrefetchDepth = 3;
-constexpr uint32_t kGcPrefetchStride = 16;
 // Reaped entries are deleted in groups of about this many (Table::DeleteMany).
 constexpr size_t kGcDeleteGroup = 16;
 
@@ -829,11 +825,15 @@ void Conntrack::Impl::GcRun(Timestamp at) {
     doomed.clear();
   };
   for (uint32_t b = gc_next_bucket; b < nb; ++b) {
-    // Each node costs a miss on its entry and one on its link; a pipeline three chain levels
-    // deep keeps them in flight (chains average two to three nodes at the kernel's ratios).
-    for (uint32_t d = 0; d < kGcPrefetchDepth; ++d) {
-      const uint32_t ahead = b + (kGcPrefetchDepth - d) * kGcPrefetchStride;
-      if (ahead < nb) table.PrefetchChainNode(ahead, d);
+    // Each node costs a miss on its entry and one on its link: they are fetched a block of
+    // buckets at a time (Table::PrefetchChains), one block ahead of the walk.
+    constexpr uint32_t kBlock = Table::kPrefetchBlock;
+    if (b == gc_next_bucket) {
+      const uint32_t end = std::min(nb, (b / kBlock + 1) * kBlock);
+      table.PrefetchChains(b, end);
+      if (end < nb) table.PrefetchChains(end, std::min(nb, end + kBlock));
+    } else if (b % kBlock == 0 && b + kBlock < nb) {
+      table.PrefetchChains(b + kBlock, std::min(nb, b + 2 * kBlock));
     }
     if (doomed.size() >= kGcDeleteGroup) flush();
     bool stop = false;

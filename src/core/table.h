@@ -374,16 +374,33 @@ class Table {
     }
   }
 
-  // For walks in bucket order (the GC): prefetches the entry and link of node `depth` (0: the
-  // head) of bucket b's chain. Reaching node `depth` reads the links before it, so a walk calls
-  // this for each depth at decreasing distances ahead, each level's links fetched by the call
-  // before it.
-  void PrefetchChainNode(uint32_t b, uint32_t depth) const {
-    NodeRef n = heads_[b];
-    for (uint32_t i = 0; i < depth && n != kNil; ++i) n = LinkOf(n);
-    if (n == kNil) return;
-    PrefetchLine(&at(NodeIndex(n)));
-    PrefetchLine(&LinkOf(n));
+  // For walks in bucket order (the GC): prefetches the entry (its first line) and the link of
+  // every node of buckets [b0, b1), at most kPrefetchBlock of them, one chain level at a time:
+  // a level's links were prefetched by the level before, so the block's chains cost about one
+  // round of overlapped misses per level instead of two dependent misses per node. Reads only.
+  static constexpr uint32_t kPrefetchBlock = 64;
+  void PrefetchChains(uint32_t b0, uint32_t b1) const {
+    CTRACK_DCHECK(b1 - b0 <= kPrefetchBlock);
+    NodeRef cur[kPrefetchBlock];
+    uint32_t n = 0;
+    for (uint32_t b = b0; b < b1; ++b) {
+      const NodeRef x = heads_[b];
+      if (x == kNil) continue;
+      PrefetchLine(&at(NodeIndex(x)));
+      PrefetchLine(&LinkOf(x));
+      cur[n++] = x;
+    }
+    while (n > 0) {
+      uint32_t m = 0;
+      for (uint32_t i = 0; i < n; ++i) {
+        const NodeRef x = LinkOf(cur[i]);
+        if (x == kNil) continue;
+        PrefetchLine(&at(NodeIndex(x)));
+        PrefetchLine(&LinkOf(x));
+        cur[m++] = x;
+      }
+      n = m;
+    }
   }
 
   // Chain statistics in nodes.
