@@ -2210,6 +2210,18 @@ class Diff:
         self.kind, self.sig, self.text, self.index = kind, sig, text, index
 
 
+# What gc_worker_can_early_drop() lets the gc worker evict: entries that are not ASSURED, and
+# ASSURED ones in the closing states that the TCP and SCTP trackers' can_early_drop() name.
+GC_CAN_EARLY_DROP = {6: {"FIN_WAIT", "CLOSE_WAIT", "LAST_ACK", "TIME_WAIT", "CLOSE"},
+                     132: {"SHUTDOWN_SENT", "SHUTDOWN_RECD", "SHUTDOWN_ACK_SENT"}}
+
+
+def gc_evictable(entry):
+    if not entry.get("assured"):
+        return True
+    return entry.get("state") in GC_CAN_EARLY_DROP.get(entry.get("protonum"), ())
+
+
 def compare(krows, crows, ktab, ctab, gc_may_evict=False):
     """gc_may_evict: a table-full case (kernel-ct --max), where the kernel's gc worker evicts
     entries that are not ASSURED once an allocation has failed (fillers keep the namespace over
@@ -2241,7 +2253,7 @@ def compare(krows, crows, ktab, ctab, gc_may_evict=False):
                               "table: missing in ctrack: %s %s" % (key, brief(ke))))
             continue
         if ke is None:
-            if gc_may_evict and not ce.get("assured"):
+            if gc_may_evict and gc_evictable(ce):
                 continue
             diffs.append(Diff("table", "table extra-in-ctrack proto=%s state=%s" % (proto, ce.get("state")),
                               "table: extra in ctrack: %s %s" % (key, brief(ce))))

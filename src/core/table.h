@@ -323,6 +323,7 @@ class Table {
     if (f != kNil) {
       PrefetchLineForWrite(&links_[f]);
       PrefetchLineForWrite(&at(f));
+      if (ext) PrefetchLineForWrite(&at(f + 1));  // AllocEntry zeroes both slots of a pair
     }
   }
 
