@@ -9,6 +9,10 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define CTRACK_CSUM_AVX2 1
+#endif
 
 #include "parse/bytes.h"
 
@@ -22,7 +26,65 @@ constexpr bool kLittle = std::endian::native == std::endian::little;
 // before 2^32 words), and the result, folded to 16 bits, is the byte-swapped network-order sum.
 // NativeSum returns that accumulation unfolded; callers add further native-order terms to it and
 // fold once. Little-endian only.
+// The part of NativeSum after its vector loop: bytes [i, len) added to the accumulators.
+inline uint64_t NativeSumTail(const uint8_t* data, uint32_t i, uint32_t len, uint64_t a0,
+                              uint64_t a1) {
+  for (; i + 16 <= len; i += 16) {
+    uint64_t w0, w1;
+    std::memcpy(&w0, data + i, 8);
+    std::memcpy(&w1, data + i + 8, 8);
+    a0 += (w0 & 0xffffffffu) + (w0 >> 32);
+    a1 += (w1 & 0xffffffffu) + (w1 >> 32);
+  }
+  for (; i + 4 <= len; i += 4) {
+    uint32_t w;
+    std::memcpy(&w, data + i, 4);
+    a0 += w;
+  }
+  if (i + 2 <= len) {
+    uint16_t w;
+    std::memcpy(&w, data + i, 2);
+    a1 += w;
+    i += 2;
+  }
+  if (i < len) a1 += data[i];  // a lone last byte is the high byte of its network-order word
+  return a0 + a1;              // both are far below 2^63
+}
+
+#if defined(CTRACK_CSUM_AVX2)
+// The SSE2 loop below at twice the width, for CPUs with AVX2 (chosen at run time: the build
+// targets baseline x86-64). 64 bytes a step; 32-bit words widened into 64-bit lanes as there.
+__attribute__((target("avx2"))) uint64_t NativeSumAvx2(const uint8_t* data, uint32_t len) {
+  const __m256i zero = _mm256_setzero_si256();
+  __m256i v0 = zero, v1 = zero;
+  uint32_t i = 0;
+  for (; i + 64 <= len; i += 64) {
+    const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(data + i));
+    const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(data + i + 32));
+    v0 = _mm256_add_epi64(v0, _mm256_unpacklo_epi32(x, zero));
+    v1 = _mm256_add_epi64(v1, _mm256_unpackhi_epi32(x, zero));
+    v0 = _mm256_add_epi64(v0, _mm256_unpacklo_epi32(y, zero));
+    v1 = _mm256_add_epi64(v1, _mm256_unpackhi_epi32(y, zero));
+  }
+  const __m256i v = _mm256_add_epi64(v0, v1);
+  const __m128i h = _mm_add_epi64(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  const uint64_t a0 = static_cast<uint64_t>(_mm_cvtsi128_si64(h));
+  const uint64_t a1 = static_cast<uint64_t>(_mm_cvtsi128_si64(_mm_unpackhi_epi64(h, h)));
+  return NativeSumTail(data, i, len, a0, a1);
+}
+
+// Read once, before main() (a call before that takes the SSE2 path, which sums the same).
+const bool g_have_avx2 = [] {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") != 0;
+}();
+#endif
+
 inline uint64_t NativeSum(const uint8_t* data, uint32_t len) {
+#if defined(CTRACK_CSUM_AVX2)
+  // Below two steps the wider loop's setup and reduction cost more than they save.
+  if (len >= 128 && g_have_avx2) return NativeSumAvx2(data, len);
+#endif
   uint64_t a0 = 0, a1 = 0;
   uint32_t i = 0;
 #if defined(__SSE2__)
@@ -44,26 +106,7 @@ inline uint64_t NativeSum(const uint8_t* data, uint32_t len) {
     a1 = static_cast<uint64_t>(_mm_cvtsi128_si64(_mm_unpackhi_epi64(v, v)));
   }
 #endif
-  for (; i + 16 <= len; i += 16) {
-    uint64_t w0, w1;
-    std::memcpy(&w0, data + i, 8);
-    std::memcpy(&w1, data + i + 8, 8);
-    a0 += (w0 & 0xffffffffu) + (w0 >> 32);
-    a1 += (w1 & 0xffffffffu) + (w1 >> 32);
-  }
-  for (; i + 4 <= len; i += 4) {
-    uint32_t w;
-    std::memcpy(&w, data + i, 4);
-    a0 += w;
-  }
-  if (i + 2 <= len) {
-    uint16_t w;
-    std::memcpy(&w, data + i, 2);
-    a1 += w;
-    i += 2;
-  }
-  if (i < len) a1 += data[i];  // a lone last byte is the high byte of its network-order word
-  return a0 + a1;              // both are far below 2^63
+  return NativeSumTail(data, i, len, a0, a1);
 }
 
 inline uint32_t Fold16(uint64_t acc) {
