@@ -94,8 +94,13 @@ done
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 ncpu=$(nproc)
 l3=$(lscpu 2>/dev/null | sed -n 's/^L3 cache:[[:space:]]*//p' | head -1)
+# Some VMs expose no cache topology (no lscpu cache lines, no sysfs cache/); say so rather than
+# print a size from elsewhere, and give the one figure /proc/cpuinfo has.
+if [ -z "$l3" ]; then
+  l3="not reported by this VM (/proc/cpuinfo cache size: $(sed -n 's/^cache size[[:space:]]*: //p' /proc/cpuinfo | head -1))"
+fi
 {
-  echo "machine: $cpu, $ncpu CPUs, L3 ${l3:-?}; kernel $(uname -r); $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo "machine: $cpu, $ncpu CPUs, L3 $l3; kernel $(uname -r); $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo "load average at start $load0, at end $(cut -d' ' -f1-3 /proc/loadavg) (other processes share the CPUs)"
   echo "ctrack $(git rev-parse --short HEAD 2>/dev/null || echo ?); OVS $(dpkg-query -W -f='${Version}' openvswitch-source 2>/dev/null); DPDK $(dpkg-query -W -f='${Version}' libdpdk-dev 2>/dev/null); $runs processes per side, interleaved"
   python3 "$root/bench/peers/summarize.py" "$raw"
