@@ -59,6 +59,7 @@ namespace ctrack {
   X(ctrack_per_source_prefix4, 32, 0, 32)                                 \
   X(ctrack_per_source_prefix6, 64, 0, 128)                                \
   X(ctrack_lookup_index, 0, 0, 2)                                         \
+  X(ctrack_bucket_summaries, 1, 0, 1)                                     \
   X(ctrack_filler_entries, 0, 0, 0x7fffffff)
 
 // Immutable after validation. Fields keep the sysctl names. nf_conntrack_frag_timeout and
@@ -79,6 +80,11 @@ namespace ctrack {
 //                            max and buckets (the tag index once max >= 2 x buckets); 1 the tag
 //                            index always (faster lookups in a large table, slower inserts);
 //                            2 the kernel's chains always.
+//   ctrack_bucket_summaries  1 (the default) lets early drop pass over a bucket whose summary
+//                            (a lower bound on its entries' expiry and an "unassured" bit, kept
+//                            from the first table-full on) says a scan would find nothing;
+//                            0 reads every entry of every bucket it scans. Verdicts and counters
+//                            are the same either way.
 //   ctrack_filler_entries    entries outside the model that share the namespace's count: long-lived
 //                            and ASSURED, as kernel-ct's --max N emulation inserts (global max - N
 //                            of them). nf_conntrack_max stays the room left for modelled entries;

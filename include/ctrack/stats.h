@@ -32,6 +32,9 @@ struct EngineCounters {
   uint64_t expired = 0;           // entries reaped after their timeout
   uint64_t gc_early_drop = 0;     // entries evicted by the GC in early-drop mode
   uint64_t deleted_other = 0;     // TCP re-open, RST without reply, and similar deletions
+  // Buckets that early drop (and the reaping before it) passed over on their summaries, reading
+  // no entry (ctrack_bucket_summaries): not a kernel counter, and no verdict depends on it.
+  uint64_t early_drop_buckets_skipped = 0;
 };
 
 }  // namespace ctrack

@@ -120,7 +120,35 @@ struct Conntrack::Impl {
   explicit Impl(const Config& c) : cfg(c), table(c), defrag(c), policy(MakeOverloadPolicy(c)) {
     if (cfg.nf_conntrack_acct) acct_on = true;
     table.set_delete_observer(policy.get());
+    SetRefreshFloors();
   }
+
+  // The shortest timeout each protocol's tracker can set under cfg (every ctx.Refresh() of
+  // src/proto/ takes one of these settings; TCP's SYN_SENT2 has its fixed 120 s), by protocol
+  // number, in ns: the "floor" of the table's bucket summaries. A refresh below it would be a
+  // tracker bug, and ApplyAccepted() still tells the table (Table::ExpiryLowered).
+  void SetRefreshFloors();
+  Timestamp refresh_floor[256];
+  // Bucket summaries (Table, "Bucket summaries"): the bound an entry gives its buckets now.
+  Timestamp SummaryBound(const Conn& ct, Timestamp now) const {
+    return std::min(ct.expires, now + refresh_floor[ct.orig.protonum]);
+  }
+  // Before every refresh and every scan while the table keeps summaries: their bounds hold only
+  // for refreshes at or after the instant they were computed, so time going backwards sets every
+  // bucket back to unknown.
+  void SummaryClock(Timestamp now) {
+    if (!table.summarised()) return;
+    if (now < summary_clock) table.ResetSummaries();
+    summary_clock = now;
+  }
+  // The entry's expiry may have gone below the bound its buckets hold for it.
+  void CheckSummaryBound(uint32_t idx, const Conn& ct, Timestamp now) {
+    if (table.summarised() && ct.confirmed() &&
+        ct.expires < now + refresh_floor[ct.orig.protonum]) {
+      table.ExpiryLowered(idx);
+    }
+  }
+  Timestamp summary_clock = std::numeric_limits<Timestamp>::min();
 
   Config cfg;
   Table table;
@@ -226,6 +254,9 @@ struct Conntrack::Impl {
   // Deletes the expired entries of bucket b, noted in r as reaped by this packet; returns how
   // many.
   uint64_t ReapExpiredInBucket(uint32_t b, Timestamp now, PacketResult* r);
+  // True when bucket b holds no expired entry and none early drop may evict: what a bucket that
+  // Table::BucketQuiet() passes over must satisfy (checked in debug builds).
+  bool BucketHoldsNothingToTake(uint32_t b, Timestamp now) const;
   bool PolicyEvict(Timestamp now, PacketResult* r) {
     uint32_t victim = policy->PickVictim(table, now);
     if (victim == OverloadPolicy::kNoVictim) return false;
@@ -512,6 +543,7 @@ void Conntrack::Impl::Resolve(const ParsedPacket& pkt, const Tuple& tuple, uint6
   *r = PacketResult{};
   r->notes = notes;
   r->forwarded = fwd;
+  SummaryClock(now);
   for (int attempt = 0; attempt < 2; ++attempt) {
     uint64_t reaped = 0;
     uint32_t first = kNoConn;
@@ -592,10 +624,44 @@ bool Conntrack::Impl::AllocateNew(const Tuple& tuple, Timestamp now, PacketResul
   return true;
 }
 
+void Conntrack::Impl::SetRefreshFloors() {
+  auto ns = [](uint32_t s) { return static_cast<Timestamp>(s) * kNsPerSec; };
+  const Config& c = cfg;
+  const Timestamp generic = ns(c.nf_conntrack_generic_timeout);
+  for (Timestamp& f : refresh_floor) f = generic;
+  refresh_floor[kProtoTcp] = ns(std::min(
+      {c.nf_conntrack_tcp_timeout_syn_sent, c.nf_conntrack_tcp_timeout_syn_recv,
+       c.nf_conntrack_tcp_timeout_established, c.nf_conntrack_tcp_timeout_fin_wait,
+       c.nf_conntrack_tcp_timeout_close_wait, c.nf_conntrack_tcp_timeout_last_ack,
+       c.nf_conntrack_tcp_timeout_time_wait, c.nf_conntrack_tcp_timeout_close,
+       c.nf_conntrack_tcp_timeout_max_retrans, c.nf_conntrack_tcp_timeout_unacknowledged,
+       TcpTimeout(c, static_cast<uint8_t>(TcpState::kSynSent2))}));
+  refresh_floor[kProtoUdp] = refresh_floor[kProtoUdplite] =
+      ns(std::min(c.nf_conntrack_udp_timeout, c.nf_conntrack_udp_timeout_stream));
+  refresh_floor[kProtoIcmp] = ns(c.nf_conntrack_icmp_timeout);
+  refresh_floor[kProtoIcmpv6] = ns(c.nf_conntrack_icmpv6_timeout);
+  refresh_floor[kProtoGre] =
+      ns(std::min(c.nf_conntrack_gre_timeout, c.nf_conntrack_gre_timeout_stream));
+  refresh_floor[kProtoSctp] = ns(std::min(
+      {c.nf_conntrack_sctp_timeout_closed, c.nf_conntrack_sctp_timeout_cookie_wait,
+       c.nf_conntrack_sctp_timeout_cookie_echoed, c.nf_conntrack_sctp_timeout_established,
+       c.nf_conntrack_sctp_timeout_shutdown_sent, c.nf_conntrack_sctp_timeout_shutdown_recd,
+       c.nf_conntrack_sctp_timeout_shutdown_ack_sent,
+       c.nf_conntrack_sctp_timeout_heartbeat_sent}));
+}
+
 bool Conntrack::Impl::MakeRoom(const Tuple& t, Timestamp now, PacketResult* r) {
   // __nf_conntrack_alloc(): the count goes up first; over max, early drop must make room.
   table.IncCount();
   if (!table.OverMax()) return true;
+  // From the first time the table is full on, early drop keeps bucket summaries (Table's
+  // "Bucket summaries"): before, nothing reads them and nothing need pay for them. Not with an
+  // overload policy, whose scaled timeouts have no floor.
+  if (!policy && !table.summarised()) {
+    table.StartSummaries();
+    summary_clock = now;
+  }
+  SummaryClock(now);
   // Before that, the kernel's lookup of this tuple, which found nothing, walked its whole chain
   // and reaped every expired entry in it (____nf_conntrack_find()). ctrack's lookup reaps only
   // its own match (Table::FindInChain), so the entries the kernel's walk would have taken go here,
@@ -633,7 +699,10 @@ void Conntrack::Impl::StartGc(Timestamp now) {
 void Conntrack::Impl::Refuse(uint32_t idx, bool fresh, bool drop, const TrackCtx& ctx,
                              PacketResult* r) {
   // An invalid packet may still shorten the timeout (TCP out-of-window FIN/RST rule).
-  if (ctx.set_expiry && !fresh) table.at(idx).expires = ctx.expiry_ns;
+  if (ctx.set_expiry && !fresh) {
+    table.at(idx).expires = ctx.expiry_ns;
+    CheckSummaryBound(idx, table.at(idx), ctx.now);
+  }
   if (fresh) table.Delete(idx);  // unconfirmed: just freed
   ++stats.invalid;
   if (drop) {
@@ -655,6 +724,7 @@ inline void Conntrack::Impl::ApplyAccepted(uint32_t idx, const TrackCtx& ctx, ui
     Account(idx, ctx.dir, len);
   }
   if (ctx.set_expiry) ct.expires = ctx.expiry_ns;
+  CheckSummaryBound(idx, ct, ctx.now);
   if (ctx.ctinfo == CtInfo::kEstablishedReply) ct.status |= kSeenReply;
   r->dir = ctx.dir;
   r->verdict = ctx.ctinfo == CtInfo::kNew ? Verdict::kNew : Verdict::kEstablished;
@@ -693,7 +763,7 @@ inline void Conntrack::Impl::Confirm(uint32_t idx, uint64_t hash, bool fresh, co
     // __nf_conntrack_confirm() (the packet is accepted by the ruleset in this model).
     ct.status |= kConfirmed;
     ct.id = next_id++;
-    table.Link(idx, hash);
+    table.Link(idx, hash, SummaryBound(ct, ctx.now));
     if (policy) policy->OnConfirm(idx, ct);
     ++ctr.created;
     StartGc(ctx.now);
@@ -715,6 +785,10 @@ void Conntrack::Impl::ClassifyBucket(uint32_t b, Timestamp now, std::vector<uint
                                      std::vector<uint32_t>* victims) {
   expired->clear();
   if (victims != nullptr) victims->clear();
+  // The entries that stay (every caller deletes what lands in the two lists) make the bucket's
+  // summary exact again.
+  Timestamp lb = std::numeric_limits<Timestamp>::max();
+  bool unassured = false;
   table.ForEachNode(b, [&](NodeRef n) {
     const uint32_t idx = NodeIndex(n);
     const Conn& ct = table.at(idx);
@@ -724,14 +798,35 @@ void Conntrack::Impl::ClassifyBucket(uint32_t b, Timestamp now, std::vector<uint
     } else if (victims != nullptr &&
                CanEarlyDrop(ct.orig.protonum, ct.status, ct.state, /*in_gc=*/false)) {
       into = victims;
+    } else {
+      lb = std::min(lb, SummaryBound(ct, now));
+      unassured |= !ct.assured();
     }
     if (into != nullptr && std::find(into->begin(), into->end(), idx) == into->end()) {
       into->push_back(idx);
     }
   });
+  table.SetSummary(b, lb, unassured);
+}
+
+bool Conntrack::Impl::BucketHoldsNothingToTake(uint32_t b, Timestamp now) const {
+  bool nothing = true;
+  table.ForEachNode(b, [&](NodeRef n) {
+    const Conn& ct = table.at(NodeIndex(n));
+    if (Table::Expired(ct, now) ||
+        CanEarlyDrop(ct.orig.protonum, ct.status, ct.state, /*in_gc=*/false)) {
+      nothing = false;
+    }
+  });
+  return nothing;
 }
 
 uint64_t Conntrack::Impl::ReapExpiredInBucket(uint32_t b, Timestamp now, PacketResult* r) {
+  if (table.BucketQuiet(b, now)) {
+    CTRACK_DCHECK(BucketHoldsNothingToTake(b, now));
+    ++ctr.early_drop_buckets_skipped;
+    return 0;
+  }
   std::vector<uint32_t>& expired = scratch_b;
   ClassifyBucket(b, now, &expired, nullptr);
   uint32_t first = kNoConn;
@@ -747,8 +842,18 @@ bool Conntrack::Impl::EarlyDrop(uint32_t start, Timestamp now, PacketResult* r) 
   uint32_t nb = table.buckets();
   std::vector<uint32_t>& victims = scratch_a;
   std::vector<uint32_t>& expired = scratch_b;
+  // The range's summaries (one or two lines) first: a table full of ASSURED entries needs no
+  // more.
+  table.PrefetchSummary(start);
+  table.PrefetchSummary(static_cast<uint32_t>((uint64_t{start} + kEvictionRange - 1) % nb));
   for (uint32_t i = 0; i < kEvictionRange; ++i) {
     uint32_t b = static_cast<uint32_t>((static_cast<uint64_t>(start) + i) % nb);
+    if (table.BucketQuiet(b, now)) {
+      CTRACK_DCHECK(BucketHoldsNothingToTake(b, now));
+      ++ctr.early_drop_buckets_skipped;
+      if (i + 1 >= nb) break;
+      continue;
+    }
     ClassifyBucket(b, now, &expired, &victims);
     for (uint32_t idx : expired) {
       table.Delete(idx);
@@ -980,7 +1085,7 @@ Conntrack::ImportResult Conntrack::Import(const ConnInfo& ci, Timestamp now, Tim
     }
   }
   ct.id = m.next_id++;
-  m.table.Link(idx, ho);
+  m.table.Link(idx, ho, m.SummaryBound(ct, now));
   if (m.policy) m.policy->OnConfirm(idx, ct);
   m.StartGc(now);
   return ImportResult::kOk;

@@ -79,7 +79,8 @@ void Table::SetMark(uint32_t idx, uint32_t mark) {
 Table::Table(const Config& cfg)
     : nbuckets_(cfg.nf_conntrack_buckets),
       max_(cfg.nf_conntrack_max),
-      lookup_mode_(cfg.ctrack_lookup_index) {
+      lookup_mode_(cfg.ctrack_lookup_index),
+      summaries_allowed_(cfg.ctrack_bucket_summaries != 0) {
   // Seed 0 selects a fixed key so that runs are reproducible by default.
   uint64_t state = cfg.hash_seed != 0 ? cfg.hash_seed : 0x63747261636b3031ull;  // "ctrack01"
   for (uint64_t& k : key_) k = SplitMix64(&state);
@@ -319,7 +320,7 @@ void Table::FreeEntry(uint32_t idx) {
   free = idx;
 }
 
-void Table::Link(uint32_t idx, uint64_t ho) {
+void Table::Link(uint32_t idx, uint64_t ho, Timestamp bound) {
   Conn& ct = at(idx);
   // Linked iff confirmed: the caller confirms first; `ho` is the hash of the original tuple.
   CTRACK_DCHECK(ct.confirmed());
@@ -342,6 +343,30 @@ void Table::Link(uint32_t idx, uint64_t ho) {
   LinkOf(nr) = heads_[br];
   heads_[br] = nr;
   if (indexed_) index_.Insert(hr, nr);
+  if (summary_ != nullptr) {
+    const bool unassured = !ct.assured();
+    LowerSummary(bo, bound, unassured);
+    LowerSummary(br, bound, unassured);
+  }
+}
+
+void Table::StartSummaries() {
+  if (summary_ != nullptr || !summaries_allowed_) return;
+  summary_.reset(static_cast<uint64_t*>(std::calloc(nbuckets_, sizeof(uint64_t))));
+  if (summary_ == nullptr) throw std::bad_alloc();
+}
+
+void Table::ResetSummaries() {
+  if (summary_ != nullptr) std::memset(summary_.get(), 0, size_t{nbuckets_} * sizeof(uint64_t));
+}
+
+void Table::ExpiryLowered(uint32_t idx) {
+  if (summary_ == nullptr) return;
+  const Conn& ct = at(idx);
+  CTRACK_DCHECK(ct.confirmed());
+  const bool unassured = !ct.assured();
+  LowerSummary(BucketOf(Hash(ct.orig)), ct.expires, unassured);
+  LowerSummary(BucketOf(Hash(Reply(idx))), ct.expires, unassured);
 }
 
 bool Table::Unlink(uint32_t b, NodeRef node) {
@@ -450,7 +475,8 @@ size_t Table::memory_bytes() const {
          TableArrayFootprint(index_.memory_bytes()) + ChunkBytesUsed() +
          chunks_.capacity() * sizeof(chunks_[0]) +
          extra_.size() * (sizeof(Extra) + 2 * sizeof(void*)) +
-         extra_.bucket_count() * sizeof(void*);
+         extra_.bucket_count() * sizeof(void*) +
+         (summary_ != nullptr ? static_cast<size_t>(nbuckets_) * sizeof(uint64_t) : 0);
 }
 
 }  // namespace ctrack

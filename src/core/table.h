@@ -14,6 +14,10 @@
 //     TagIndex index;                       // only when indexed(): every linked node again, in
 //                                           // 64-byte groups of 12 tags + 12 NodeRefs
 //                                           // (core/tag_index.h), sized for max
+//     uint64_t summary[nf_conntrack_buckets]; // from the first table-full on: per bucket, a
+//                                           // lower bound on its entries' expiry and an
+//                                           // "unassured" bit, for early drop ("Bucket
+//                                           // summaries" below)
 //   };
 //   NodeRef = entry_index << 6 | pair << 5 | tag << 1 | dir  // tag: 4 hash bits the bucket
 //                                                           // does not use; kNil (all ones)
@@ -65,6 +69,7 @@
 #include <ctrack/sharded.h>
 #include <ctrack/tuple.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <cstdlib>
@@ -335,8 +340,9 @@ class Table {
   // Returns an unconfirmed (or already unlinked) entry to the free list.
   void FreeEntry(uint32_t idx);
   // Links both nodes of `idx` at the heads of their buckets; `orig_hash` is Hash(orig), which
-  // the caller already computed for the lookup.
-  void Link(uint32_t idx, uint64_t orig_hash);
+  // the caller already computed for the lookup. `bound`: what the buckets' summaries (if any)
+  // take for this entry (see "Bucket summaries").
+  void Link(uint32_t idx, uint64_t orig_hash, Timestamp bound);
   // Unlinks both nodes and frees the entry.
   void Delete(uint32_t idx);
   // Delete() of each, in order (the observer hears them in that order). For up to 32 entries at
@@ -404,6 +410,43 @@ class Table {
     }
   }
 
+  // Bucket summaries: what lets early drop pass over a bucket without reading its entries. Once
+  // started (StartSummaries, at the first table-full), every bucket has a bound and a bit. The
+  // bound is at most the expiry of each entry in the bucket, and stays so whatever the entry's
+  // packets do later: the engine computes it as min(expiry, t + floor), where t is the time of
+  // the walk or link that set it and floor the shortest timeout the entry's tracker can give
+  // (Conntrack's refresh floors), so a refresh at t' >= t, which sets t' + timeout, never goes
+  // below it. The bit is set whenever the bucket may hold an entry without ASSURED. Links lower
+  // the bound and set the bit, deletions change nothing, and only a walk that read every entry of
+  // the bucket makes both exact again (SetSummary). The engine resets every summary when time
+  // goes backwards (the bound's t would no longer be behind every later refresh) and tells
+  // ExpiryLowered about an expiry set below the floor (which its trackers never do). So a bucket
+  // that BucketQuiet() calls quiet holds no expired entry and none that early_drop() could evict
+  // (ASSURED is never cleared): scanning it would find nothing, and skipping it changes no
+  // verdict and no counter. A table full of ASSURED entries thus refuses a new connection after
+  // reading a line or two of summaries instead of every entry of eight buckets.
+  bool summarised() const { return summary_ != nullptr; }
+  // No-op when Config::ctrack_bucket_summaries is 0.
+  void StartSummaries();
+  // Every bucket back to "unknown" (to be read before it is passed over).
+  void ResetSummaries();
+  bool BucketQuiet(uint32_t b, Timestamp now) const {
+    if (summary_ == nullptr) return false;
+    const uint64_t s = summary_[b] ^ kSummaryUnknown;
+    return (s & 1) == 0 && static_cast<Timestamp>(s & ~uint64_t{1}) > now;
+  }
+  // After a walk that read every entry left in bucket b: `lb` the bound of all of them
+  // (INT64_MAX for none), `unassured` when one of them lacks ASSURED.
+  void SetSummary(uint32_t b, Timestamp lb, bool unassured) {
+    if (summary_ != nullptr) summary_[b] = EncodeSummary(lb, unassured);
+  }
+  // Entry `idx`, linked, may now expire before the bound its buckets hold for it.
+  void ExpiryLowered(uint32_t idx);
+  // Bucket b (a prefetch for early drop's scan of the summaries of kEvictionRange buckets).
+  void PrefetchSummary(uint32_t b) const {
+    if (summary_ != nullptr) PrefetchLine(&summary_[b]);
+  }
+
   // Chain statistics in nodes.
   uint32_t ChainLength(uint32_t b) const;
   size_t memory_bytes() const;
@@ -456,6 +499,19 @@ class Table {
     p->more = !p->found && g.overflow != 0;
     p->absent = !p->found && !p->more;
     if (p->more) PrefetchLine(&index_.group(index_.Next(p->group)));
+  }
+  // A summary word is (lower bound rounded down to even) | (unassured bit), stored XORed with
+  // kSummaryUnknown so that the zero pages StartSummaries() takes read as "unknown": bound
+  // INT64_MIN with the bit set, a bucket to scan.
+  static constexpr uint64_t kSummaryUnknown = 0x8000000000000001ull;
+  static uint64_t EncodeSummary(Timestamp lb, bool unassured) {
+    return ((static_cast<uint64_t>(lb) & ~uint64_t{1}) | (unassured ? 1 : 0)) ^ kSummaryUnknown;
+  }
+  // Lowers bucket b's bound to `t` and, if `unassured`, sets its bit.
+  void LowerSummary(uint32_t b, Timestamp t, bool unassured) {
+    const uint64_t s = summary_[b] ^ kSummaryUnknown;
+    const Timestamp lb = std::min(static_cast<Timestamp>(s & ~uint64_t{1}), t);
+    summary_[b] = EncodeSummary(lb, (s & 1) != 0 || unassured);
   }
   // Delete() of a confirmed entry whose tuples hash to `ho` (original) and `hr` (reply).
   void DeleteHashed(uint32_t idx, uint64_t ho, uint64_t hr);
@@ -522,6 +578,13 @@ class Table {
   uint32_t stored_replies_ = 0;
   // Slots of a table whose first chunk is smaller than kChunk (a small max); kChunk otherwise.
   uint32_t first_chunk_slots_ = kChunk;
+  // One word a bucket once StartSummaries() ran (zero pages from calloc, so a large table pays
+  // for the lines early drop touches, not for all of them at once); null before.
+  struct SummaryFree {
+    void operator()(uint64_t* p) const { std::free(p); }
+  };
+  std::unique_ptr<uint64_t[], SummaryFree> summary_;
+  bool summaries_allowed_;  // Config::ctrack_bucket_summaries
 };
 
 }  // namespace ctrack

@@ -200,6 +200,31 @@ void MakeNewSyns(const std::string& name, const WorkloadOptions& opt, FrameSynth
   }
 }
 
+// full-assured: distinct SYNs into a table at max whose every entry is an ASSURED UDP flow, at
+// the kernel's default ratio (max = buckets). Each SYN is refused: the reap of its own bucket and
+// early drop's eight buckets find nothing to take (the "table full, dropping packet" of a table
+// grown full of live connections).
+void MakeFullAssured(const WorkloadOptions& opt, FrameSynth& fs, Workload* w) {
+  uint32_t n = opt.conns ? opt.conns : 262144;
+  constexpr uint32_t kSyns = 1000000;
+  w->cfg.nf_conntrack_max = n;
+  w->cfg.nf_conntrack_buckets = n;
+  w->what = "table full: " + std::to_string(n) + " ASSURED UDP flows (max = buckets = " +
+            std::to_string(n) + "); " + std::to_string(kSyns) +
+            " SYNs of new flows, every one refused";
+  w->setup.Reserve(3 * static_cast<size_t>(n), static_cast<size_t>(n) * 3 * 80);
+  w->timed.Reserve(kSyns, static_cast<size_t>(kSyns) * 80);
+  Timestamp t = 0;
+  for (uint32_t i = 0; i < n; ++i) {
+    Add(&w->setup, UdpFlow(fs, i, false), t += kUs);
+    Add(&w->setup, UdpFlow(fs, i, true), t += kUs);
+  }
+  // Seen again seconds later: a UDP stream, ASSURED.
+  t += 3 * kNsPerSec;
+  for (uint32_t i = 0; i < n; ++i) Add(&w->setup, UdpFlow(fs, i, false), t += kUs);
+  for (uint32_t i = 0; i < kSyns; ++i) Add(&w->timed, SynFlow(fs, i), t += kUs);
+}
+
 }  // namespace
 
 void FrameArena::Add(const uint8_t* data, uint32_t len, Timestamp ts) {
@@ -233,7 +258,7 @@ uint64_t FrameArena::Digest() const {
 }
 
 std::vector<std::string> WorkloadNames() {
-  return {"w1", "w2", "w3", "w4", "lookup1m", "new", "new-steady"};
+  return {"w1", "w2", "w3", "w4", "lookup1m", "new", "new-steady", "full-assured"};
 }
 
 std::string MakeWorkload(const std::string& name, const WorkloadOptions& opt, Workload* w,
@@ -253,6 +278,8 @@ std::string MakeWorkload(const std::string& name, const WorkloadOptions& opt, Wo
     MakeLookup1m(opt, fs, w);
   } else if (name == "new" || name == "new-steady") {
     MakeNewSyns(name, opt, fs, w);
+  } else if (name == "full-assured") {
+    MakeFullAssured(opt, fs, w);
   } else {
     return "unknown workload '" + name + "'";
   }

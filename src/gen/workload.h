@@ -58,7 +58,7 @@ struct WorkloadOptions {
   uint32_t conns = 0;  // workload default when 0
 };
 
-// Names accepted by MakeWorkload: w1 w2 w3 w4 lookup1m new new-steady.
+// Names accepted by MakeWorkload: w1 w2 w3 w4 lookup1m new new-steady full-assured.
 std::vector<std::string> WorkloadNames();
 
 // Builds a workload. `frames`/`linktype`, when frames is non-null, replace W1's generated capture

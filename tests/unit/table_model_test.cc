@@ -57,7 +57,7 @@ uint32_t LinkEntry(Table& table, const Tuple& t, Timestamp expires) {
   ct.status = kConfirmed;
   // A pattern in the pair's second slot that CheckSlots() reads back: no neighbour may write it.
   if (ConnHasExt(t.protonum)) ct.tcp().last_seq = ct.tcp().last_ack = idx * 2654435761u;
-  table.Link(idx, table.Hash(t));
+  table.Link(idx, table.Hash(t), expires);
   return idx;
 }
 

@@ -59,6 +59,7 @@ void Usage(std::FILE* f) {
       "  lookup1m    random established lookups in a 1,000,000-connection table\n"
       "  new         first fill: SYNs of 1,000,000 new flows into an empty table\n"
       "  new-steady  SYNs of new flows while as many older ones expire (table of 1,000,000)\n"
+      "  full-assured  SYNs of new flows into a table full of ASSURED flows (all refused)\n"
       "  flood       established UDP traffic inside a SYN flood that keeps the table full\n"
       "--export DIR writes the workload's frames (DIR/NAME.{setup,timed}.pcap, DIR/NAME.meta)\n"
       "for the peer harnesses, then exits.\n"

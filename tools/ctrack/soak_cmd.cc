@@ -125,7 +125,10 @@ SoakResult Flood(const SoakArgs& args, long rss0) {
       FrameSynth::View f = flood.Next(static_cast<uint64_t>(k));
       ct.ProcessFrame(kLinkEthernet, f.data, f.len, f.len, now);
     }
-    if (r.budget == 0 && ct.count() >= cfg.nf_conntrack_max) {
+    // Full, and found full by a new flow at least once: early drop's bucket summaries, taken
+    // then, belong to the budget.
+    if (r.budget == 0 && ct.count() >= cfg.nf_conntrack_max &&
+        ct.stats().early_drop + ct.stats().drop > 0) {
       r.budget = ct.memory_bytes();
       r.rss_full = RssKb();
     }
