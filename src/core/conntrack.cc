@@ -629,13 +629,13 @@ void Conntrack::Impl::SetRefreshFloors() {
   const Config& c = cfg;
   const Timestamp generic = ns(c.nf_conntrack_generic_timeout);
   for (Timestamp& f : refresh_floor) f = generic;
-  refresh_floor[kProtoTcp] = ns(std::min(
-      {c.nf_conntrack_tcp_timeout_syn_sent, c.nf_conntrack_tcp_timeout_syn_recv,
-       c.nf_conntrack_tcp_timeout_established, c.nf_conntrack_tcp_timeout_fin_wait,
-       c.nf_conntrack_tcp_timeout_close_wait, c.nf_conntrack_tcp_timeout_last_ack,
-       c.nf_conntrack_tcp_timeout_time_wait, c.nf_conntrack_tcp_timeout_close,
-       c.nf_conntrack_tcp_timeout_max_retrans, c.nf_conntrack_tcp_timeout_unacknowledged,
-       TcpTimeout(c, static_cast<uint8_t>(TcpState::kSynSent2))}));
+  refresh_floor[kProtoTcp] = ns(
+      std::min({c.nf_conntrack_tcp_timeout_syn_sent, c.nf_conntrack_tcp_timeout_syn_recv,
+                c.nf_conntrack_tcp_timeout_established, c.nf_conntrack_tcp_timeout_fin_wait,
+                c.nf_conntrack_tcp_timeout_close_wait, c.nf_conntrack_tcp_timeout_last_ack,
+                c.nf_conntrack_tcp_timeout_time_wait, c.nf_conntrack_tcp_timeout_close,
+                c.nf_conntrack_tcp_timeout_max_retrans, c.nf_conntrack_tcp_timeout_unacknowledged,
+                TcpTimeout(c, static_cast<uint8_t>(TcpState::kSynSent2))}));
   refresh_floor[kProtoUdp] = refresh_floor[kProtoUdplite] =
       ns(std::min(c.nf_conntrack_udp_timeout, c.nf_conntrack_udp_timeout_stream));
   refresh_floor[kProtoIcmp] = ns(c.nf_conntrack_icmp_timeout);
@@ -646,8 +646,7 @@ void Conntrack::Impl::SetRefreshFloors() {
       {c.nf_conntrack_sctp_timeout_closed, c.nf_conntrack_sctp_timeout_cookie_wait,
        c.nf_conntrack_sctp_timeout_cookie_echoed, c.nf_conntrack_sctp_timeout_established,
        c.nf_conntrack_sctp_timeout_shutdown_sent, c.nf_conntrack_sctp_timeout_shutdown_recd,
-       c.nf_conntrack_sctp_timeout_shutdown_ack_sent,
-       c.nf_conntrack_sctp_timeout_heartbeat_sent}));
+       c.nf_conntrack_sctp_timeout_shutdown_ack_sent, c.nf_conntrack_sctp_timeout_heartbeat_sent}));
 }
 
 bool Conntrack::Impl::MakeRoom(const Tuple& t, Timestamp now, PacketResult* r) {

@@ -209,9 +209,9 @@ void MakeFullAssured(const WorkloadOptions& opt, FrameSynth& fs, Workload* w) {
   constexpr uint32_t kSyns = 1000000;
   w->cfg.nf_conntrack_max = n;
   w->cfg.nf_conntrack_buckets = n;
-  w->what = "table full: " + std::to_string(n) + " ASSURED UDP flows (max = buckets = " +
-            std::to_string(n) + "); " + std::to_string(kSyns) +
-            " SYNs of new flows, every one refused";
+  w->what = "table full: " + std::to_string(n) +
+            " ASSURED UDP flows (max = buckets = " + std::to_string(n) + "); " +
+            std::to_string(kSyns) + " SYNs of new flows, every one refused";
   w->setup.Reserve(3 * static_cast<size_t>(n), static_cast<size_t>(n) * 3 * 80);
   w->timed.Reserve(kSyns, static_cast<size_t>(kSyns) * 80);
   Timestamp t = 0;
