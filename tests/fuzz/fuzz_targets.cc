@@ -67,15 +67,26 @@ int FuzzTrack(const uint8_t* data, size_t size) {
   cfg.nf_conntrack_acct = 1;
   cfg.nf_conntrack_tcp_timeout_established = 5;
   Conntrack ct(cfg);
+  // The same packets through an engine whose early drop reads every entry (no bucket
+  // summaries): every verdict, entry number and count must agree.
+  Config plain_cfg = cfg;
+  plain_cfg.ctrack_bucket_summaries = 0;
+  Conntrack plain(plain_cfg);
   Timestamp now = 0;
   size_t off = 1;
   std::vector<uint8_t> pkt;
   // Records: [len hi][len lo][flags][time step] then len bytes of frame. flags picks the link
-  // type; the time step advances virtual time in quarter seconds so expiry and the GC run.
+  // type; the time step moves virtual time in quarter seconds so expiry and the GC run: forward,
+  // or back when the step's top bit is set (as in a merged capture).
   while (off + 4 <= size) {
     size_t len = static_cast<size_t>(data[off] << 8 | data[off + 1]) % 2048;
     uint8_t flags = data[off + 2];
-    now += static_cast<Timestamp>(data[off + 3]) * (kNsPerSec / 4);
+    const uint8_t step = data[off + 3];
+    if (step & 0x80) {
+      now -= static_cast<Timestamp>(step & 0x7f) * (kNsPerSec / 4);
+    } else {
+      now += static_cast<Timestamp>(step) * (kNsPerSec / 4);
+    }
     off += 4;
     if (len > size - off) len = size - off;
     pkt.assign(data + off, data + off + len);
@@ -83,11 +94,22 @@ int FuzzTrack(const uint8_t* data, size_t size) {
     uint32_t lt = kLinkTypes[flags % std::size(kLinkTypes)];
     PacketResult r = ct.ProcessFrame(lt, pkt.data(), static_cast<uint32_t>(pkt.size()),
                                      static_cast<uint32_t>(pkt.size()), now, flags >> 6);
+    PacketResult rp = plain.ProcessFrame(lt, pkt.data(), static_cast<uint32_t>(pkt.size()),
+                                         static_cast<uint32_t>(pkt.size()), now, flags >> 6);
+    if (r.verdict != rp.verdict || r.entry != rp.entry || r.destroyed != rp.destroyed ||
+        ct.count() != plain.count()) {
+      __builtin_trap();
+    }
     if (r.conn != kNoConn) {
       ConnInfo info;
       (void)ct.Get(r.conn, now, &info);
     }
     if (ct.count() > cfg.nf_conntrack_max) __builtin_trap();  // the count rule must hold
+  }
+  if (ct.stats().early_drop != plain.stats().early_drop ||
+      ct.stats().drop != plain.stats().drop ||
+      ct.counters().expired != plain.counters().expired) {
+    __builtin_trap();
   }
   ct.ForEach(now, [](const ConnInfo&) {});
   ct.ExpireAll(now + 1000 * kNsPerSec);
