@@ -129,17 +129,25 @@ struct Conntrack::Impl {
   // tracker bug, and ApplyAccepted() still tells the table (Table::ExpiryLowered).
   void SetRefreshFloors();
   Timestamp refresh_floor[256];
-  // Bucket summaries (Table, "Bucket summaries"): the bound an entry gives its buckets now.
+  // Bucket summaries (Table, "Bucket summaries"): the bound an entry gives its buckets now. A
+  // packet may come up to kSummarySlack before the latest one seen (captures from several queues
+  // are out of order by that much) without a reset, so a bound counts from now - kSummarySlack.
+  static constexpr Timestamp kSummarySlack = kNsPerSec;
   Timestamp SummaryBound(const Conn& ct, Timestamp now) const {
-    return std::min(ct.expires, now + refresh_floor[ct.orig.protonum]);
+    return std::min(ct.expires, now - kSummarySlack + refresh_floor[ct.orig.protonum]);
   }
-  // Before every refresh and every scan while the table keeps summaries: their bounds hold only
-  // for refreshes at or after the instant they were computed, so time going backwards sets every
-  // bucket back to unknown.
+  // Before every refresh and every scan while the table keeps summaries. Invariant: since the
+  // last reset, no packet came more than kSummarySlack before the latest one (summary_clock), so
+  // a bound computed at any of them is below what any later refresh sets. A packet further back
+  // sets every bucket back to unknown and starts over from its own time.
   void SummaryClock(Timestamp now) {
     if (!table.summarised()) return;
-    if (now < summary_clock) table.ResetSummaries();
-    summary_clock = now;
+    if (now < summary_clock - kSummarySlack) {
+      table.ResetSummaries();
+      summary_clock = now;
+    } else if (now > summary_clock) {
+      summary_clock = now;
+    }
   }
   // The entry's expiry may have gone below the bound its buckets hold for it.
   void CheckSummaryBound(uint32_t idx, const Conn& ct, Timestamp now) {

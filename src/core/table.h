@@ -413,13 +413,13 @@ class Table {
   // Bucket summaries: what lets early drop pass over a bucket without reading its entries. Once
   // started (StartSummaries, at the first table-full), every bucket has a bound and a bit. The
   // bound is at most the expiry of each entry in the bucket, and stays so whatever the entry's
-  // packets do later: the engine computes it as min(expiry, t + floor), where t is the time of
-  // the walk or link that set it and floor the shortest timeout the entry's tracker can give
-  // (Conntrack's refresh floors), so a refresh at t' >= t, which sets t' + timeout, never goes
-  // below it. The bit is set whenever the bucket may hold an entry without ASSURED. Links lower
+  // packets do later: the engine computes it as min(expiry, t - slack + floor), where t is the
+  // time of the walk or link that set it, floor the shortest timeout the entry's tracker can give
+  // (Conntrack's refresh floors) and slack how far before the latest packet seen a later one may
+  // be stamped, so a refresh at t' >= t - slack, which sets t' + timeout, never goes below it. The bit is set whenever the bucket may hold an entry without ASSURED. Links lower
   // the bound and set the bit, deletions change nothing, and only a walk that read every entry of
-  // the bucket makes both exact again (SetSummary). The engine resets every summary when time
-  // goes backwards (the bound's t would no longer be behind every later refresh) and tells
+  // the bucket makes both exact again (SetSummary). The engine resets every summary when a packet
+  // comes further back than the slack (the bound would no longer be behind its refresh) and tells
   // ExpiryLowered about an expiry set below the floor (which its trackers never do). So a bucket
   // that BucketQuiet() calls quiet holds no expired entry and none that early_drop() could evict
   // (ASSURED is never cleared): scanning it would find nothing, and skipping it changes no

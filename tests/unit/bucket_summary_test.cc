@@ -88,6 +88,12 @@ Trace MakeTrace(uint32_t seed, int packets, bool backwards = false) {
   while (static_cast<int>(t.pkts.size()) < packets) {
     now += static_cast<Timestamp>(rng() % 5) * kNsPerSec / 1000;
     if (backwards && rng() % 4000 == 0) now = std::max(kNsPerSec, now - 20 * kNsPerSec);
+    // One packet in 20 stamped up to 1.2 s early (out of order, as from several capture
+    // queues): within the slack no reset is needed, beyond it one is.
+    Timestamp stamp = now;
+    if (backwards && rng() % 20 == 0) {
+      stamp = std::max(kNsPerSec, now - static_cast<Timestamp>(rng() % 1200) * kNsPerSec / 1000);
+    }
     const uint32_t what = rng() % 100;
     Bytes p;
     if (what < 80 && !live.empty() && (live.size() >= kLiveConversations || what < 50)) {
@@ -127,7 +133,7 @@ Trace MakeTrace(uint32_t seed, int packets, bool backwards = false) {
       p = b.Build();
     }
     t.pkts.push_back(std::move(p));
-    t.times.push_back(now);
+    t.times.push_back(stamp);
   }
   return t;
 }
@@ -217,8 +223,9 @@ TEST(BucketSummaries, SameVerdictsAsScanningEveryEntry) {
   }
 }
 
-// Time that steps backwards: a bound computed at a later instant would be above what a refresh
-// at the earlier one sets, so the summaries must start over (Conntrack's SummaryClock).
+// Time that steps backwards, by 20 s now and then and by up to 1.2 s often: a bound computed at a
+// later instant must stay below what a refresh at the earlier one sets (Conntrack's SummaryClock
+// and kSummarySlack).
 TEST(BucketSummaries, SameVerdictsWhenTimeGoesBackwards) {
   const Trace t = MakeTrace(12, 60000, /*backwards=*/true);
   for (bool batch : {false, true}) {
@@ -226,6 +233,55 @@ TEST(BucketSummaries, SameVerdictsWhenTimeGoesBackwards) {
     ExpectSameRun(SmallTable(256, 512), t, batch, 1000);
     if (HasFatalFailure()) return;
   }
+}
+
+// A packet stamped a little before the latest one seen (within kSummarySlack, so no reset)
+// refreshes an ASSURED entry to exactly the floor (UDP timeouts of 10 s both): the bound a walk
+// just computed must already lie below that expiry, or the walk after it expires would pass over
+// the entry and refuse a connection the kernel admits.
+TEST(BucketSummaries, LatePacketWithinTheSlackKeepsTheBoundBelowItsExpiry) {
+  Config cfg;
+  cfg.nf_conntrack_max = 4;
+  cfg.nf_conntrack_buckets = 1;
+  cfg.nf_conntrack_udp_timeout = 10;
+  cfg.nf_conntrack_udp_timeout_stream = 10;
+  Config plain_cfg = cfg;
+  plain_cfg.ctrack_bucket_summaries = 0;
+  Conntrack a(cfg), b(plain_cfg);
+  auto udp = [](uint32_t h, bool reply) {
+    PacketBuilder p;
+    const std::string src = Host("10.5.", h);
+    p.Ipv4(reply ? "192.0.2.2" : src, reply ? src : "192.0.2.2");
+    p.Udp(reply ? 53 : 4000, reply ? 4000 : 53).Payload(4);
+    return p.Build();
+  };
+  auto syn = [](uint32_t h) {
+    PacketBuilder p;
+    p.Ipv4(Host("100.66.", h), "198.51.100.4").Tcp(1234, 443).Flags(testing::kSyn).Seq(h);
+    return p.Build();
+  };
+  std::vector<Verdict> seen;
+  auto both = [&](const Bytes& p, Timestamp t) {
+    const uint32_t len = static_cast<uint32_t>(p.size());
+    const PacketResult ra = a.ProcessIp(p.data(), len, t);
+    const PacketResult rb = b.ProcessIp(p.data(), len, t);
+    EXPECT_EQ(ra.verdict, rb.verdict) << "at " << t;
+    EXPECT_EQ(a.count(), b.count()) << "at " << t;
+    seen.push_back(rb.verdict);
+  };
+  const Timestamp s = kNsPerSec;
+  for (uint32_t h = 0; h < 4; ++h) {
+    both(udp(h, false), 1 * s + h);
+    both(udp(h, true), 1 * s + 10 + h);
+  }
+  // Seen again more than 2 s later: streams, ASSURED, expiring at 13.5 s.
+  for (uint32_t h = 0; h < 4; ++h) both(udp(h, false), 3 * s + s / 2 + h);
+  both(syn(1), 3 * s + s / 2 + 100);  // full of ASSURED entries: refused, the bucket walked
+  ASSERT_EQ(seen.back(), Verdict::kDrop);
+  // Flow 0 again, stamped half a second early: it now expires at 13 s.
+  both(udp(0, false), 3 * s);
+  both(syn(2), 13 * s + s / 10);  // 13.1 s: flow 0 has expired, the others have not
+  EXPECT_EQ(seen.back(), Verdict::kNew);
 }
 
 // A table full of ASSURED entries refuses new connections; once each bucket has been read, its
