@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "testing/engine_compare.h"
 #include "testing/packet_builder.h"
 
 namespace ctrack {
@@ -195,13 +196,7 @@ void ExpectSameRun(const Config& cfg, const Trace& t, bool batch, uint64_t min_d
   EXPECT_GT(a.counters().expired, 100u);
   EXPECT_GT(a.counters().early_drop_buckets_skipped, 1000u);
   EXPECT_EQ(b.counters().early_drop_buckets_skipped, 0u);
-  EXPECT_EQ(a.stats().early_drop, b.stats().early_drop);
-  EXPECT_EQ(a.stats().drop, b.stats().drop);
-  EXPECT_EQ(a.stats().invalid, b.stats().invalid);
-  EXPECT_EQ(a.stats().insert_failed, b.stats().insert_failed);
-  EXPECT_EQ(a.counters().expired, b.counters().expired);
-  EXPECT_EQ(a.counters().gc_early_drop, b.counters().gc_early_drop);
-  EXPECT_EQ(a.counters().created, b.counters().created);
+  testing::ExpectSameCounters(a, b);
 }
 
 // Half an entry a bucket when full and one in two buckets (lookups on the chains; many refusals),
