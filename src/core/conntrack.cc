@@ -262,9 +262,10 @@ struct Conntrack::Impl {
   // Deletes the expired entries of bucket b, noted in r as reaped by this packet; returns how
   // many.
   uint64_t ReapExpiredInBucket(uint32_t b, Timestamp now, PacketResult* r);
-  // True when bucket b holds no expired entry and none early drop may evict: what a bucket that
-  // Table::BucketQuiet() passes over must satisfy (checked in debug builds).
-  bool BucketHoldsNothingToTake(uint32_t b, Timestamp now) const;
+  // True when bucket b holds no expired entry and, with `victims_too`, none early drop may evict:
+  // what a bucket that Table::BucketFresh() (BucketQuiet()) passes over must satisfy (checked in
+  // debug builds).
+  bool BucketHoldsNothingToTake(uint32_t b, Timestamp now, bool victims_too) const;
   bool PolicyEvict(Timestamp now, PacketResult* r) {
     uint32_t victim = policy->PickVictim(table, now);
     if (victim == OverloadPolicy::kNoVictim) return false;
@@ -816,12 +817,12 @@ void Conntrack::Impl::ClassifyBucket(uint32_t b, Timestamp now, std::vector<uint
   table.SetSummary(b, lb, unassured);
 }
 
-bool Conntrack::Impl::BucketHoldsNothingToTake(uint32_t b, Timestamp now) const {
+bool Conntrack::Impl::BucketHoldsNothingToTake(uint32_t b, Timestamp now, bool victims_too) const {
   bool nothing = true;
   table.ForEachNode(b, [&](NodeRef n) {
     const Conn& ct = table.at(NodeIndex(n));
     if (Table::Expired(ct, now) ||
-        CanEarlyDrop(ct.orig.protonum, ct.status, ct.state, /*in_gc=*/false)) {
+        (victims_too && CanEarlyDrop(ct.orig.protonum, ct.status, ct.state, /*in_gc=*/false))) {
       nothing = false;
     }
   });
@@ -829,8 +830,9 @@ bool Conntrack::Impl::BucketHoldsNothingToTake(uint32_t b, Timestamp now) const 
 }
 
 uint64_t Conntrack::Impl::ReapExpiredInBucket(uint32_t b, Timestamp now, PacketResult* r) {
-  if (table.BucketQuiet(b, now)) {
-    CTRACK_DCHECK(BucketHoldsNothingToTake(b, now));
+  // Only expired entries matter here: the bound alone decides.
+  if (table.BucketFresh(b, now)) {
+    CTRACK_DCHECK(BucketHoldsNothingToTake(b, now, /*victims_too=*/false));
     ++ctr.early_drop_buckets_skipped;
     return 0;
   }
@@ -856,7 +858,7 @@ bool Conntrack::Impl::EarlyDrop(uint32_t start, Timestamp now, PacketResult* r) 
   for (uint32_t i = 0; i < kEvictionRange; ++i) {
     uint32_t b = static_cast<uint32_t>((static_cast<uint64_t>(start) + i) % nb);
     if (table.BucketQuiet(b, now)) {
-      CTRACK_DCHECK(BucketHoldsNothingToTake(b, now));
+      CTRACK_DCHECK(BucketHoldsNothingToTake(b, now, /*victims_too=*/true));
       ++ctr.early_drop_buckets_skipped;
       if (i + 1 >= nb) break;
       continue;

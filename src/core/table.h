@@ -416,15 +416,16 @@ class Table {
   // packets do later: the engine computes it as min(expiry, t - slack + floor), where t is the
   // time of the walk or link that set it, floor the shortest timeout the entry's tracker can give
   // (Conntrack's refresh floors) and slack how far before the latest packet seen a later one may
-  // be stamped, so a refresh at t' >= t - slack, which sets t' + timeout, never goes below it. The bit is set whenever the bucket may hold an entry without ASSURED. Links lower
-  // the bound and set the bit, deletions change nothing, and only a walk that read every entry of
-  // the bucket makes both exact again (SetSummary). The engine resets every summary when a packet
-  // comes further back than the slack (the bound would no longer be behind its refresh) and tells
-  // ExpiryLowered about an expiry set below the floor (which its trackers never do). So a bucket
-  // that BucketQuiet() calls quiet holds no expired entry and none that early_drop() could evict
-  // (ASSURED is never cleared): scanning it would find nothing, and skipping it changes no
-  // verdict and no counter. A table full of ASSURED entries thus refuses a new connection after
-  // reading a line or two of summaries instead of every entry of eight buckets.
+  // be stamped, so a refresh at t' >= t - slack, which sets t' + timeout, never goes below it. The
+  // bit is set whenever the bucket may hold an entry without ASSURED. Links lower the bound and set
+  // the bit, deletions change nothing, and only a walk that read every entry of the bucket makes
+  // both exact again (SetSummary). The engine resets every summary when a packet comes further back
+  // than the slack (the bound would no longer be behind its refresh) and tells ExpiryLowered about
+  // an expiry set below the floor (which its trackers never do). So a bucket that BucketQuiet()
+  // calls quiet holds no expired entry and none that early_drop() could evict (ASSURED is never
+  // cleared): scanning it would find nothing, and skipping it changes no verdict and no counter. A
+  // table full of ASSURED entries thus refuses a new connection after reading a line or two of
+  // summaries instead of every entry of eight buckets.
   bool summarised() const { return summary_ != nullptr; }
   // No-op when Config::ctrack_bucket_summaries is 0.
   void StartSummaries();
@@ -434,6 +435,12 @@ class Table {
     if (summary_ == nullptr) return false;
     const uint64_t s = summary_[b] ^ kSummaryUnknown;
     return (s & 1) == 0 && static_cast<Timestamp>(s & ~uint64_t{1}) > now;
+  }
+  // The bound alone: no entry of bucket b has expired (whatever the unassured bit says).
+  bool BucketFresh(uint32_t b, Timestamp now) const {
+    if (summary_ == nullptr) return false;
+    const uint64_t s = summary_[b] ^ kSummaryUnknown;
+    return static_cast<Timestamp>(s & ~uint64_t{1}) > now;
   }
   // After a walk that read every entry left in bucket b: `lb` the bound of all of them
   // (INT64_MAX for none), `unassured` when one of them lacks ASSURED.

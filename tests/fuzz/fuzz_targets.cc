@@ -106,8 +106,7 @@ int FuzzTrack(const uint8_t* data, size_t size) {
     }
     if (ct.count() > cfg.nf_conntrack_max) __builtin_trap();  // the count rule must hold
   }
-  if (ct.stats().early_drop != plain.stats().early_drop ||
-      ct.stats().drop != plain.stats().drop ||
+  if (ct.stats().early_drop != plain.stats().early_drop || ct.stats().drop != plain.stats().drop ||
       ct.counters().expired != plain.counters().expired) {
     __builtin_trap();
   }
