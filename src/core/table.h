@@ -432,15 +432,11 @@ class Table {
   // Every bucket back to "unknown" (to be read before it is passed over).
   void ResetSummaries();
   bool BucketQuiet(uint32_t b, Timestamp now) const {
-    if (summary_ == nullptr) return false;
-    const uint64_t s = summary_[b] ^ kSummaryUnknown;
-    return (s & 1) == 0 && static_cast<Timestamp>(s & ~uint64_t{1}) > now;
+    return BucketFresh(b, now) && !WordUnassured(Summary(b));
   }
   // The bound alone: no entry of bucket b has expired (whatever the unassured bit says).
   bool BucketFresh(uint32_t b, Timestamp now) const {
-    if (summary_ == nullptr) return false;
-    const uint64_t s = summary_[b] ^ kSummaryUnknown;
-    return static_cast<Timestamp>(s & ~uint64_t{1}) > now;
+    return summary_ != nullptr && WordBound(Summary(b)) > now;
   }
   // After a walk that read every entry left in bucket b: `lb` the bound of all of them
   // (INT64_MAX for none), `unassured` when one of them lacks ASSURED.
@@ -514,11 +510,14 @@ class Table {
   static uint64_t EncodeSummary(Timestamp lb, bool unassured) {
     return ((static_cast<uint64_t>(lb) & ~uint64_t{1}) | (unassured ? 1 : 0)) ^ kSummaryUnknown;
   }
+  // Bucket b's word decoded (summary_ must be set), and its two parts.
+  uint64_t Summary(uint32_t b) const { return summary_[b] ^ kSummaryUnknown; }
+  static Timestamp WordBound(uint64_t s) { return static_cast<Timestamp>(s & ~uint64_t{1}); }
+  static bool WordUnassured(uint64_t s) { return (s & 1) != 0; }
   // Lowers bucket b's bound to `t` and, if `unassured`, sets its bit.
   void LowerSummary(uint32_t b, Timestamp t, bool unassured) {
-    const uint64_t s = summary_[b] ^ kSummaryUnknown;
-    const Timestamp lb = std::min(static_cast<Timestamp>(s & ~uint64_t{1}), t);
-    summary_[b] = EncodeSummary(lb, (s & 1) != 0 || unassured);
+    const uint64_t s = Summary(b);
+    summary_[b] = EncodeSummary(std::min(WordBound(s), t), WordUnassured(s) || unassured);
   }
   // Delete() of a confirmed entry whose tuples hash to `ho` (original) and `hr` (reply).
   void DeleteHashed(uint32_t idx, uint64_t ho, uint64_t hr);

@@ -200,6 +200,19 @@ void MakeNewSyns(const std::string& name, const WorkloadOptions& opt, FrameSynth
   }
 }
 
+// Flows 0..n-1 of UdpFlow, each a request and its reply 1 us apart from `t` on, then each request
+// again 3 s after the last reply: more than the 2 s after which a replied UDP flow is a stream,
+// so every entry is ASSURED. Returns the time of the last packet.
+Timestamp AddAssuredUdpFlows(FrameSynth& fs, uint32_t n, FrameArena* a, Timestamp t) {
+  for (uint32_t i = 0; i < n; ++i) {
+    Add(a, UdpFlow(fs, i, false), t += kUs);
+    Add(a, UdpFlow(fs, i, true), t += kUs);
+  }
+  t += 3 * kNsPerSec;
+  for (uint32_t i = 0; i < n; ++i) Add(a, UdpFlow(fs, i, false), t += kUs);
+  return t;
+}
+
 // full-assured: distinct SYNs into a table at max whose every entry is an ASSURED UDP flow, at
 // the kernel's default ratio (max = buckets). Each SYN is refused: the reap of its own bucket and
 // early drop's eight buckets find nothing to take (the "table full, dropping packet" of a table
@@ -214,14 +227,7 @@ void MakeFullAssured(const WorkloadOptions& opt, FrameSynth& fs, Workload* w) {
             std::to_string(kSyns) + " SYNs of new flows, every one refused";
   w->setup.Reserve(3 * static_cast<size_t>(n), static_cast<size_t>(n) * 3 * 80);
   w->timed.Reserve(kSyns, static_cast<size_t>(kSyns) * 80);
-  Timestamp t = 0;
-  for (uint32_t i = 0; i < n; ++i) {
-    Add(&w->setup, UdpFlow(fs, i, false), t += kUs);
-    Add(&w->setup, UdpFlow(fs, i, true), t += kUs);
-  }
-  // Seen again seconds later: a UDP stream, ASSURED.
-  t += 3 * kNsPerSec;
-  for (uint32_t i = 0; i < n; ++i) Add(&w->setup, UdpFlow(fs, i, false), t += kUs);
+  Timestamp t = AddAssuredUdpFlows(fs, n, &w->setup, 0);
   for (uint32_t i = 0; i < kSyns; ++i) Add(&w->timed, SynFlow(fs, i), t += kUs);
 }
 
@@ -476,13 +482,7 @@ void AddAttackSyn(FrameSynth& fs, std::mt19937& rng, FrameArena* a, Timestamp ts
 // fills the table. Returns the time of its last packet.
 Timestamp BuildFloodSetup(FrameSynth& fs, std::mt19937& rng, FrameArena* setup) {
   setup->Reserve(3 * kFloodFlows + kFloodMax, (3 * kFloodFlows + kFloodMax) * 110);
-  Timestamp t = 0;
-  for (uint32_t i = 0; i < kFloodFlows; ++i) {
-    Add(setup, UdpFlow(fs, i, false), t += kUs);
-    Add(setup, UdpFlow(fs, i, true), t += kUs);
-  }
-  t = 3 * kNsPerSec;
-  for (uint32_t i = 0; i < kFloodFlows; ++i) Add(setup, UdpFlow(fs, i, false), t += kUs);
+  Timestamp t = AddAssuredUdpFlows(fs, kFloodFlows, setup, 0);
   for (uint32_t i = 0; i < kFloodMax; ++i) AddAttackSyn(fs, rng, setup, t += kUs);
   setup->Seal();
   return t;

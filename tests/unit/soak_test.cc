@@ -31,7 +31,7 @@ long RssKb() {
 
 // Conntrack::memory_bytes() of an engine configured as `cfg` once it holds nf_conntrack_max
 // entries (distinct UDP flows, one packet each) and one more flow has found it full (early drop
-// evicts one; its bucket summaries start then).
+// evicts the unassured entries of one bucket; its bucket summaries start then).
 size_t FullTableBudget(const Config& cfg) {
   Conntrack ct(cfg);
   for (uint32_t i = 0; i <= cfg.nf_conntrack_max; ++i) {
