@@ -45,6 +45,10 @@ constexpr int64_t kGcStartSamples = 100;
 constexpr Timestamp kGcCatchUp = 2 * kGcMaxInterval;
 // ProcessBatch prefetches the header of the frame this many ahead of the one it decodes.
 constexpr size_t kFrameAhead = 4;
+// ProcessBatch prefetches a frame's lines past its first once the frame is decoded (up to
+// this many lines in all): verifying its checksum, in the group's tracking pass, reads every
+// byte, and the decode read only the headers.
+constexpr size_t kFrameLines = 24;
 // Reaped entries are deleted in groups of about this many (Table::DeleteMany).
 constexpr size_t kGcDeleteGroup = 16;
 
@@ -360,6 +364,7 @@ void Conntrack::ProcessBatch(uint32_t linktype, std::span<const Frame> frames,
         if (i + kFrameAhead < frames.size()) PrefetchLine(frames[i + kFrameAhead].data);
         if (i + 2 * kFrameAhead < frames.size()) PrefetchLine(&frames[i + 2 * kFrameAhead]);
         m.Prepare(linktype, frames[i], zone, p);
+        PrefetchRestOf(frames[i].data, frames[i].caplen, kFrameLines);
       },
       [&](size_t i) { return frames[i].ts; }, out, zone);
 }

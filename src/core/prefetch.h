@@ -9,6 +9,9 @@
 #ifndef CTRACK_CORE_PREFETCH_H_
 #define CTRACK_CORE_PREFETCH_H_
 
+#include <cstddef>
+#include <cstdint>
+
 namespace ctrack {
 
 inline void PrefetchLine(const void* p) {
@@ -25,6 +28,18 @@ inline void PrefetchLineForWrite(const void* p) {
 #else
   __builtin_prefetch(p, 1);
 #endif
+}
+
+// Prefetches the lines of [p, p + len) after the one holding p (whose load is already on its
+// way, or done, wherever this is called), at most max_lines of them.
+inline void PrefetchRestOf(const void* p, size_t len, size_t max_lines) {
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(p);
+  const uintptr_t first = begin & ~uintptr_t{63};
+  uintptr_t end = begin + len;
+  if (end - first > 64 * max_lines) end = first + 64 * max_lines;
+  for (uintptr_t line = first + 64; line < end; line += 64) {
+    PrefetchLine(reinterpret_cast<const void*>(line));
+  }
 }
 
 }  // namespace ctrack
