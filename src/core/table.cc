@@ -288,12 +288,11 @@ uint32_t Table::AllocEntry(uint8_t protonum) {
     }
     if (links_.size() < high_water_) {
       links_.resize(static_cast<size_t>(chunks_.size()) * kChunk, kNil);
-      rlinks_.resize(links_.size(), kNil);
     }
     if (pad != 0) {
+      // Its reply link place is made when it is handed out, below.
       std::memset(static_cast<void*>(&at(idx - 1)), 0, sizeof(Slot));
       links_[idx - 1] = free_one_;
-      rlinks_[idx - 1] = kNil;
       free_one_ = idx - 1;
     }
   }
@@ -301,7 +300,14 @@ uint32_t Table::AllocEntry(uint8_t protonum) {
   std::memset(static_cast<void*>(&ct), 0, pair ? 2 * sizeof(Slot) : sizeof(Slot));
   ct.orig.protonum = protonum;
   links_[idx] = kNil;
-  (pair ? links_[idx + 1] : rlinks_[idx]) = kNil;
+  if (pair) {
+    links_[idx + 1] = kNil;
+  } else {
+    // A table of pairs alone (TCP, SCTP) never needs rlinks_: it grows with links_ from the
+    // first single on.
+    if (rlinks_.size() <= idx) rlinks_.resize(links_.size(), kNil);
+    rlinks_[idx] = kNil;
+  }
   return idx;
 }
 

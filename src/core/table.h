@@ -9,7 +9,8 @@
 //                                           // huge pages; the first chunk of a small table
 //                                           // holds only what max can use (AddChunk)
 //     NodeRef links[slots], rlinks[slots];  // node after (idx, dir): LinkOf(); links[idx] also
-//                                           // chains the free lists
+//                                           // chains the free lists; rlinks only from the
+//                                           // first single-slot entry on
 //     uint32_t free_one, free_pair;         // free single slots; free even-aligned pairs
 //     TagIndex index;                       // only when indexed(): every linked node again, in
 //                                           // 64-byte groups of 12 tags + 12 NodeRefs
@@ -567,7 +568,8 @@ class Table {
   // node: links_[idx] follows the original node of entry idx (and chains the free lists); the
   // reply node's link is links_[idx + 1] for a pair (its second slot's place) and rlinks_[idx]
   // for a single. So a table of pairs reads one dense array, and no link place goes unused
-  // there.
+  // there: rlinks_ stays empty until a single is handed out (AllocEntry), then covers every
+  // slot up to links_.size() (a single may sit at any slot).
   std::vector<NodeRef, TableArrayAllocator<NodeRef>> links_;
   std::vector<NodeRef, TableArrayAllocator<NodeRef>> rlinks_;
   // Every linked node by its tuple hash (core/tag_index.h), kept when indexed_: what lookups

@@ -513,6 +513,43 @@ TEST(TableModel, ChainsAndIndexGiveTheSameResults) {
   }
 }
 
+// A table of pairs alone (TCP) keeps no reply link places: rlinks_ is made with the first
+// single, and from then on every single, wherever its slot, has its link. The singles come
+// after 20,000 pairs, so the first one's slot is far past index 0, then more pairs, more
+// singles (the array grows again once links_ does), and every lookup in both directions, the
+// chains and the slots still agree with the model.
+TEST(TableModel, ReplyLinksComeWithTheFirstSingle) {
+  Config cfg;
+  cfg.nf_conntrack_max = 0;
+  cfg.nf_conntrack_buckets = 16384;
+  cfg.ctrack_lookup_index = 2;  // the chains (and so LinkOf) serve the lookups
+  Table table(cfg);
+  std::unordered_map<Tuple, uint32_t, TupleHash> model;
+  std::mt19937 rng(11);
+  auto add = [&](uint8_t proto, size_t n) {
+    for (size_t i = 0; i < n;) {
+      Tuple t = WideTuple(rng), reply;
+      t.protonum = proto;
+      ASSERT_TRUE(InvertTuple(t, &reply));
+      if (model.count(t) || model.count(reply)) continue;
+      model[t] = LinkEntry(table, t, kNever);
+      ++i;
+    }
+  };
+  add(kProtoTcp, 20000);
+  const size_t pairs_only = table.memory_bytes();
+  add(kProtoUdp, 1);
+  // The reply links of every slot made so far: at least 4 bytes for each of the 40,000.
+  EXPECT_GE(table.memory_bytes(), pairs_only + 4 * 40000);
+  add(kProtoTcp, 30000);  // links_ grows past rlinks_
+  add(kProtoUdp, 3000);
+  ExpectLookupsMatch(table, model, rng, 0);
+  uint64_t nodes = 0;
+  for (uint32_t b = 0; b < table.buckets(); ++b) nodes += table.ChainLength(b);
+  EXPECT_EQ(nodes, 2 * model.size());
+  CheckSlots(table, model);
+}
+
 // A table whose max is far below one chunk keeps every entry in its small first chunk
 // (AddChunk's bound of 4 (max + 1) slots) under the worst churn of single slots and pairs: runs
 // of one class fill the table, then it empties and the other class fills it, with odd high
